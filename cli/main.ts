@@ -1,0 +1,66 @@
+/**
+ * The composition root of the CLI: builds the commander program, wires every command, and maps
+ * errors to exit codes. Commands are thin: parse -> call the library -> format.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { processIo, type Io } from './output.js';
+import type { CliContext, RegisterCommand } from './context.js';
+
+const COMMANDS: RegisterCommand[] = [
+];
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0   success
+  1   what was checked does not hold (campaign assertion failed, verify found a deviation)
+  2   bad input (flag, profile, campaign file, request)
+  3   the environment lacks something (netem, root/CAP_NET_ADMIN, a tool)
+  4   a system command failed (tc, ip, nft)
+  5   conflict (target owned by another lease or a foreign qdisc)
+  6   an agent or target could not be reached or refused the token
+  70  internal error
+`;
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('backhaul')
+    .description('Run pre-production edge sites under production WAN conditions, and measure what your software experiences.')
+    .version(version())
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
+    .exitOverride();
+  for (const register of COMMANDS) register(program, ctx);
+  return program;
+}
+
+/** Run the CLI with `argv` (as process.argv); resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const ctx: CliContext = { io, env, exitCode: 0, signal: controller.signal };
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 2 (commander already printed the message).
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
