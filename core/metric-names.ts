@@ -14,6 +14,23 @@ export const OUTAGE_BUCKETS_SECONDS = [
   0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600,
 ] as const;
 
+/*
+ * Label contract (dashboards and rules rely on it; keep cardinality low):
+ *   probe metrics ............ target, probe            (probe = session name, default: the probe kind)
+ *   reflector metrics ........ (none; malformed/dropped add `reason`)
+ *   relay metrics ............ relay, direction (egress|ingress); drops add `cause`
+ *                              (loss|queue|corrupt-none... see agent/relay), packets/bytes add `stage` (in|out)
+ *   agent impairment_info .... impairment, iface, netns, profile, backend, direction, phase   (value 1)
+ *   agent in_effect .......... impairment, iface
+ *   agent lease expiry ....... impairment
+ *   agent phase_info ......... impairment, phase  (value 1 for the phase now in effect)
+ *   agent phase switches ..... impairment
+ *   agent tc counters ........ impairment, iface, direction
+ *   agent api requests ....... method, route, code
+ *   campaign step_info ....... campaign, step, impairment   (exported by the agent for impairments a campaign created)
+ * Every metric also gets Prometheus' `instance`/`job` from the scrape (the site).
+ */
+
 export const PROBE_METRICS = {
   rttSeconds: 'backhaul_probe_rtt_seconds',
   sentTotal: 'backhaul_probe_sent_total',
