@@ -6,8 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerRelay } from './commands/relay.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerRelay,
 ];
 
 const EXIT_CODES_HELP = `
