@@ -274,25 +274,26 @@ export function parseProfile(raw: unknown, file?: string): Profile {
   let schedule: Schedule | undefined;
   if (r['schedule'] !== undefined) {
     const s = problems.parse(scheduleSchema, r['schedule'], ['schedule'], fixedKeys(SCHEDULE_FIELDS));
+    if (s?.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
+    const rawPhases = isMapping(r['schedule']) ? r['schedule']['phases'] : undefined;
+    const phases: Phase[] = [];
+    (Array.isArray(rawPhases) ? (rawPhases as unknown[]) : []).slice(0, MAX_PHASES).forEach((rawPhase, i) => {
+      const prefix = ['schedule', 'phases', i];
+      const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, fixedKeys(PHASE_FIELDS));
+      const rp = isMapping(rawPhase) ? rawPhase : {};
+      const pe = parseDirection(rp['egress'], [...prefix, 'egress'], problems);
+      const pi = parseDirection(rp['ingress'], [...prefix, 'ingress'], problems);
+      if (!ph) return;
+      const phase: Phase = { durationMs: ph.duration };
+      if (ph.name !== undefined) phase.name = ph.name;
+      if (pe !== undefined) phase.egress = pe.patch;
+      if (pi !== undefined) phase.ingress = pi.patch;
+      phases.push(phase);
+      const union = (a?: ParsedDirection, b?: ParsedDirection): Set<string> => new Set([...(a?.invalid ?? []), ...(b?.invalid ?? [])]);
+      if (pe !== undefined) checkRules(applyPatch(egress, pe.patch), union(eg, pe), [...prefix, 'egress'], problems, true, baseSeen.egress);
+      if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi.patch), union(ig, pi), [...prefix, 'ingress'], problems, true, baseSeen.ingress);
+    });
     if (s) {
-      if (s.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
-      const phases: Phase[] = [];
-      s.phases.forEach((rawPhase, i) => {
-        const prefix = ['schedule', 'phases', i];
-        const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, fixedKeys(PHASE_FIELDS));
-        const rp = (typeof rawPhase === 'object' && rawPhase !== null ? rawPhase : {}) as Record<string, unknown>;
-        const pe = parseDirection(rp['egress'], [...prefix, 'egress'], problems);
-        const pi = parseDirection(rp['ingress'], [...prefix, 'ingress'], problems);
-        if (!ph) return;
-        const phase: Phase = { durationMs: ph.duration };
-        if (ph.name !== undefined) phase.name = ph.name;
-        if (pe !== undefined) phase.egress = pe.patch;
-        if (pi !== undefined) phase.ingress = pi.patch;
-        phases.push(phase);
-        const union = (a?: ParsedDirection, b?: ParsedDirection): Set<string> => new Set([...(a?.invalid ?? []), ...(b?.invalid ?? [])]);
-        if (pe !== undefined) checkRules(applyPatch(egress, pe.patch), union(eg, pe), [...prefix, 'egress'], problems, true, baseSeen.egress);
-        if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi.patch), union(ig, pi), [...prefix, 'ingress'], problems, true, baseSeen.ingress);
-      });
       schedule = { phases, loop: s.loop ?? true };
       if (s.loop === false) schedule.tail = s.tail ?? 'base';
       if (s.align !== undefined && s.align !== null) schedule.alignMs = s.align;
@@ -314,6 +315,10 @@ export function parseProfile(raw: unknown, file?: string): Profile {
   if (ingress !== undefined) profile.ingress = ingress;
   if (schedule !== undefined) profile.schedule = schedule;
   return profile;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function invalid(file: string | undefined, problems: string[]): BackhaulError {
