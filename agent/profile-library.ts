@@ -16,7 +16,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { BackhaulError } from '../core/errors.js';
 import type { Profile } from '../core/profile.js';
 import { parseProfile, PROFILE_NAME_RE } from '../core/profile-parse.js';
@@ -126,10 +126,11 @@ export async function readProfileYaml(path: string): Promise<unknown> {
     });
   }
   const text = await readFile(path, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = lineCounter.linePos(e.pos[0]);
       return `${path}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0] ?? e.message} (not valid YAML)`;
     });
     throw new BackhaulError('ERR_PROFILE_INVALID', `${path} is not valid YAML`, { path, problems });
