@@ -6,8 +6,11 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerProfiles } from './commands/profiles.js';
+import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP } from './profile-options.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerProfiles,
 ];
 
 const EXIT_CODES_HELP = `
@@ -35,6 +38,7 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('backhaul')
     .description('Run pre-production edge sites under production WAN conditions, and measure what your software experiences.')
     .version(version())
+    .option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect, [] as string[])
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
