@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,11 @@ describe('the bundled library', () => {
     expect(scheduled.length).toBeGreaterThanOrEqual(3);
     const names = scheduled.map((p) => p.name);
     for (const n of ['leo-starlink', 'lte-vehicle-handover', 'failover-bfd-fast', 'failover-vrrp', 'failover-sdwan-brownout']) expect(names).toContain(n);
+  });
+
+  it('every bundled profile is in the library table of docs/profile.md', () => {
+    const doc = readFileSync(join(bundledProfilesDir(), '..', 'docs', 'profile.md'), 'utf8');
+    for (const p of profiles) expect(doc).toContain(`| \`${p.name}\` |`);
   });
 
   it('every phase of every profile merges into a consistent impairment with a sane queue limit', () => {
