@@ -38,7 +38,9 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('backhaul')
     .description('Run pre-production edge sites under production WAN conditions, and measure what your software experiences.')
     .version(version())
-    .option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect, [] as string[])
+    // Positional: root options go before the subcommand, so `apply --profiles D` stays apply's own flag.
+    .enablePositionalOptions()
+    .option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })

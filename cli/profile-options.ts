@@ -1,7 +1,12 @@
 /**
- * The global `--profiles DIR` option (repeatable) and how commands turn it into library options.
- * Defined once on the root program (cli/main.ts); any command that loads a profile by name
- * (`profiles ...`, `apply`, campaigns) calls `profileLibraryOptions(command, ctx)`.
+ * The `--profiles DIR` option (repeatable) and how commands turn it into library options.
+ *
+ * It is accepted before the subcommand (a global option on the root program, cli/main.ts, which
+ * uses positional options so the root does not swallow a subcommand's own flags) and after it on
+ * every command that loads profiles (`addProfilesOption`). `profileLibraryOptions` collects the
+ * directories from the command and all its ancestors, root first:
+ *
+ *   backhaul --profiles A profiles list --profiles B     -> dirs [A, B], then $BACKHAUL_PROFILES, bundled
  */
 import type { Command } from 'commander';
 import type { LibraryOptions } from '../agent/profile-library.js';
@@ -16,8 +21,15 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Library options from the global `--profiles` flags and the environment of the CLI context. */
+/** Add `--profiles <dir>` (repeatable) to a command. */
+export function addProfilesOption(command: Command): Command {
+  return command.option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect);
+}
+
+/** Library options from every `--profiles` on the command line and the environment of the context. */
 export function profileLibraryOptions(command: Command, ctx: CliContext): LibraryOptions {
-  const dirs = (command.optsWithGlobals() as { profiles?: string[] }).profiles ?? [];
+  const chain: Command[] = [];
+  for (let c: Command | null = command; c; c = c.parent) chain.unshift(c);
+  const dirs = chain.flatMap((c) => (c.opts() as { profiles?: string[] }).profiles ?? []);
   return { dirs, env: ctx.env };
 }

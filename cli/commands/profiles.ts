@@ -14,7 +14,7 @@ import type { Impairment, Profile } from '../../core/profile.js';
 import { formatDuration, formatRate } from '../../core/units.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit, table } from '../output.js';
-import { profileLibraryOptions } from '../profile-options.js';
+import { addProfilesOption, profileLibraryOptions } from '../profile-options.js';
 
 /** Compact one-cell summary of a direction: "25ms±5 8Mbit/s 0.1%". */
 export function summarize(imp: Impairment | undefined): string {
@@ -118,8 +118,9 @@ Examples:
   backhaul profiles validate my-profiles/*.yaml`,
     );
 
-  profiles
-    .command('list')
+  addProfilesOption(profiles);
+
+  addProfilesOption(profiles.command('list'))
     .description('list every profile on the search path (user dirs shadow bundled names)')
     .option('--json', 'print a JSON array of {name, description, source, asymmetric, scheduled, origin, path, profile}')
     .action(async (opts: { json?: boolean }, command: Command) => {
@@ -138,8 +139,7 @@ Examples:
       });
     });
 
-  profiles
-    .command('show')
+  addProfilesOption(profiles.command('show'))
     .description('show one profile: its fields, schedule and a plain-English description')
     .argument('<profile>', 'a profile name, or a path to a .yaml file')
     .option('--json', 'print {profile, describe, effectiveLimitPackets}')
@@ -152,8 +152,7 @@ Examples:
       });
     });
 
-  profiles
-    .command('validate')
+  addProfilesOption(profiles.command('validate'))
     .description('check profile files (or names), listing every problem; exit 0 if all are valid, 2 otherwise')
     .argument('<file...>', 'profile files (or names)')
     .option('--json', 'print a JSON array of {file, valid, name?, problems?}')

@@ -57,7 +57,7 @@ describe('backhaul profiles list', () => {
   });
 
   it('includes user profiles from --profiles (before or after the subcommand) and BACKHAUL_PROFILES', async () => {
-    for (const args of [['--profiles', dir, 'profiles', 'list', '--json'], ['profiles', 'list', '--profiles', dir, '--json']]) {
+    for (const args of [['--profiles', dir, 'profiles', 'list', '--json'], ['profiles', 'list', '--profiles', dir, '--json'], ['profiles', '--profiles', dir, 'list', '--json']]) {
       const arr = JSON.parse((await run(args)).out) as Record<string, unknown>[];
       expect(arr.find((e) => e['name'] === 'store-17')).toMatchObject({ origin: 'user', valid: true, description: 'store 17 uplink' });
       expect(arr.find((e) => e['name'] === 'bad')).toMatchObject({ origin: 'user', valid: false, error: { code: 'ERR_PROFILE_INVALID' } });
@@ -92,6 +92,19 @@ describe('backhaul profiles show', () => {
     const r = await run(['profiles', 'show', join(dir, 'store-17.yaml'), '--json']);
     expect(r.code).toBe(0);
     expect((JSON.parse(r.out) as { profile: { egress: { delayMs: number; rateKbit: number } } }).profile.egress).toMatchObject({ delayMs: 40, rateKbit: 8000 });
+  });
+
+  it('collects --profiles from before and after the subcommand, root first', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'backhaul-cli-profiles2-'));
+    try {
+      writeFileSync(join(other, 'store-17.yaml'), 'description: the other store 17\negress:\n  delay: 1ms\n');
+      const first = await run(['--profiles', other, 'profiles', 'show', 'store-17', '--profiles', dir, '--json']);
+      expect((JSON.parse(first.out) as { profile: { description: string } }).profile.description).toBe('the other store 17');
+      const second = await run(['--profiles', dir, 'profiles', 'show', 'store-17', '--profiles', other, '--json']);
+      expect((JSON.parse(second.out) as { profile: { description: string } }).profile.description).toBe('store 17 uplink');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('unknown names exit 2 with a hint; --json errors are JSON on stderr', async () => {
