@@ -211,6 +211,7 @@ interface ParsedDirection {
 /** Parse one direction block field by field, so the valid fields still get cross-field checks. */
 function parseDirection(value: unknown, prefix: Path, problems: Problems): ParsedDirection | undefined {
   if (value === undefined) return undefined;
+  if (value === null) return { patch: {}, invalid: new Set() }; // `ingress:` with nothing under it
   const invalid = new Set<string>();
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     problems.add(prefix, `expected a mapping of ${DIRECTION_FIELDS.slice(0, 5).join(', ')}, ... (got ${describeInput(value)})`);

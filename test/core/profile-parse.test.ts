@@ -133,6 +133,10 @@ describe('parseProfile: valid input', () => {
     });
   });
 
+  it('an empty block (YAML `ingress:` with nothing under it) is an empty impairment', () => {
+    expect(parseProfile({ name: 'a', description: 'd', egress: null, ingress: null })).toEqual({ name: 'a', description: 'd', egress: {}, ingress: {} });
+  });
+
   it('defaults loop to true and a one-shot tail to base', () => {
     expect(parseProfile({ name: 'a', description: 'd', schedule: { phases: [{ duration: '1s' }] } }).schedule).toEqual({
       loop: true,
