@@ -8,9 +8,13 @@ import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
 import { registerProfiles } from './commands/profiles.js';
 import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP } from './profile-options.js';
+import { registerProbe } from './commands/probe.js';
+import { registerReflect } from './commands/reflect.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
+  registerProbe,
+  registerReflect,
 ];
 
 const EXIT_CODES_HELP = `
