@@ -152,7 +152,12 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   let aborted = false;
   const child = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: string[] = [];
-  child.stdout.setEncoding('utf8').on('data', (s: string) => onOutput(s.replace(/\r/g, '')));
+  let lastChar = '\n';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    const text = s.replace(/\r/g, '');
+    if (text.length > 0) lastChar = text[text.length - 1] as string;
+    onOutput(text);
+  });
   child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr.push(s); onOutput(s); });
   const kill = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
   const timer = setTimeout(() => { timedOut = true; kill(); }, timeoutMs);
@@ -165,6 +170,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   });
   clearTimeout(timer);
   clearInterval(poll);
+  if (lastChar !== '\n') onOutput('\n');
   opts.signal?.removeEventListener('abort', onAbort);
   const wallMs = Date.now() - t0;
   const st = readStatus(statusPath);
