@@ -82,7 +82,7 @@ export function checkHostPrereqs(): { busybox: string } {
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p) && isStaticElf(p));
   const pkgs = [...new Set(missing.map(([, p]) => p))];
   if (!busybox) pkgs.push('busybox-static');
-  if (pkgs.length > 0) {
+  if (pkgs.length > 0 || !busybox) {
     const what = [...missing.map(([t]) => t), ...(busybox ? [] : ['a static busybox (/bin/busybox)'])];
     throw new VmPrereqError(
       `the kernel tier needs ${what.join(', ')}: install with \`apt-get install -y ${pkgs.join(' ')}\` (or run scripts/install-test-deps.sh as root)`,
