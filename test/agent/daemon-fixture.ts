@@ -43,7 +43,7 @@ export async function makeFixture(opts: { auth?: boolean; clock?: Clock; default
   const daemon = await createDaemon({
     version: '0.0.0-test',
     backends: new Map([['netem', backend]]),
-    profiles: testProfiles(),
+    profiles: testProfiles(join(dir, 'profiles')),
     journal,
     guard: { pid: 4242, alive: true, restarts: 0, setPlan: async (p) => void plans.push(p) },
     auth: { tokens },

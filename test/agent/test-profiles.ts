@@ -1,30 +1,25 @@
 /**
- * The profile library for agent tests: the real one (core parser + bundled profiles) once merged.
+ * The profile library for agent tests: the real one (core parser, library loader), with the
+ * bundled profiles plus small rate-only ones that work on kernels without netem.
  */
-import { BackhaulError } from '../../core/errors.js';
-import type { Profile } from '../../core/profile.js';
-import { profileResolver } from '../../agent/profile-resolver.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { libraryProfiles } from '../../agent/profile-source.js';
 
-const LIB: Record<string, Profile> = {
-  'rate-1m': { name: 'rate-1m', description: '1 Mbit/s', egress: { rateKbit: 1000 } },
+export const RATE_PROFILES: Record<string, string> = {
+  'rate-1m': 'name: rate-1m\ndescription: 1 Mbit/s uplink\negress:\n  rate: 1mbit\n',
+  'rate-2m': 'name: rate-2m\ndescription: 2 Mbit/s both ways\negress:\n  rate: 2mbit\ningress:\n  rate: 2mbit\n',
+  'rate-crawl': 'name: rate-crawl\ndescription: 8 kbit/s, a near-cut link\negress:\n  rate: 8kbit\ningress:\n  rate: 8kbit\n',
+  'rate-steps': [
+    'name: rate-steps', 'description: rate phases', 'egress:', '  rate: 4mbit', 'schedule:', '  loop: true', '  phases:',
+    '    - name: slow', '      duration: 300ms', '      egress:', '        rate: 1mbit',
+    '    - name: fast', '      duration: 300ms', '      egress:', '        rate: 8mbit', '',
+  ].join('\n'),
 };
 
-export function testProfiles(): ReturnType<typeof profileResolver> {
-  return profileResolver({
-    parse: (raw, source) => {
-      const r = raw as { name?: unknown; egress?: { rateKbit?: unknown } };
-      const problems: string[] = [];
-      if (typeof r.name !== 'string') problems.push(`${source}.name: required`);
-      if (typeof r.egress?.rateKbit !== 'number' || r.egress.rateKbit <= 0) problems.push(`${source}.egress.rateKbit: must be > 0`);
-      if (problems.length) throw new BackhaulError('ERR_PROFILE_INVALID', problems[0] as string, { problems });
-      return { name: r.name as string, description: '', egress: { rateKbit: r.egress?.rateKbit as number } };
-    },
-    load: async (name) => {
-      const p = LIB[name];
-      if (!p) throw new BackhaulError('ERR_PROFILE_NOT_FOUND', `no profile ${name}`);
-      return p;
-    },
-    list: async () => Object.values(LIB).map((p) => ({ name: p.name, description: p.description })),
-    describe: (p) => p.description,
-  });
+/** Write the test profiles into `dir` (created) and return a resolver over them + the bundled ones. */
+export function testProfiles(dir: string): ReturnType<typeof libraryProfiles> {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(RATE_PROFILES)) writeFileSync(join(dir, `${name}.yaml`), text);
+  return libraryProfiles({ dirs: [dir], env: {} });
 }

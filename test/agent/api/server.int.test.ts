@@ -122,7 +122,7 @@ describe('impairments', () => {
   it('the same controller re-creating on its target replaces the impairment', async () => {
     fx = await makeFixture();
     const a = (await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m' })).json();
-    const b = await create(fx, { target: { dev: 'eth0' }, profile: { name: 'inline', egress: { rateKbit: 500 } } });
+    const b = await create(fx, { target: { dev: 'eth0' }, profile: { name: 'inline', description: 'half a megabit', egress: { rate: '500kbit' } } });
     expect(b.statusCode).toBe(201);
     expect(fx.daemon.manager.list().map((i) => i.id)).toEqual([b.json().id]);
     expect(fx.journal.entries().map((e) => e.id)).toEqual([b.json().id]);
@@ -178,7 +178,7 @@ describe('validation', () => {
 
   it('an inline profile with errors lists every problem', async () => {
     fx = await makeFixture();
-    const r = await create(fx, { target: { dev: 'eth0' }, profile: { egress: { rateKbit: -1 } } });
+    const r = await create(fx, { target: { dev: 'eth0' }, profile: { egress: { rate: 'fast', delay: -3 }, bogus: 1 } });
     expect(r.statusCode).toBe(400);
     expect(r.json().code).toBe('ERR_PROFILE_INVALID');
     expect(r.json().details.problems.length).toBeGreaterThanOrEqual(2);
