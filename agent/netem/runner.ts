@@ -96,7 +96,8 @@ export class TcRunner {
     if (r.exitCode !== 0 && !opts.allowFail) {
       const code = classifyFailure(r.stderr);
       const firstLine = r.stderr.trim().split('\n').slice(0, 3).join('; ');
-      throw new BackhaulError(code, `${file} failed (exit ${r.exitCode}): ${firstLine || 'no message'}`, {
+      const what = code === 'ERR_INTERFACE_NOT_FOUND' ? 'no such interface' : code === 'ERR_NETNS_NOT_FOUND' ? 'no such network namespace' : `${file} failed (exit ${r.exitCode})`;
+      throw new BackhaulError(code, `${what}: ${firstLine || 'no message'}`, {
         argv, exitCode: r.exitCode, stderr: r.stderr, ...(opts.input !== undefined ? { batch: opts.input } : {}),
         ...(code === 'ERR_PERMISSION' ? { hint: 'run as root, or grant CAP_NET_ADMIN (e.g. docker run --cap-add NET_ADMIN)' } : {}),
       });
