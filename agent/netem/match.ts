@@ -94,26 +94,27 @@ export function parseMatchRule(text: string): MatchRule {
     } else if (key === 'port') {
       if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) invalid(text, 'port must be 1..65535');
       rule.port = Number(value);
+    } else if (key === 'localPort') {
+      if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) invalid(text, 'localPort must be 1..65535');
+      rule.localPort = Number(value);
     } else if (key === 'proto') {
       if (value !== 'tcp' && value !== 'udp') invalid(text, 'proto must be tcp or udp');
       rule.proto = value;
-    } else invalid(text, `unknown key "${key}" (expected peer, port, proto)`);
+    } else invalid(text, `unknown key "${key}" (expected peer, port, localPort, proto)`);
   }
   if (rule.peer === undefined) invalid(text, 'peer=CIDR is required');
-  if (rule.proto !== undefined && rule.port === undefined) invalid(text, 'proto needs a port');
+  if (rule.proto !== undefined && rule.port === undefined && rule.localPort === undefined) invalid(text, 'proto needs a port');
   return rule as MatchRule;
 }
 
 /** Validate an already-structured rule (API bodies): same rules as parseMatchRule. */
 export function validateMatchRule(rule: MatchRule): MatchRule {
-  const text = [`peer=${rule.peer}`, rule.port !== undefined ? `port=${rule.port}` : '', rule.proto ? `proto=${rule.proto}` : '']
-    .filter(Boolean)
-    .join(',');
-  return parseMatchRule(text);
+  return parseMatchRule(formatMatchRule(rule));
 }
 
 export function formatMatchRule(rule: MatchRule): string {
-  return [`peer=${rule.peer}`, rule.port !== undefined ? `port=${rule.port}` : '', rule.proto ? `proto=${rule.proto}` : '']
+  return [`peer=${rule.peer}`, rule.port !== undefined ? `port=${rule.port}` : '', rule.localPort !== undefined ? `localPort=${rule.localPort}` : '',
+    rule.proto ? `proto=${rule.proto}` : '']
     .filter(Boolean)
     .join(',');
 }
@@ -135,11 +136,15 @@ export function u32Selectors(rule: MatchRule, direction: Direction): U32Selector
   const fam = cidr.family === 4 ? 'ip' : 'ip6';
   const side = direction === 'egress' ? 'dst' : 'src';
   const portSide = direction === 'egress' ? 'dport' : 'sport';
+  // localPort (this node's port: the agent API, SSH) is the other side: source on egress, destination on ingress.
+  const localSide = direction === 'egress' ? 'sport' : 'dport';
   const base = ['match', fam, side, `${cidr.address}/${cidr.prefix}`];
-  if (rule.port === undefined) return [{ family: cidr.family, tokens: base }];
+  if (rule.port === undefined && rule.localPort === undefined) return [{ family: cidr.family, tokens: base }];
   const protos = rule.proto ? [rule.proto] : (['tcp', 'udp'] as const);
   return protos.map((p) => ({
     family: cidr.family,
-    tokens: [...base, 'match', fam, 'protocol', PROTO_NUMBER[p], '0xff', 'match', fam, portSide, String(rule.port), '0xffff'],
+    tokens: [...base, 'match', fam, 'protocol', PROTO_NUMBER[p], '0xff',
+      ...(rule.port !== undefined ? ['match', fam, portSide, String(rule.port), '0xffff'] : []),
+      ...(rule.localPort !== undefined ? ['match', fam, localSide, String(rule.localPort), '0xffff'] : [])],
   }));
 }

@@ -119,8 +119,8 @@ interface DesiredFilter {
 }
 
 function selectorSig(prio: number, family: 4 | 6 | 'any', side: 'src' | 'dst', cidr: string | undefined, proto: number | undefined,
-  portSide: 'sport' | 'dport', port: number | undefined, flowid: string): string {
-  return JSON.stringify([prio, family, side, cidr ?? null, proto ?? null, portSide, port ?? null, flowid]);
+  portSide: 'sport' | 'dport', port: number | undefined, flowid: string, localPort?: number): string {
+  return JSON.stringify([prio, family, side, cidr ?? null, proto ?? null, portSide, port ?? null, flowid, localPort ?? null]);
 }
 
 function desiredFilters(rules: MatchRule[], excludes: MatchRule[], dir: Direction): DesiredFilter[] {
@@ -135,7 +135,7 @@ function desiredFilters(rules: MatchRule[], excludes: MatchRule[], dir: Directio
         const proto = protoTok >= 0 ? Number(sel.tokens[protoTok + 1]) : undefined;
         out.push({
           prio, protocol: sel.family === 4 ? 'ip' : 'ipv6', tokens: sel.tokens, flowid,
-          sig: selectorSig(prio, sel.family, side, canonicalCidr(r.peer), proto, portSide, r.port, flowid),
+          sig: selectorSig(prio, sel.family, side, canonicalCidr(r.peer), proto, portSide, r.port, flowid, r.localPort),
         });
       }
     }
@@ -152,9 +152,10 @@ function desiredFilters(rules: MatchRule[], excludes: MatchRule[], dir: Directio
 function liveFilterSigs(state: DevTcState, dir: Direction): string[] {
   const side = dir === 'egress' ? 'dst' : 'src';
   const portSide = dir === 'egress' ? 'dport' : 'sport';
+  const localSide = dir === 'egress' ? 'sport' : 'dport';
   return state.filters.map((f) => {
     const d = decodeSelector(f);
-    return selectorSig(d.pref, d.family, side, d[side], d.protocol, portSide, d[portSide], d.flowid ?? '');
+    return selectorSig(d.pref, d.family, side, d[side], d.protocol, portSide, d[portSide], d.flowid ?? '', d[localSide]);
   });
 }
 
