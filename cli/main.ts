@@ -10,11 +10,19 @@ import { registerProfiles } from './commands/profiles.js';
 import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP } from './profile-options.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReflect } from './commands/reflect.js';
+import { registerAgent } from './commands/agent.js';
+import { registerApply } from './commands/apply.js';
+import { registerClear } from './commands/clear.js';
+import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
   registerProbe,
   registerReflect,
+  registerApply,
+  registerClear,
+  registerStatus,
+  registerAgent,
 ];
 
 const EXIT_CODES_HELP = `
