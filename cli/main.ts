@@ -14,6 +14,7 @@ import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerStatus } from './commands/status.js';
+import { registerRelay } from './commands/relay.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
@@ -23,6 +24,7 @@ const COMMANDS: RegisterCommand[] = [
   registerClear,
   registerStatus,
   registerAgent,
+  registerRelay,
 ];
 
 const EXIT_CODES_HELP = `
