@@ -151,6 +151,11 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Set an own, enumerable property (also for a key like `__proto__`, so the parser reports it). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Merge a child profile over its parent (raw YAML data), field by field within each direction. */
 export function mergeExtends(parent: Record<string, unknown>, child: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...parent };
@@ -161,14 +166,14 @@ export function mergeExtends(parent: Record<string, unknown>, child: Record<stri
     if ((k === 'egress' || k === 'ingress') && isMapping(v) && isMapping(parent[k])) {
       const merged: Record<string, unknown> = { ...(parent[k] as Record<string, unknown>) };
       for (const [f, fv] of Object.entries(v)) {
-        if (fv === 'none') for (const dep of RAW_CASCADE[f] ?? []) if (!(dep in v)) delete merged[dep];
-        merged[f] = fv;
+        if (fv === 'none') for (const dep of (Object.hasOwn(RAW_CASCADE, f) ? RAW_CASCADE[f] : undefined) ?? []) if (!Object.hasOwn(v, dep)) delete merged[dep];
+        setOwn(merged, f, fv);
       }
       out[k] = merged;
     } else if ((k === 'ingress' || k === 'schedule') && v === 'none') {
       delete out[k];
     } else {
-      out[k] = v;
+      setOwn(out, k, v);
     }
   }
   return out;

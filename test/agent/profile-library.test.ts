@@ -272,6 +272,13 @@ describe('user directories, shadowing and extends', () => {
 });
 
 describe('mergeExtends', () => {
+  it('keeps a hostile __proto__ key as an own field, so the parser reports it instead of ignoring it', async () => {
+    const merged = mergeExtends({ description: 'P', egress: { delay: '5ms' } }, JSON.parse('{"egress": {"__proto__": {"delay": "1ms"}}}') as Record<string, unknown>);
+    expect(Object.keys(merged['egress'] as object)).toEqual(['delay', '__proto__']);
+    const { parseProfile } = await import('../../core/profile-parse.js');
+    expect(() => parseProfile({ name: 'x', ...merged })).toThrow(BackhaulError);
+  });
+
   it('merges directions field by field, replaces the schedule, drops ingress/schedule on none', () => {
     const parent = { name: 'p', description: 'P', source: 'S', egress: { delay: '5ms', jitter: '1ms', rate: '1mbit', overhead: 20 }, ingress: { delay: '5ms' }, schedule: { phases: [] } };
     expect(mergeExtends(parent, { extends: 'p', egress: { rate: 'none', loss: '1%' }, ingress: 'none', schedule: 'none' })).toEqual({
