@@ -79,8 +79,15 @@ export function bundledProfilesDir(): string {
 export function profileDirs(opts: LibraryOptions = {}): ProfileDir[] {
   const env = opts.env ?? process.env;
   const fromEnv = (env['BACKHAUL_PROFILES'] ?? '').split(':').filter((d) => d !== '');
-  const user = [...(opts.dirs ?? []), ...fromEnv].map((d) => ({ dir: resolve(d), origin: 'user' as const }));
-  return [...user, { dir: opts.bundledDir ?? bundledProfilesDir(), origin: 'bundled' as const }];
+  const bundled = opts.bundledDir ?? bundledProfilesDir();
+  const seen = new Set<string>([bundled]);
+  const user: ProfileDir[] = [];
+  for (const d of [...(opts.dirs ?? []), ...fromEnv].map((x) => resolve(x))) {
+    if (seen.has(d)) continue; // a dir given twice is searched once
+    seen.add(d);
+    user.push({ dir: d, origin: 'user' });
+  }
+  return [...user, { dir: bundled, origin: 'bundled' }];
 }
 
 async function checkDirs(dirs: ProfileDir[]): Promise<void> {

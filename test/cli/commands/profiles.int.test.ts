@@ -94,14 +94,16 @@ describe('backhaul profiles show', () => {
     expect((JSON.parse(r.out) as { profile: { egress: { delayMs: number; rateKbit: number } } }).profile.egress).toMatchObject({ delayMs: 40, rateKbit: 8000 });
   });
 
-  it('collects --profiles from before and after the subcommand, root first', async () => {
+  it('collects --profiles from after the subcommand first, then before it, then BACKHAUL_PROFILES', async () => {
     const other = mkdtempSync(join(tmpdir(), 'backhaul-cli-profiles2-'));
     try {
       writeFileSync(join(other, 'store-17.yaml'), 'description: the other store 17\negress:\n  delay: 1ms\n');
-      const first = await run(['--profiles', other, 'profiles', 'show', 'store-17', '--profiles', dir, '--json']);
-      expect((JSON.parse(first.out) as { profile: { description: string } }).profile.description).toBe('the other store 17');
-      const second = await run(['--profiles', dir, 'profiles', 'show', 'store-17', '--profiles', other, '--json']);
-      expect((JSON.parse(second.out) as { profile: { description: string } }).profile.description).toBe('store 17 uplink');
+      const desc = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> =>
+        (JSON.parse((await run(args, env)).out) as { profile: { description: string } }).profile.description;
+      expect(await desc(['--profiles', other, 'profiles', 'show', 'store-17', '--profiles', dir, '--json'])).toBe('store 17 uplink');
+      expect(await desc(['--profiles', dir, 'profiles', 'show', 'store-17', '--profiles', other, '--json'])).toBe('the other store 17');
+      expect(await desc(['--profiles', other, 'profiles', 'show', 'store-17', '--json'], { BACKHAUL_PROFILES: dir })).toBe('the other store 17');
+      expect(await desc(['profiles', 'show', 'store-17', '--json'], { BACKHAUL_PROFILES: `${other}:${dir}` })).toBe('the other store 17');
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
