@@ -227,7 +227,16 @@ export async function loadProfileFile(path: string, opts: LibraryOptions = {}): 
   const dirs = profileDirs(opts);
   const raw = await readProfileYaml(path);
   const merged = await resolveExtends(raw, path, dirs, [resolve(path)]);
-  return parseProfile(merged, path);
+  const profile = parseProfile(merged, path);
+  const fileName = basename(path).replace(/\.ya?ml$/i, '');
+  if (profile.name !== fileName) {
+    // a profile is known by its file name: `apply X` must not report itself as Y
+    throw new BackhaulError('ERR_PROFILE_INVALID', `${path} is not a valid profile (1 problem)`, {
+      path,
+      problems: [`${path}: name: must match the file name (got ${JSON.stringify(profile.name)}, file ${basename(path)}); rename the file or drop name:`],
+    });
+  }
+  return profile;
 }
 
 /** Load a profile by name (searching the dirs) or by a path ending in .yaml/.yml. */

@@ -193,6 +193,7 @@ describe('user directories, shadowing and extends', () => {
     write(a, 'broken.yaml', 'description: [unclosed\n');
     write(a, 'typo.yaml', 'description: t\negress:\n  dealy: 5ms\n');
     write(a, 'scalar.yaml', 'just a string\n');
+    write(a, 'misnamed.yaml', 'name: store-18\ndescription: m\n');
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -242,6 +243,10 @@ describe('user directories, shadowing and extends', () => {
     expect((broken.details['problems'] as string[])[0]).toMatch(new RegExp(`^${join(a, 'broken.yaml')}: line \\d+, column \\d+: .*\\(not valid YAML\\)$`));
     const typo = await rejection(loadProfile(join(a, 'typo.yaml'), noEnv));
     expect(typo.details['problems']).toEqual([`${join(a, 'typo.yaml')}: egress.dealy: unknown field (did you mean "delay"?)`]);
+    const misnamed = await rejection(loadProfile('misnamed', { dirs: [a], env: {} }));
+    expect(misnamed.details['problems']).toEqual([
+      `${join(a, 'misnamed.yaml')}: name: must match the file name (got "store-18", file misnamed.yaml); rename the file or drop name:`,
+    ]);
     const scalar = await rejection(loadProfile(join(a, 'scalar.yaml'), noEnv));
     expect(scalar.details['problems']).toEqual([`${join(a, 'scalar.yaml')}: expected a mapping with description and egress/ingress (got "just a string")`]);
   });
