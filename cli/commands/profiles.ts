@@ -35,7 +35,7 @@ export function isAsymmetric(p: Profile): boolean {
 function listJson(e: ProfileEntry): Record<string, unknown> {
   const base: Record<string, unknown> = { name: e.name, path: e.path, origin: e.origin };
   if (e.shadows) base['shadows'] = e.shadows;
-  if (!e.profile) return { ...base, description: null, source: null, valid: false, error: e.error?.toJSON() };
+  if (!e.profile) return { ...base, description: null, source: null, asymmetric: null, scheduled: null, valid: false, error: e.error?.toJSON() };
   const p = e.profile;
   return {
     ...base,
