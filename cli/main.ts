@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
 import { registerProfiles } from './commands/profiles.js';
-import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP } from './profile-options.js';
+import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, withProfileDirs } from './profile-options.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
@@ -59,6 +59,10 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .exitOverride();
+  // `backhaul --profiles DIR <command>`: every command hands ctx.env to the profile library.
+  program.hook('preAction', () => {
+    ctx.env = withProfileDirs(ctx.env, (program.opts() as { profiles?: string[] }).profiles ?? []);
+  });
   for (const register of COMMANDS) register(program, ctx);
   return program;
 }

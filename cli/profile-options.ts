@@ -1,12 +1,14 @@
 /**
  * The `--profiles DIR` option (repeatable) and how commands turn it into library options.
  *
- * It is accepted before the subcommand (a global option on the root program, cli/main.ts, which
- * uses positional options so the root does not swallow a subcommand's own flags) and after it on
- * every command that loads profiles (`addProfilesOption`). `profileLibraryOptions` collects the
- * directories from the command and all its ancestors, root first:
+ * Before the subcommand it is a global option of the root program (cli/main.ts, which uses
+ * positional options so the root does not swallow a subcommand's own flags); a preAction hook
+ * prepends those dirs to the context's BACKHAUL_PROFILES (`withProfileDirs`), so every command that
+ * hands `ctx.env` to the profile library honours it. After the subcommand it is the command's own
+ * option (`addProfilesOption`); `profileLibraryOptions` collects those from the command and its
+ * parents (below the root):
  *
- *   backhaul --profiles A profiles list --profiles B     -> dirs [A, B], then $BACKHAUL_PROFILES, bundled
+ *   backhaul --profiles A profiles list --profiles B  -> B, then A, then $BACKHAUL_PROFILES, then bundled
  */
 import type { Command } from 'commander';
 import type { LibraryOptions } from '../agent/profile-library.js';
@@ -26,10 +28,17 @@ export function addProfilesOption(command: Command): Command {
   return command.option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect);
 }
 
-/** Library options from every `--profiles` on the command line and the environment of the context. */
+/** Library options from the `--profiles` given after the subcommand and the context's environment. */
 export function profileLibraryOptions(command: Command, ctx: CliContext): LibraryOptions {
   const chain: Command[] = [];
-  for (let c: Command | null = command; c; c = c.parent) chain.unshift(c);
+  for (let c: Command | null = command; c?.parent; c = c.parent) chain.unshift(c);
   const dirs = chain.flatMap((c) => (c.opts() as { profiles?: string[] }).profiles ?? []);
   return { dirs, env: ctx.env };
+}
+
+/** A copy of `env` with `dirs` searched before the BACKHAUL_PROFILES it already had. */
+export function withProfileDirs(env: NodeJS.ProcessEnv, dirs: string[]): NodeJS.ProcessEnv {
+  if (dirs.length === 0) return env;
+  const existing = env['BACKHAUL_PROFILES'];
+  return { ...env, BACKHAUL_PROFILES: [...dirs, ...(existing ? [existing] : [])].join(':') };
 }

@@ -220,7 +220,7 @@ function parseDirection(value: unknown, prefix: Path, problems: Problems): Parse
   const shape = directionSchema.shape as Record<string, z.ZodType>;
   const valid: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const schema = shape[k];
+    const schema = Object.hasOwn(shape, k) ? shape[k] : undefined;
     if (!schema) {
       problems.add([...prefix, k], `unknown field (${suggestKey(k, DIRECTION_FIELDS)})`);
       continue;

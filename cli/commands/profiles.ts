@@ -6,14 +6,16 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listProfiles, loadProfile, loadProfileFile, type ProfileEntry } from '../../agent/profile-library.js';
-import { describe } from '../../core/describe.js';
+import { describe, describePatch } from '../../core/describe.js';
 import { BackhaulError, toBackhaulError } from '../../core/errors.js';
 import { meanLossPct } from '../../core/gilbert-elliott.js';
 import { effectiveLimitPackets } from '../../core/limit.js';
 import type { Impairment, Profile } from '../../core/profile.js';
-import { formatDuration, formatRate } from '../../core/units.js';
+import { formatDuration, formatRate, parseDurationMs, UnitError } from '../../core/units.js';
+import { randomSeed, seededRandom } from '../../core/random.js';
+import { timelineUntil } from '../../core/schedule.js';
 import { runAction, type CliContext } from '../context.js';
-import { emit, table } from '../output.js';
+import { emit, table, usageError } from '../output.js';
 import { addProfilesOption, profileLibraryOptions } from '../profile-options.js';
 
 /** Compact one-cell summary of a direction: "25ms±5 8Mbit/s 0.1%". */
@@ -33,7 +35,7 @@ export function isAsymmetric(p: Profile): boolean {
 function listJson(e: ProfileEntry): Record<string, unknown> {
   const base: Record<string, unknown> = { name: e.name, path: e.path, origin: e.origin };
   if (e.shadows) base['shadows'] = e.shadows;
-  if (!e.profile) return { ...base, description: null, source: null, valid: false, error: e.error?.toJSON() };
+  if (!e.profile) return { ...base, description: null, source: null, asymmetric: null, scheduled: null, valid: false, error: e.error?.toJSON() };
   const p = e.profile;
   return {
     ...base,
@@ -72,13 +74,72 @@ function showHuman(p: Profile): string {
           String(i),
           ph.name ?? '',
           typeof ph.durationMs === 'number' ? formatDuration(ph.durationMs) : `${formatDuration(ph.durationMs.minMs)}..${formatDuration(ph.durationMs.maxMs)}`,
-          ph.egress ? JSON.stringify(ph.egress) : '',
-          ph.ingress ? JSON.stringify(ph.ingress) : '',
+          describePatch(ph.egress) || (ph.egress ? '(base)' : '-'),
+          describePatch(ph.ingress) || (ph.ingress ? '(base)' : '-'),
         ]),
       ),
     );
   }
   return out.join('\n');
+}
+
+export const MAX_TIMELINE_SEGMENTS = 10_000;
+
+export interface TimelineRow {
+  phaseIndex: number | null;
+  phase: string;
+  startMs: number;
+  /** null: open-ended (a one-shot schedule's tail, or a profile without a schedule). */
+  endMs: number | null;
+}
+
+/** The segments in [startMs, startMs + spanMs) for `show --timeline` (seeded, so repeatable). */
+export function previewTimeline(p: Profile, startMs: number, spanMs: number, seed: number): TimelineRow[] {
+  if (!p.schedule) return [{ phaseIndex: null, phase: 'base', startMs, endMs: null }];
+  const s = p.schedule;
+  return timelineUntil(s, startMs, seededRandom(seed), startMs + spanMs)
+    .slice(0, MAX_TIMELINE_SEGMENTS)
+    .map((seg) => ({
+      phaseIndex: seg.phaseIndex,
+      phase: seg.phaseIndex === null ? (seg.endMs === Infinity ? 'base (tail)' : 'base') : (s.phases[seg.phaseIndex]?.name ?? `phase ${seg.phaseIndex}`),
+      startMs: seg.startMs,
+      endMs: Number.isFinite(seg.endMs) ? seg.endMs : null,
+    }));
+}
+
+function parseStart(v: string | undefined): number {
+  if (v === undefined) return Date.now();
+  const ms = /^[0-9]+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) throw usageError(`--start: expected an ISO 8601 time or Unix milliseconds (got ${JSON.stringify(v)})`);
+  return ms;
+}
+
+function parseSpan(v: string): number {
+  try {
+    const ms = parseDurationMs(v);
+    if (ms <= 0 || ms > 7 * 86_400_000) throw new UnitError(`must be above 0 and at most 7d (got ${v})`);
+    return ms;
+  } catch (e) {
+    throw usageError(`--timeline: ${(e as Error).message}`);
+  }
+}
+
+function parseSeed(v: string | undefined): number {
+  if (v === undefined) return randomSeed();
+  if (!/^[0-9]+$/.test(v) || Number(v) > 0x7fffffff) throw usageError(`--seed: expected a whole number 0..2147483647 (got ${JSON.stringify(v)})`);
+  return Number(v);
+}
+
+function timelineHuman(rows: TimelineRow[], seed: number): string {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return (
+    `timeline (seed ${seed}; the same seed and start give the same timeline):\n` +
+    table(
+      ['START', 'END', 'LENGTH', 'PHASE'],
+      rows.map((r) => [iso(r.startMs), r.endMs === null ? '(open)' : iso(r.endMs), r.endMs === null ? '-' : formatDuration(r.endMs - r.startMs), r.phase]),
+    ) +
+    (rows.length >= MAX_TIMELINE_SEGMENTS ? `\n(first ${MAX_TIMELINE_SEGMENTS} segments only)` : '')
+  );
 }
 
 interface ValidateResult {
@@ -142,13 +203,22 @@ Examples:
   addProfilesOption(profiles.command('show'))
     .description('show one profile: its fields, schedule and a plain-English description')
     .argument('<profile>', 'a profile name, or a path to a .yaml file')
-    .option('--json', 'print {profile, describe, effectiveLimitPackets}')
-    .action(async (name: string, opts: { json?: boolean }, command: Command) => {
+    .option('--json', 'print {profile, describe, effectiveLimitPackets[, timeline, seed]}')
+    .option('--timeline <duration>', 'also list the phases the schedule would run over this span (e.g. 2m)')
+    .option('--start <time>', 'timeline start: ISO 8601 time or Unix ms (default: now)')
+    .option('--seed <n>', 'seed for random phase durations (default: random, printed)')
+    .action(async (name: string, opts: { json?: boolean; timeline?: string; start?: string; seed?: string }, command: Command) => {
       await runAction(ctx, opts, async () => {
+        const span = opts.timeline === undefined ? undefined : parseSpan(opts.timeline);
+        const start = parseStart(opts.start);
+        const seed = parseSeed(opts.seed);
         const p = await loadProfile(name, profileLibraryOptions(command, ctx));
         const limits: Record<string, number> = { egress: effectiveLimitPackets(p.egress) };
         if (p.ingress) limits['ingress'] = effectiveLimitPackets(p.ingress);
-        emit(ctx.io, opts, { profile: p, describe: describe(p), effectiveLimitPackets: limits }, () => showHuman(p));
+        const value: Record<string, unknown> = { profile: p, describe: describe(p), effectiveLimitPackets: limits };
+        const rows = span === undefined ? undefined : previewTimeline(p, start, span, seed);
+        if (rows) Object.assign(value, { seed, timeline: rows });
+        emit(ctx.io, opts, value, () => showHuman(p) + (rows ? `\n\n${timelineHuman(rows, seed)}` : ''));
       });
     });
 

@@ -193,6 +193,7 @@ describe('user directories, shadowing and extends', () => {
     write(a, 'broken.yaml', 'description: [unclosed\n');
     write(a, 'typo.yaml', 'description: t\negress:\n  dealy: 5ms\n');
     write(a, 'scalar.yaml', 'just a string\n');
+    write(a, 'misnamed.yaml', 'name: store-18\ndescription: m\n');
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -242,6 +243,10 @@ describe('user directories, shadowing and extends', () => {
     expect((broken.details['problems'] as string[])[0]).toMatch(new RegExp(`^${join(a, 'broken.yaml')}: line \\d+, column \\d+: .*\\(not valid YAML\\)$`));
     const typo = await rejection(loadProfile(join(a, 'typo.yaml'), noEnv));
     expect(typo.details['problems']).toEqual([`${join(a, 'typo.yaml')}: egress.dealy: unknown field (did you mean "delay"?)`]);
+    const misnamed = await rejection(loadProfile('misnamed', { dirs: [a], env: {} }));
+    expect(misnamed.details['problems']).toEqual([
+      `${join(a, 'misnamed.yaml')}: name: must match the file name (got "store-18", file misnamed.yaml); rename the file or drop name:`,
+    ]);
     const scalar = await rejection(loadProfile(join(a, 'scalar.yaml'), noEnv));
     expect(scalar.details['problems']).toEqual([`${join(a, 'scalar.yaml')}: expected a mapping with description and egress/ingress (got "just a string")`]);
   });
@@ -272,6 +277,13 @@ describe('user directories, shadowing and extends', () => {
 });
 
 describe('mergeExtends', () => {
+  it('keeps a hostile __proto__ key as an own field, so the parser reports it instead of ignoring it', async () => {
+    const merged = mergeExtends({ description: 'P', egress: { delay: '5ms' } }, JSON.parse('{"egress": {"__proto__": {"delay": "1ms"}}}') as Record<string, unknown>);
+    expect(Object.keys(merged['egress'] as object)).toEqual(['delay', '__proto__']);
+    const { parseProfile } = await import('../../core/profile-parse.js');
+    expect(() => parseProfile({ name: 'x', ...merged })).toThrow(BackhaulError);
+  });
+
   it('merges directions field by field, replaces the schedule, drops ingress/schedule on none', () => {
     const parent = { name: 'p', description: 'P', source: 'S', egress: { delay: '5ms', jitter: '1ms', rate: '1mbit', overhead: 20 }, ingress: { delay: '5ms' }, schedule: { phases: [] } };
     expect(mergeExtends(parent, { extends: 'p', egress: { rate: 'none', loss: '1%' }, ingress: 'none', schedule: 'none' })).toEqual({

@@ -39,10 +39,10 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('v'), { maxLength: 3 }),
-    fc.dictionary(fc.constantFrom('model', 'pct', 'p', 'r', '1-h', '1-k', 'average', 'burst', 'min', 'max', 'packets', 'gap', 'correlation', 'x'), tie('v'), { maxKeys: 4 }),
+    fc.dictionary(fc.constantFrom('model', 'pct', 'p', 'r', '1-h', '1-k', 'average', 'burst', 'min', 'max', 'packets', 'gap', 'correlation', 'x', '__proto__', 'hasOwnProperty'), tie('v'), { maxKeys: 4 }),
   ),
 })).v;
-const direction = fc.dictionary(fc.constantFrom(...DIRECTION_FIELDS, 'delai'), value, { maxKeys: 6 });
+const direction = fc.dictionary(fc.constantFrom(...DIRECTION_FIELDS, 'delai', '__proto__', 'constructor', 'toString'), value, { maxKeys: 6 });
 const phase = fc.record(
   { name: fc.constantFrom('a', 'b'), duration: fc.oneof(token, value), egress: direction, ingress: direction },
   { requiredKeys: [] },
@@ -63,8 +63,8 @@ const profile = fc.record(
 
 describe('parseProfile never crashes', () => {
   it('on arbitrary JSON values', () => {
-    fc.assert(fc.property(fc.jsonValue(), (raw) => void parseOrProblems(raw)), { numRuns: 500 });
-  });
+    fc.assert(fc.property(fc.jsonValue(), (raw) => void parseOrProblems(raw)), { numRuns: 200 });
+  }, 120_000);
 
   it('on profile-shaped input with plausible and implausible values', () => {
     let ok = 0;
@@ -72,10 +72,10 @@ describe('parseProfile never crashes', () => {
       fc.property(profile, (raw) => {
         if (parseOrProblems(raw) === 'ok') ok++;
       }),
-      { numRuns: 2000, seed: 1 },
+      { numRuns: 400, seed: 1 },
     );
     expect(ok).toBeGreaterThan(0); // the generator does reach valid profiles
-  });
+  }, 120_000);
 });
 
 describe('timeline properties', () => {
@@ -114,7 +114,7 @@ describe('timeline properties', () => {
         }
         if (!s.loop) expect(segs.at(-1)?.endMs === Infinity || segs.at(-1)!.endMs >= start + 200_000).toBe(true);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
-  });
+  }, 120_000);
 });

@@ -205,6 +205,15 @@ describe('parseProfile: every problem at once, with its path and the accepted ra
     expect(problemsOf({ name: 'p', description: 'd', egress })).toEqual([message]);
   });
 
+  it('reports hostile keys such as __proto__ as unknown fields (no crash, no prototype games)', () => {
+    const raw = JSON.parse('{"__proto__": {"x": 1}, "name": "x", "description": "d", "egress": {"__proto__": {"delay": "1ms"}, "loss": {"model": "random", "pct": "1%", "__proto__": 1}}}') as unknown;
+    expect(problemsOf(raw)).toEqual([
+      '__proto__: unknown field (expected one of: name, description, source, egress, ingress, schedule)',
+      'egress.__proto__: unknown field (expected one of: delay, jitter, correlation, distribution, loss, ecn, duplicate, corrupt, reorder, rate, overhead, cell-size, cell-overhead, slot, limit, seed)',
+      'egress.loss.__proto__: unknown field (expected one of: model, pct, correlation)',
+    ]);
+  });
+
   it('reports top-level shape errors', () => {
     expect(problemsOf('hello', 'a.yaml')).toEqual(['a.yaml: expected a mapping with description and egress/ingress (got "hello")']);
     expect(problemsOf({ egress: 5 }, 'a.yaml')).toEqual([

@@ -88,20 +88,56 @@ describe('backhaul profiles show', () => {
     expect(j.effectiveLimitPackets).toEqual({ egress: 1000, ingress: 1125 });
   });
 
+  it('--timeline previews the schedule on the wall clock (aligned, seeded, repeatable)', async () => {
+    const args = ['profiles', 'show', 'leo-starlink', '--timeline', '20s', '--start', '2026-01-01T00:00:07Z', '--seed', '1', '--json'];
+    const r = await run(args);
+    expect(r.code).toBe(0);
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const j = JSON.parse(r.out) as { seed: number; timeline: unknown[] };
+    expect(j.seed).toBe(1);
+    expect(j.timeline).toEqual([
+      { phaseIndex: null, phase: 'base', startMs: t0 + 7000, endMs: t0 + 15_000 },
+      { phaseIndex: 0, phase: 'slot1-handover', startMs: t0 + 15_000, endMs: t0 + 15_100 },
+      { phaseIndex: 1, phase: 'slot1-spike', startMs: t0 + 15_100, endMs: t0 + 16_000 },
+      { phaseIndex: 2, phase: 'slot1', startMs: t0 + 16_000, endMs: t0 + 30_000 },
+    ]);
+    const human = await run(args.slice(0, -1));
+    expect(human.out).toContain('timeline (seed 1; the same seed and start give the same timeline):');
+    expect(human.out).toMatch(/2026-01-01T00:00:15\.000Z\s+2026-01-01T00:00:15\.100Z\s+100 ms\s+slot1-handover/);
+    const bfd = JSON.parse((await run(['profiles', 'show', 'failover-bfd-fast', '--timeline', '1m', '--start', '0', '--seed', '3', '--json'])).out) as { timeline: { phase: string; startMs: number; endMs: number | null }[] };
+    expect(bfd.timeline.map((x) => x.phase)).toEqual(['primary', 'link-cut', 'base (tail)']);
+    const cut = bfd.timeline[1] as { startMs: number; endMs: number };
+    expect(cut.endMs - cut.startMs).toBeGreaterThanOrEqual(150);
+    expect(cut.endMs - cut.startMs).toBeLessThanOrEqual(900);
+    expect(bfd.timeline[2]?.endMs).toBeNull();
+  });
+
+  it.each([
+    [['--timeline', 'soon'], '--timeline: expected a duration such as 80ms, 1.5s, 500us or 2m (got "soon")'],
+    [['--timeline', '1m', '--seed', '-1'], '--seed: expected a whole number 0..2147483647 (got "-1")'],
+    [['--timeline', '1m', '--start', 'yesterday'], '--start: expected an ISO 8601 time or Unix milliseconds (got "yesterday")'],
+  ])('bad timeline flags %j exit 2', async (flags, message) => {
+    const r = await run(['profiles', 'show', 'leo-starlink', ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`backhaul: ${message}\n`);
+  });
+
   it('shows a file by path, resolving extends against the search path', async () => {
     const r = await run(['profiles', 'show', join(dir, 'store-17.yaml'), '--json']);
     expect(r.code).toBe(0);
     expect((JSON.parse(r.out) as { profile: { egress: { delayMs: number; rateKbit: number } } }).profile.egress).toMatchObject({ delayMs: 40, rateKbit: 8000 });
   });
 
-  it('collects --profiles from before and after the subcommand, root first', async () => {
+  it('collects --profiles from after the subcommand first, then before it, then BACKHAUL_PROFILES', async () => {
     const other = mkdtempSync(join(tmpdir(), 'backhaul-cli-profiles2-'));
     try {
       writeFileSync(join(other, 'store-17.yaml'), 'description: the other store 17\negress:\n  delay: 1ms\n');
-      const first = await run(['--profiles', other, 'profiles', 'show', 'store-17', '--profiles', dir, '--json']);
-      expect((JSON.parse(first.out) as { profile: { description: string } }).profile.description).toBe('the other store 17');
-      const second = await run(['--profiles', dir, 'profiles', 'show', 'store-17', '--profiles', other, '--json']);
-      expect((JSON.parse(second.out) as { profile: { description: string } }).profile.description).toBe('store 17 uplink');
+      const desc = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> =>
+        (JSON.parse((await run(args, env)).out) as { profile: { description: string } }).profile.description;
+      expect(await desc(['--profiles', other, 'profiles', 'show', 'store-17', '--profiles', dir, '--json'])).toBe('store 17 uplink');
+      expect(await desc(['--profiles', dir, 'profiles', 'show', 'store-17', '--profiles', other, '--json'])).toBe('the other store 17');
+      expect(await desc(['--profiles', other, 'profiles', 'show', 'store-17', '--json'], { BACKHAUL_PROFILES: dir })).toBe('the other store 17');
+      expect(await desc(['profiles', 'show', 'store-17', '--json'], { BACKHAUL_PROFILES: `${other}:${dir}` })).toBe('the other store 17');
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
