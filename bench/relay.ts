@@ -8,8 +8,8 @@
  * The relay runs in a child process (this same file in `host` mode), as it would in production;
  * the traffic generator and sink run here.
  *
- *   npx esbuild bench/relay.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/relay-bench.mjs
- *   node /tmp/relay-bench.mjs [seconds-per-run]
+ *   npx esbuild bench/relay.ts --bundle --platform=node --format=esm --packages=external --outfile=.cache/relay-bench.mjs
+ *   node .cache/relay-bench.mjs [seconds-per-run] [delay|udp|tcp]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -175,6 +175,7 @@ async function delayError(seconds: number): Promise<void> {
 /** Offer as much as the sender can for `seconds`; count what the sink gets per second. */
 async function blast(port: number, seconds: number, s: { count: () => number }): Promise<{ sentPps: number; recvPps: number }> {
   const tx = createSocket('udp4');
+  await new Promise<void>((r) => tx.bind(0, '127.0.0.1', () => r()));
   tx.setSendBufferSize(4 << 20);
   const buf = Buffer.alloc(64);
   const c0 = s.count();
@@ -242,7 +243,8 @@ if (process.argv[2] === 'host') {
   const seconds = Number(process.argv[2] ?? 3);
   const { stdout: kernel } = await execa('uname', ['-r']);
   console.log(`# relay bench: node ${process.version}, kernel ${kernel}, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  await delayError(seconds);
-  await udpThroughput(Math.min(seconds, 3));
-  await tcpThroughput(Math.min(seconds, 3));
+  const only = process.argv[3];
+  if (!only || only === 'delay') await delayError(seconds);
+  if (!only || only === 'udp') await udpThroughput(Math.min(seconds, 3));
+  if (!only || only === 'tcp') await tcpThroughput(Math.min(seconds, 3));
 }

@@ -6,6 +6,7 @@ import { seededRandom } from '../../../core/random.js';
 import type { Impairment } from '../../../core/profile.js';
 import { createWaiter } from '../../../probe/timer.js';
 import { startTcpRelay, type TcpRelayHandle, type TcpRelayOptions } from '../../../agent/relay/tcp-relay.js';
+import { sleep, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -57,7 +58,6 @@ function dial(port: number): Promise<Socket> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Deterministic pseudo-random bytes (xorshift), so corruption or reordering would change the hash. */
 function payload(bytes: number): Buffer {
@@ -130,7 +130,7 @@ describe('TCP relay (loopback)', () => {
     const clientEvents: string[] = [];
     c.on('error', (e: NodeJS.ErrnoException) => clientEvents.push(`error:${e.code}`));
     c.write('before;');
-    await sleep(100);
+    await waitFor(() => chunks.join('') === 'before;', 'the first write');
     r.setImpairments({ loss: { model: 'random', pct: 100 } }, { loss: { model: 'random', pct: 100 } });
     expect(r.inOutage()).toBe(true);
     c.write('during1;');
@@ -138,7 +138,7 @@ describe('TCP relay (loopback)', () => {
     await sleep(300);
     expect(chunks.join('')).toBe('before;');
     r.setImpairments({}, {});
-    await sleep(200);
+    await waitFor(() => chunks.join('').length >= 'before;during1;during2;'.length, 'the held data');
     expect(chunks.join('')).toBe('before;during1;during2;');
     expect(clientEvents).toEqual([]);
     expect(u.events).toEqual([]);
@@ -153,9 +153,8 @@ describe('TCP relay (loopback)', () => {
     await sleep(200);
     expect(u.conns.length).toBe(0);
     r.setImpairments({}, {});
-    await sleep(200);
+    await waitFor(() => got.join('') === 'early', 'the held connection to reach upstream');
     expect(u.conns.length).toBe(1);
-    expect(got.join('')).toBe('early');
   });
 
   it('reset: open connections get an RST on both sides; new ones are reset until the outage ends', async () => {
@@ -164,8 +163,7 @@ describe('TCP relay (loopback)', () => {
     const c = await dial(r.listen.port);
     const clientErr = new Promise<string>((res) => c.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? '')));
     c.write('x');
-    await sleep(100);
-    expect(u.conns.length).toBe(1);
+    await waitFor(() => u.conns.length === 1, 'the upstream connection');
     const upClosed = new Promise<void>((res) => u.conns[0]!.once('close', () => res()));
     r.setImpairments({ loss: { model: 'random', pct: 100 } }, {});
     expect(await clientErr).toBe('ECONNRESET');
@@ -184,8 +182,7 @@ describe('TCP relay (loopback)', () => {
     r.setImpairments({}, {});
     const c3 = await dial(r.listen.port);
     c3.write('ok');
-    await sleep(100);
-    expect(u.conns.length).toBe(2);
+    await waitFor(() => u.conns.length === 2, 'a connection after the outage');
   });
 
   it('slow close: the FIN reaches upstream slowCloseMs after the data', async () => {

@@ -6,7 +6,7 @@ import { seededRandom } from '../../../core/random.js';
 import { createWaiter } from '../../../probe/timer.js';
 import { startUdpRelay, type UdpRelayHandle } from '../../../agent/relay/udp-relay.js';
 import type { Impairment } from '../../../core/profile.js';
-import { paceSend, sleep, startEcho, startSink } from './udp-support.js';
+import { paceSend, startEcho, startSink, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -64,8 +64,7 @@ describe('UDP relay (loopback)', () => {
     socks.forEach((c, i) => c.send(`c${i}`, relay.listen.port, '127.0.0.1'));
     await Promise.all(replies);
     expect(relay.stats().flows).toBe(3);
-    await sleep(400);
-    expect(relay.stats().flows).toBe(0);
+    await waitFor(() => relay.stats().flows === 0, 'idle flows to close', 5000);
   });
 
   it('drops datagrams from clients beyond maxFlows (counted as flow-limit)', async () => {
@@ -76,11 +75,10 @@ describe('UDP relay (loopback)', () => {
     const b = createSocket('udp4');
     cleanups.push(() => new Promise((r) => a.close(() => r())), () => new Promise((r) => b.close(() => r())));
     a.send(Buffer.alloc(8), relay.listen.port, '127.0.0.1');
-    await sleep(50);
+    await waitFor(() => sink.got.length === 1, 'the first client');
     b.send(Buffer.alloc(8), relay.listen.port, '127.0.0.1');
-    await sleep(50);
+    await waitFor(() => relay.stats().egress.drops['flow-limit'] === 1, 'the second client to be refused');
     expect(sink.got.length).toBe(1);
-    expect(relay.stats().egress.drops['flow-limit']).toBe(1);
   });
 
   it('exports counters with the metric names and labels of the contract', async () => {
@@ -91,7 +89,7 @@ describe('UDP relay (loopback)', () => {
     const c = createSocket('udp4');
     cleanups.push(() => new Promise((r) => c.close(() => r())));
     await paceSend(c, relay.listen.port, 200, 2000);
-    await sleep(100);
+    await waitFor(() => relay.stats().egress.packetsIn === 200 && sink.got.length === relay.stats().egress.packetsOut, 'every datagram');
     const text = await registry.metrics();
     const s = relay.stats();
     expect(s.egress.packetsIn).toBe(200);
