@@ -101,6 +101,28 @@ describe('UDP relay (loopback)', () => {
     expect(sink.got.length).toBe(s.egress.packetsOut);
   });
 
+  it('corrupt 100 %: every datagram arrives with exactly one bit flipped', async () => {
+    const sink = await startSink();
+    cleanups.push(() => sink.close());
+    const relay = await relayTo(sink.port, { corruptPct: 100 });
+    const c = createSocket('udp4');
+    cleanups.push(() => new Promise((r) => c.close(() => r())));
+    const n = 50;
+    const payload = (i: number): Buffer => Buffer.alloc(100, i);
+    for (let i = 0; i < n; i++) c.send(payload(i), relay.listen.port, '127.0.0.1');
+    await waitFor(() => sink.got.length === n, 'every datagram');
+    for (const g of sink.got) {
+      // the first byte may be the flipped one: find the original by majority
+      const counts = new Map<number, number>();
+      for (const b of g.data) counts.set(b, (counts.get(b) ?? 0) + 1);
+      const orig = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+      let bits = 0;
+      for (const b of g.data) bits += (b ^ orig).toString(2).replace(/0/g, '').length;
+      expect(bits).toBe(1);
+    }
+    expect(relay.stats().egress.corrupted).toBe(n);
+  });
+
   it('refuses ecn and reorder without delay, naming the field', async () => {
     await expect(relayTo(9, { ecn: true, loss: { model: 'random', pct: 1 } })).rejects.toThrow(/egress\.ecn/);
     await expect(relayTo(9, {}, { reorderPct: 5 })).rejects.toThrow(/ingress\.reorderPct.*delay/);
