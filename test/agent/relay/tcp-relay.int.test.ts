@@ -109,6 +109,30 @@ describe('TCP relay (loopback)', () => {
     expect(s.egress.bytesOut).toBe(total);
   }, 120_000);
 
+  it('rate is the link\'s: two connections share it (combined bytes / rate is the floor)', async () => {
+    let received = 0;
+    let ended = 0;
+    const u = await startUpstream((s) => {
+      s.on('data', (b: Buffer) => (received += b.length));
+      s.on('end', () => {
+        ended++;
+        s.end();
+      });
+    });
+    const rateKbit = 80_000; // 10 MB/s
+    const each = 2 * 1024 * 1024;
+    const r = await relay(u.port, { rateKbit });
+    const [a, b] = await Promise.all([dial(r.listen.port), dial(r.listen.port)]);
+    const t0 = process.hrtime.bigint();
+    a.end(payload(each));
+    b.end(payload(each));
+    await waitFor(() => ended === 2, 'both transfers');
+    const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
+    expect(received).toBe(2 * each);
+    // Shared: 4 MiB at 10 MB/s >= 0.42 s (per-connection rates would finish in half that).
+    expect(elapsedS).toBeGreaterThanOrEqual(((2 * each * 8) / (rateKbit * 1000)) * 0.99);
+  });
+
   it('delays each direction (echo round trip >= egress + ingress delay)', async () => {
     const u = await startUpstream((s) => s.pipe(s));
     const r = await relay(u.port, { delayMs: 15 }, { delayMs: 10 });
