@@ -164,7 +164,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function delayError(seconds: number): Promise<void> {
   const delayMs = 5;
   console.log(`\n## Added-delay error (configured ${delayMs} ms, ${seconds} s per run; error = received - sent - ${delayMs} ms)\n`);
-  console.log('| pps | timer | relay err p50 (us) | relay err p99 (us) | lost | relay CPU % | GC pauses (n / max ms / total ms) | direct p50 (us) | direct p99 (us) |');
+  console.log('| pps | timer | relay err p50 (us) | relay err p99 (us) | unsent at stop | relay CPU % | GC pauses (n / max ms / total ms) | direct p50 (us) | direct p99 (us) |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   const ppsList = process.env['BENCH_PPS'] ? [Number(process.env['BENCH_PPS'])] : [1000, 10_000];
   const timers = process.env['BENCH_TIMER'] ? [process.env['BENCH_TIMER'] as TimerMode] : (['sleep', 'hybrid', 'busy'] as const);

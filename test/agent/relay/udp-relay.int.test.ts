@@ -123,6 +123,24 @@ describe('UDP relay (loopback)', () => {
     expect(relay.stats().egress.corrupted).toBe(n);
   });
 
+  it('IPv6: listens on [::1] and relays to an IPv6 upstream', async () => {
+    const up = createSocket('udp6');
+    up.on('message', (m, r) => up.send(m, r.port, r.address));
+    await new Promise<void>((r) => up.bind(0, '::1', () => r()));
+    cleanups.push(() => new Promise((r) => up.close(() => r())));
+    const relay = await startUdpRelay(
+      { listen: '[::1]:0', upstream: `[::1]:${up.address().port}`, egress: { delayMs: 2 }, ingress: {} },
+      { clock: systemClock, random: seededRandom(1), createWaiter: () => createWaiter('hybrid', systemClock) },
+    );
+    cleanups.push(() => relay.stop());
+    expect(relay.listen.host).toBe('::1');
+    const c = createSocket('udp6');
+    cleanups.push(() => new Promise((r) => c.close(() => r())));
+    const reply = new Promise<string>((r) => c.once('message', (m) => r(m.toString())));
+    c.send('v6', relay.listen.port, '::1');
+    expect(await reply).toBe('v6');
+  });
+
   it('refuses ecn and reorder without delay, naming the field', async () => {
     await expect(relayTo(9, { ecn: true, loss: { model: 'random', pct: 1 } })).rejects.toThrow(/egress\.ecn/);
     await expect(relayTo(9, {}, { reorderPct: 5 })).rejects.toThrow(/ingress\.reorderPct.*delay/);
