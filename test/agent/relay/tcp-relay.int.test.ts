@@ -236,6 +236,27 @@ describe('TCP relay (loopback)', () => {
     expect(Number(endAt - t0) / 1e6).toBeGreaterThanOrEqual(298);
   });
 
+  it('an upstream that refuses the connection resets the client; the relay keeps serving', async () => {
+    // a port nothing listens on: bind one, then close it
+    const port = await new Promise<number>((res) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
+    });
+    const r = await relay(port, {});
+    for (let i = 0; i < 2; i++) {
+      const c = connect({ port: r.listen.port, host: '127.0.0.1' });
+      const outcome = await new Promise<string>((res) => {
+        c.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
+        c.once('close', () => res('closed'));
+      });
+      expect(['ECONNRESET', 'closed']).toContain(outcome);
+    }
+    await waitFor(() => r.stats().flows === 0, 'the failed connections to be forgotten');
+  });
+
   it('refuses packet-level fields with a clear error; --lenient drops and lists them', async () => {
     await expect(relay(9, { loss: { model: 'random', pct: 1 }, duplicatePct: 1 })).rejects.toMatchObject({
       code: 'ERR_UNSUPPORTED',
