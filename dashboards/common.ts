@@ -45,9 +45,13 @@ export const CAMPAIGN_FILTER =
 export const PROFILE_FILTER =
   `and on(instance) (${AGENT_METRICS.impairmentInfo}{profile=~"$profile"} or up{profile=~"$profile"})`;
 
-/** Wrap an instant-vector expression with the campaign and profile filters. */
+/**
+ * Wrap an instant-vector expression with the campaign and profile filters. The result is
+ * parenthesised: `and` binds more loosely than arithmetic, so `filtered(a) * b` must not become
+ * `a and (... * b)`.
+ */
 export function filtered(expr: string): string {
-  return `(${expr}) ${CAMPAIGN_FILTER} ${PROFILE_FILTER}`;
+  return `((${expr}) ${CAMPAIGN_FILTER} ${PROFILE_FILTER})`;
 }
 
 /**
