@@ -117,3 +117,15 @@ export function allStrings(value: unknown, out: string[] = []): string[] {
   else if (value && typeof value === 'object') for (const v of Object.values(value)) allStrings(v, out);
   return out;
 }
+
+/** Every dashboard's queries with macros replaced and variables set to All (or to `values`). */
+export function substitutedQueries(
+  dashboards: ReadonlyArray<{ file: string; dash: Json }>,
+  values: Record<string, string> = {},
+): Array<ExtractedQuery & { expr: string }> {
+  return dashboards.flatMap(({ file, dash }) => {
+    const vars = templateVariables(dash).map((v) => (typeof v.name === 'string' && v.name in values
+      ? { ...v, allValue: values[v.name] } : v));
+    return extractQueries(file, dash).map((q) => ({ ...q, expr: substitute(q.raw, vars) }));
+  });
+}
