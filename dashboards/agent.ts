@@ -13,7 +13,7 @@ import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, CAMPAIGN_METRICS as C } from '../core/metric-names.js';
 import {
-  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
 import { contextAnnotations } from './annotations.js';
 import { IN_EFFECT_MAPPINGS } from './fleet-overview.js';
@@ -70,6 +70,7 @@ export function buildAgent(): dashboard.DashboardBuilder {
       .description('From backhaul_agent_impairment_info; Value is 1 when in effect on every interface it covers.')
       .span(24).height(7)
       .mappings(IN_EFFECT_MAPPINGS)
+      .withTransformation(organizeTable('in effect'))
       .withTarget(table('A',
         `max by (instance, impairment, iface, netns, profile, backend, direction, phase) ` +
           `(${filtered(sel(A.impairmentInfo, SITE_SEL))}) ` +
@@ -94,6 +95,7 @@ export function buildAgent(): dashboard.DashboardBuilder {
       .title('Campaign steps')
       .description('Impairments created by a campaign, with the step and the applied profile/phase.')
       .span(24).height(6)
+      .withTransformation(organizeTable('active'))
       .withTarget(table('A',
         `max by (instance, campaign, step, impairment) (${sel(C.stepInfo, 'instance=~"$instance",campaign=~"$campaign"')}) ` +
           `* on(instance, impairment) group_left(profile, phase) ${IMPAIRMENT_CONTEXT}`))))
@@ -118,6 +120,7 @@ export function buildAgent(): dashboard.DashboardBuilder {
     .withPanel(id(new TableBuilder()
       .title('Agent build')
       .span(24).height(4)
+      .withTransformation(organizeTable('running'))
       .withTarget(table('A', sel(A.buildInfo, SITE_SEL)))));
 }
 

@@ -137,3 +137,8 @@ export interface DashboardSpec {
   file: string;
   build(): cog.Builder<dashboard.Dashboard>;
 }
+
+/** Table transformation: hide the timestamp, rename the value column. */
+export function organizeTable(valueName: string): { id: string; options: Record<string, unknown> } {
+  return { id: 'organize', options: { excludeByName: { Time: true, __name__: true }, renameByName: { Value: valueName } } };
+}

@@ -12,7 +12,7 @@ import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/ta
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, PROBE_METRICS as P } from '../core/metric-names.js';
 import {
-  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
 import { contextAnnotations } from './annotations.js';
 
@@ -112,6 +112,7 @@ export function buildFleetOverview(): dashboard.DashboardBuilder {
       .description('One row per impairment; Value is 1 when the impairment is in effect on every interface it covers.')
       .span(24).height(7)
       .mappings(IN_EFFECT_MAPPINGS)
+      .withTransformation(organizeTable('in effect'))
       .withTarget(table('A',
         `max by (instance, impairment, iface, profile, phase, backend, direction) ` +
           `(${filtered(sel(A.impairmentInfo, SITE_SEL))}) ` +
