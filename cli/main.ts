@@ -6,8 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerProbe } from './commands/probe.js';
+import { registerReflect } from './commands/reflect.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerProbe,
+  registerReflect,
 ];
 
 const EXIT_CODES_HELP = `
