@@ -1,6 +1,7 @@
 /**
  * Helpers for running dashboard queries against a live Prometheus (see test/support/prometheus.ts).
  */
+import { CAMPAIGN_FILTER, PROFILE_FILTER } from '../../../dashboards/common.js';
 import { DASHBOARDS, buildDashboard } from '../../../dashboards/render.js';
 import { backhaulRuleGroups } from '../../../dashboards/rules.js';
 import type { RunningPrometheus } from '../../support/prometheus.js';
@@ -45,4 +46,12 @@ export async function runQueries(
 export function recordingRuleQueries(): Array<{ where: string; kind: string; expr: string }> {
   return backhaulRuleGroups().flatMap((g) => g.rules.flatMap((r) => ('record' in r
     ? [{ where: `rule ${r.record}`, kind: 'rule', expr: r.expr }] : [])));
+}
+
+/**
+ * Metric names a query is about, leaving out those that only appear in the campaign/profile
+ * filter clauses (those keep every site when the variables are All, via `up`).
+ */
+export function primaryMetricNames(raw: string): string[] {
+  return metricNamesIn(raw.split(CAMPAIGN_FILTER).join('').split(PROFILE_FILTER).join(''));
 }

@@ -1,0 +1,99 @@
+/**
+ * The real CLI (`node bin/backhaul.js ...`) as a child process for integration tests, built from
+ * the current sources first (tsc to dist/, ~1-2 s, once per test process). Children are killed by
+ * `stop()` (SIGTERM, then SIGKILL after 5 s); `stop()` is idempotent.
+ */
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+let built: Promise<void> | undefined;
+
+/** Compiles the project to dist/ once per process (the CLI launcher runs dist/cli/main.js). */
+export function buildCli(): Promise<void> {
+  built ??= (async () => {
+    const r = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false, timeout: 180_000 });
+    if (r.exitCode !== 0) throw new Error(`tsc failed:\n${String(r.stdout)}\n${String(r.stderr)}`);
+  })();
+  return built;
+}
+
+export interface CliProcess {
+  argv: string[];
+  /** Everything written so far. */
+  stdout(): string;
+  stderr(): string;
+  exited(): boolean;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `backhaul ARGS...` (call buildCli() first). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  let out = '';
+  let err = '';
+  let done = false;
+  const child: ResultPromise = execa('node', [resolve(ROOT, 'bin/backhaul.js'), ...args], {
+    cwd: ROOT, reject: false, buffer: false, stdin: 'ignore', env: { ...process.env, ...env },
+  });
+  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-100_000); });
+  child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-100_000); });
+  const finished = child.then(() => { done = true; });
+  let stopping: Promise<void> | undefined;
+  return {
+    argv: args,
+    stdout: () => out,
+    stderr: () => err,
+    exited: () => done,
+    stop(signal = 'SIGTERM') {
+      stopping ??= (async () => {
+        if (!done) {
+          child.kill(signal);
+          const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          await finished;
+          clearTimeout(t);
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freeTcpPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+/** A UDP port free on 127.0.0.1 right now. */
+export async function freeUdpPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createSocket('udp4');
+    s.once('error', rej);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200 with a body, or throws after `timeoutMs` with `describe()`. */
+export async function waitForHttp(url: string, timeoutMs: number, describe: () => string): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (r.ok) return await r.text();
+    } catch { /* not up yet */ }
+    if (Date.now() > end) throw new Error(`${url} not serving after ${timeoutMs} ms\n${describe()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
