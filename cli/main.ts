@@ -6,10 +6,18 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerAgent } from './commands/agent.js';
+import { registerApply } from './commands/apply.js';
+import { registerClear } from './commands/clear.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReflect } from './commands/reflect.js';
+import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerApply,
+  registerClear,
+  registerStatus,
+  registerAgent,
   registerProbe,
   registerReflect,
 ];
