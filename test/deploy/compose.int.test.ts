@@ -34,6 +34,10 @@ describe('deploy/compose', () => {
     }
     expect(existsSync(join(composeDir, compose.services.agent.build.context, compose.services.agent.build.dockerfile))).toBe(true);
     expect(compose.services.agent.cap_add).toContain('NET_ADMIN');
+    // The agent refuses a non-loopback listen address without a token.
+    const cmd = compose.services.agent.command as string[];
+    expect(cmd[cmd.indexOf('--listen') + 1]).not.toMatch(/^127\./);
+    expect(String(compose.services.agent.environment.BACKHAUL_TOKEN)).toMatch(/^\$\{BACKHAUL_TOKEN:\?/);
   });
 
   it('provisions the datasource with the fixed uid the dashboards default to', async () => {
