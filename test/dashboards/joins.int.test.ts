@@ -14,7 +14,7 @@ import { startPrometheus, type RunningPrometheus } from '../support/prometheus.j
 import { builtDashboards, recordingRuleQueries, runQueries } from './support/live.js';
 import { substitutedQueries } from './support/queries.js';
 
-const INTERVAL_MS = 250;
+const INTERVAL_MS = 500;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function probeMetrics(registry: Registry): { outages: Counter<string> } {
@@ -116,7 +116,7 @@ describe('dashboard joins and filters on a live Prometheus', () => {
 
   it('returns a non-empty result for every dashboard query, annotation, variable and recording rule', async () => {
     const queries = [...substitutedQueries(dashboards), ...recordingRuleQueries()];
-    const outcomes = await runQueries(prom, queries);
+    const outcomes = await runQueries(prom, queries, { retryEmptyMs: 5_000 });
     expect(outcomes.filter((o) => o.count === 0 || o.error)).toEqual([]);
   });
 

@@ -110,7 +110,8 @@ describe('dashboards and rules against a live agent and probe', () => {
       intervalMs: INTERVAL_MS,
       ruleFiles: [join(ROOT, RULES_FILE)],
       jobs: [
-        { job: 'backhaul-agent', targets: [agentAddr] },
+        // The agent reads `tc -s -j` per impairment at scrape time: slower than 500 ms on a loaded machine.
+        { job: 'backhaul-agent', targets: [agentAddr], intervalMs: 1_000 },
         { job: 'backhaul-probe', targets: [probeMetrics], labels: { instance: agentAddr } },
       ],
     });
@@ -153,7 +154,7 @@ describe('dashboards and rules against a live agent and probe', () => {
 
   it('returns data for every dashboard panel query and variable, and events for every annotation', async () => {
     const all = substitutedQueries(builtDashboards());
-    const outcomes = await runQueries(prom!, all.filter((q) => q.kind !== 'annotation'));
+    const outcomes = await runQueries(prom!, all.filter((q) => q.kind !== 'annotation'), { retryEmptyMs: 5_000 });
     expect(outcomes.filter((o) => o.count === 0 || o.error)).toEqual([]);
     const now = Date.now() / 1000;
     const empty: string[] = [];
@@ -165,7 +166,7 @@ describe('dashboards and rules against a live agent and probe', () => {
   });
 
   it('returns data for every recording rule, and Prometheus records them', async () => {
-    const outcomes = await runQueries(prom!, recordingRuleQueries());
+    const outcomes = await runQueries(prom!, recordingRuleQueries(), { retryEmptyMs: 5_000 });
     expect(outcomes.filter((o) => o.count === 0 || o.error)).toEqual([]);
     await until('recorded series', 30_000, async () => {
       for (const name of Object.values(RECORDED)) if ((await prom!.query(name)).length === 0) return false;

@@ -89,7 +89,7 @@ describe('live probe and reflector metrics', () => {
       ...recordingRuleQueries(),
     ];
     expect(queries.length).toBeGreaterThan(25);
-    const outcomes = await runQueries(prom!, queries);
+    const outcomes = await runQueries(prom!, queries, { retryEmptyMs: 5_000 });
     expect(outcomes.filter((o) => o.count === 0 || o.error)).toEqual([]);
   });
 

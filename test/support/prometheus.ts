@@ -23,6 +23,8 @@ export interface ScrapeJob {
   targets: string[];
   labels?: Record<string, string>;
   metricsPath?: string;
+  /** Scrape interval (= timeout) of this job; default: the global interval. */
+  intervalMs?: number;
 }
 
 export interface PrometheusOptions {
@@ -87,8 +89,8 @@ export function prometheusConfig(opts: PrometheusOptions): string {
     ...(opts.ruleFiles?.length ? { rule_files: opts.ruleFiles } : {}),
     scrape_configs: opts.jobs.map((j) => ({
       job_name: j.job,
-      scrape_interval: interval,
-      scrape_timeout: interval,
+      scrape_interval: j.intervalMs ? `${j.intervalMs}ms` : interval,
+      scrape_timeout: j.intervalMs ? `${j.intervalMs}ms` : interval,
       ...(j.metricsPath ? { metrics_path: j.metricsPath } : {}),
       static_configs: [{ targets: j.targets, ...(j.labels ? { labels: j.labels } : {}) }],
     })),
@@ -188,7 +190,7 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
   }
 
   const expectedTargets = opts.jobs.reduce((n, j) => n + j.targets.length, 0);
-  const intervalMs = opts.intervalMs ?? 500;
+  const intervalMs = Math.max(opts.intervalMs ?? 500, ...opts.jobs.map((j) => j.intervalMs ?? 0));
 
   return {
     url,

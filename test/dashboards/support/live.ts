@@ -24,19 +24,35 @@ export interface QueryOutcome { where: string; expr: string; count: number; erro
 
 /**
  * Runs each query (variable selectors through /api/v1/series, expressions through
- * /api/v1/query) and reports how many series came back.
+ * /api/v1/query) and reports how many series came back. An empty answer is retried for
+ * `retryEmptyMs` (default 0): a scrape that timed out on a loaded machine marks the target's
+ * series stale until the next good scrape, which is not what these tests are about.
  */
 export async function runQueries(
   prom: RunningPrometheus,
   queries: ReadonlyArray<{ where: string; kind: string; expr: string }>,
+  { retryEmptyMs = 0 }: { retryEmptyMs?: number } = {},
 ): Promise<QueryOutcome[]> {
   const out: QueryOutcome[] = [];
   for (const q of queries) {
-    try {
-      const count = q.kind === 'variable' ? (await prom.series(q.expr)).length : (await prom.query(q.expr)).length;
-      out.push({ where: q.where, expr: q.expr, count });
-    } catch (e) {
-      out.push({ where: q.where, expr: q.expr, count: 0, error: String(e) });
+    const end = Date.now() + retryEmptyMs;
+    for (;;) {
+      let outcome: QueryOutcome;
+      try {
+        const count = q.kind === 'variable' ? (await prom.series(q.expr)).length : (await prom.query(q.expr)).length;
+        outcome = { where: q.where, expr: q.expr, count };
+      } catch (e) {
+        outcome = { where: q.where, expr: q.expr, count: 0, error: String(e) };
+      }
+      if (outcome.count > 0 || outcome.error || Date.now() >= end) {
+        if (outcome.count === 0 && !outcome.error) {
+          const down = await prom.query('up == 0');
+          if (down.length > 0) outcome.error = `targets down: ${JSON.stringify(down.map((d) => d.metric))}`;
+        }
+        out.push(outcome);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
   return out;
