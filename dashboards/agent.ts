@@ -1,7 +1,8 @@
 /**
  * "Backhaul / Agent": what each agent is doing: active impairments with profile/phase/backend,
  * whether they are in effect, lease time left, campaign steps, tc drops/overlimits/throughput of
- * our qdiscs, and the agent API (requests and errors) and reconcile loop.
+ * our qdiscs, the relay backend (packets, drops by cause, queue, flows), and the agent API (requests
+ * and errors) and reconcile loop.
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as common from '@grafana/grafana-foundation-sdk/common';
@@ -11,7 +12,7 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk/bargauge';
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
-import { AGENT_METRICS as A, CAMPAIGN_METRICS as C } from '../core/metric-names.js';
+import { AGENT_METRICS as A, CAMPAIGN_METRICS as C, RELAY_METRICS as R } from '../core/metric-names.js';
 import {
   IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
@@ -25,6 +26,12 @@ const API_ERRORS = 'instance=~"$instance",code=~"[45].."';
 /** Per-second rate of a tc counter of our qdiscs, per impairment, interface and direction. */
 function tcRate(metric: string, scale = ''): string {
   return `sum by (instance, impairment, iface, direction) (${filtered(`rate(${sel(metric, SITE_SEL)}${RATE})`)})${scale}`;
+}
+
+/** `fn` by `by` of a relay metric (userspace backend: `backhaul relay`, or the agent's relay impairments). */
+function relay(fn: 'rate' | 'max', metric: string, by: string): string {
+  const inner = fn === 'rate' ? `rate(${sel(metric, SITE_SEL)}${RATE})` : sel(metric, SITE_SEL);
+  return `${fn === 'rate' ? 'sum' : 'max'} by (instance, relay${by}) (${filtered(inner)})`;
 }
 
 function stat(title: string, unit: string, expr: string, th: dashboard.ThresholdsConfigBuilder): StatBuilder {
@@ -106,6 +113,19 @@ export function buildAgent(): dashboard.DashboardBuilder {
       .withTarget(q('A', tcRate(A.tcOverlimitsTotal), '{{instance}} {{impairment}} {{iface}} {{direction}}'))))
     .withPanel(id(timeseries('tc throughput', 'bps', 8)
       .withTarget(q('A', tcRate(A.tcBytesTotal, ' * 8'), 'bits {{instance}} {{impairment}} {{iface}} {{direction}}'))))
+    .withRow(id(new dashboard.RowBuilder('Relay backend (userspace)')))
+    .withPanel(id(timeseries('Relay packets', 'pps', 6)
+      .description('Datagrams (UDP) or chunks (TCP) arriving at (in) and leaving (out) each relay direction.')
+      .withTarget(q('A', relay('rate', R.packetsTotal, ', direction, stage'), '{{instance}} {{relay}} {{direction}} {{stage}}'))))
+    .withPanel(id(timeseries('Relay drops by cause', 'pps', 6)
+      .description('loss: the loss model; queue: limit full; outage, flow-limit, send-error, stopped.')
+      .withTarget(q('A', relay('rate', R.dropsTotal, ', direction, cause'), '{{instance}} {{relay}} {{direction}} {{cause}}'))
+      .withTarget(q('B', relay('rate', R.duplicatesTotal, ', direction'), 'duplicated {{instance}} {{relay}} {{direction}}'))))
+    .withPanel(id(timeseries('Relay queue depth', 'short', 6)
+      .withTarget(q('A', relay('max', R.queueDepthPackets, ', direction'), '{{instance}} {{relay}} {{direction}}'))))
+    .withPanel(id(timeseries('Relay flows', 'short', 6)
+      .description('UDP client flows / TCP connections open.')
+      .withTarget(q('A', relay('max', R.flows, ''), '{{instance}} {{relay}}'))))
     .withRow(id(new dashboard.RowBuilder('Agent API and control loop')))
     .withPanel(id(timeseries('API requests', 'reqps', 8)
       .withTarget(q('A', `sum by (instance, method, route, code) (rate(${sel(A.apiRequestsTotal, SITE_SEL)}${RATE}))`,

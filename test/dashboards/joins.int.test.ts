@@ -1,7 +1,7 @@
 /**
  * The dashboards' joins and filters, evaluated by a real Prometheus on known data: two sites
  * export series under the contract of core/metric-names.ts (site A: an agent with two impairments,
- * one from campaign c1, plus probe sessions; site B: probe sessions only). Complements the live
+ * one from campaign c1, a relay, plus probe sessions; site B: probe sessions only). Complements the live
  * end-to-end test (real agent and probe), which cannot choose its data.
  */
 import { createServer, type Server } from 'node:http';
@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENT_METRICS as A, CAMPAIGN_METRICS as C, LATENCY_BUCKETS_SECONDS, OUTAGE_BUCKETS_SECONDS, PROBE_METRICS as P,
+  RELAY_METRICS as R,
 } from '../../core/metric-names.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { builtDashboards, recordingRuleQueries, runQueries } from './support/live.js';
@@ -59,6 +60,15 @@ function agentMetrics(registry: Registry): AgentState {
   api.inc({ method: 'POST', route: '/v1/impairments', code: '404' }, 1);
   new Counter({ name: A.reconcileTotal, help: 'r', registers: r, labelNames: ['result'] }).inc({ result: 'in-effect' }, 3);
   new Gauge({ name: A.buildInfo, help: 'b', registers: r, labelNames: ['version'] }).set({ version: '0.1.0' }, 1);
+  const relay = { relay: 'r1', direction: 'egress' };
+  const packets = new Counter({ name: R.packetsTotal, help: 'p', registers: r, labelNames: ['relay', 'direction', 'stage'] });
+  packets.inc({ ...relay, stage: 'in' }, 100);
+  packets.inc({ ...relay, stage: 'out' }, 98);
+  new Counter({ name: R.bytesTotal, help: 'b', registers: r, labelNames: ['relay', 'direction', 'stage'] }).inc({ ...relay, stage: 'in' }, 4400);
+  new Counter({ name: R.dropsTotal, help: 'd', registers: r, labelNames: ['relay', 'direction', 'cause'] }).inc({ ...relay, cause: 'loss' }, 2);
+  new Counter({ name: R.duplicatesTotal, help: 'u', registers: r, labelNames: ['relay', 'direction'] }).inc(relay, 1);
+  new Gauge({ name: R.queueDepthPackets, help: 'q', registers: r, labelNames: ['relay', 'direction'] }).set(relay, 3);
+  new Gauge({ name: R.flows, help: 'f', registers: r, labelNames: ['relay'] }).set({ relay: 'r1' }, 1);
   new Gauge({ name: C.stepInfo, help: 'c', registers: r, labelNames: ['campaign', 'step', 'impairment'] })
     .set({ campaign: 'c1', step: 'lte-baseline', impairment: 'imp-a' }, 1);
   return { phase: 'good', switches, phaseInfo, info };

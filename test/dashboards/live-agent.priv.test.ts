@@ -2,24 +2,25 @@
  * End to end: a real Prometheus (Debian 2.42, loopback, 500 ms scrapes, the Backhaul rules loaded)
  * scrapes a live `backhaul agent` holding two netem impairments on veths in network namespaces
  * (one scheduled, created with campaign labels; one whose qdisc we delete behind the agent's back)
- * and a live `backhaul probe` session to a `backhaul reflect` (restarted once: a real outage).
+ * and a live `backhaul probe` session through a `backhaul relay` (delay, loss, duplicates) to a
+ * `backhaul reflect` (restarted once: a real outage).
  *
- * Asserts: `promtool check metrics` is silent on the agent's /metrics; every `backhaul_*` name used
+ * Asserts: `promtool check metrics` is silent on the agent's and the relay's /metrics; every `backhaul_*` name used
  * by dashboards and rules is in /api/v1/label/__name__/values; every dashboard panel query and
  * variable returns data now, every annotation returns events over the run (Grafana evaluates them
  * as range queries), every recording rule returns data and is recorded by Prometheus; the campaign
  * filter keeps the agent's site for its campaign and drops it for another; the outage and
  * not-in-effect alerts go active.
  *
- * The probe runs as its own process; its scrape target is given the agent's `instance` label, the
- * documented way to join a separate probe to its site (docs/dashboards.md).
+ * The probe and the relay run as their own processes; their scrape targets are given the agent's
+ * `instance` label, the documented way to join them to their site (docs/dashboards.md).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { AGENT_METRICS, PROBE_METRICS } from '../../core/metric-names.js';
+import { AGENT_METRICS, PROBE_METRICS, RELAY_METRICS } from '../../core/metric-names.js';
 import { RULES_FILE } from '../../dashboards/render.js';
 import { RECORDED } from '../../dashboards/rules.js';
 import { ROOT, buildCli, freeTcpPort, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
@@ -46,10 +47,12 @@ describe('dashboards and rules against a live agent and probe', () => {
   let agent: CliProcess | undefined;
   let reflector: CliProcess | undefined;
   let probe: CliProcess | undefined;
+  let relay: CliProcess | undefined;
   let prom: RunningPrometheus | undefined;
   let agentAddr = '';
+  let relayMetrics = '';
   let startSec = 0;
-  const logs = (): string => [agent, reflector, probe].map((p) => `${p?.argv.join(' ')}\n${p?.stderr()}`).join('\n')
+  const logs = (): string => [agent, reflector, relay, probe].map((p) => `${p?.argv.join(' ')}\n${p?.stderr()}`).join('\n')
     + `\nprometheus:\n${prom?.log() ?? ''}`;
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -98,11 +101,21 @@ describe('dashboards and rules against a live agent and probe', () => {
     // An API error (404), so the error panels have a series.
     expect((await api('GET', '/v1/impairments/imp-does-not-exist')).status).toBe(404);
 
+    // probe -> relay (userspace impairment: delay, loss, duplicates) -> reflector.
     const udpPort = await freeUdpPort();
+    const relayPort = await freeUdpPort();
     const probeMetrics = `127.0.0.1:${await freeTcpPort()}`;
+    relayMetrics = `127.0.0.1:${await freeTcpPort()}`;
     const startReflector = (): CliProcess => startCli(['reflect', '--listen', `127.0.0.1:${udpPort}`]);
     reflector = startReflector();
-    probe = startCli(['probe', `127.0.0.1:${udpPort}`, '-i', '10ms', '-t', '200ms', '-d', 'inf', '--name', 'e2e',
+    await writeFile(join(dir, 'relay.yaml'), stringify({
+      name: 'e2e-relay', description: 'lossy, duplicating relay',
+      egress: { delay: '2ms', loss: '2%', duplicate: '2%' },
+    }));
+    relay = startCli(['relay', '--listen', `127.0.0.1:${relayPort}`, '--upstream', `127.0.0.1:${udpPort}`,
+      '--profile', join(dir, 'relay.yaml'), '--seed', '7', '--metrics', relayMetrics]);
+    await waitForHttp(`http://${relayMetrics}/metrics`, 60_000, logs);
+    probe = startCli(['probe', `127.0.0.1:${relayPort}`, '-i', '10ms', '-t', '200ms', '-d', 'inf', '--name', 'e2e',
       '--metrics', probeMetrics]);
     await waitForHttp(`http://${probeMetrics}/metrics`, 60_000, logs);
 
@@ -113,6 +126,7 @@ describe('dashboards and rules against a live agent and probe', () => {
         // The agent reads `tc -s -j` per impairment at scrape time: slower than 500 ms on a loaded machine.
         { job: 'backhaul-agent', targets: [agentAddr], intervalMs: 1_000 },
         { job: 'backhaul-probe', targets: [probeMetrics], labels: { instance: agentAddr } },
+        { job: 'backhaul-relay', targets: [relayMetrics], labels: { instance: agentAddr } },
       ],
     });
     startSec = Date.now() / 1000;
@@ -131,6 +145,7 @@ describe('dashboards and rules against a live agent and probe', () => {
 
   afterAll(async () => {
     await probe?.stop('SIGINT');
+    await relay?.stop('SIGINT');
     await reflector?.stop();
     await agent?.stop(); // SIGTERM: the agent reverts its impairments
     await prom?.stop();
@@ -138,11 +153,13 @@ describe('dashboards and rules against a live agent and probe', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it("serves agent /metrics that `promtool check metrics` accepts without a remark", async () => {
-    const text = await (await fetch(`http://${agentAddr}/metrics`)).text();
-    expect(text).toContain(AGENT_METRICS.impairmentInfo);
-    const r = await checkMetrics(text);
-    expect({ exitCode: r.exitCode, output: (r.stdout + r.stderr).trim() }).toEqual({ exitCode: 0, output: '' });
+  it("serves agent and relay /metrics that `promtool check metrics` accepts without a remark", async () => {
+    for (const [url, name] of [[`http://${agentAddr}/metrics`, AGENT_METRICS.impairmentInfo], [`http://${relayMetrics}/metrics`, RELAY_METRICS.packetsTotal]]) {
+      const text = await (await fetch(url!)).text();
+      expect(text).toContain(name);
+      const r = await checkMetrics(text);
+      expect({ url, exitCode: r.exitCode, output: (r.stdout + r.stderr).trim() }).toEqual({ url, exitCode: 0, output: '' });
+    }
   });
 
   it('has every backhaul_* name used by dashboards and rules in /api/v1/label/__name__/values', async () => {
