@@ -14,7 +14,7 @@ import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, CAMPAIGN_METRICS as C, RELAY_METRICS as R } from '../core/metric-names.js';
 import {
-  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  backhaulLinks, IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
 import { contextAnnotations } from './annotations.js';
 import { IN_EFFECT_MAPPINGS } from './fleet-overview.js';
@@ -58,6 +58,7 @@ export function buildAgent(): dashboard.DashboardBuilder {
     .timezone('browser')
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
     .readonly()
+    .link(backhaulLinks())
     .withVariable(VARIABLES.datasource())
     .withVariable(VARIABLES.campaign())
     .withVariable(VARIABLES.instance())

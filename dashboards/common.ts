@@ -142,3 +142,14 @@ export interface DashboardSpec {
 export function organizeTable(valueName: string): { id: string; options: Record<string, unknown> } {
   return { id: 'organize', options: { excludeByName: { Time: true, __name__: true }, renameByName: { Value: valueName } } };
 }
+
+/** A "Backhaul" dropdown linking the dashboards to each other, keeping time range and variables. */
+export function backhaulLinks(): dashboard.DashboardLinkBuilder {
+  return new dashboard.DashboardLinkBuilder('Backhaul')
+    .type(dashboard.DashboardLinkType.Dashboards)
+    .tags(['backhaul'])
+    .asDropdown(true)
+    .includeVars(true)
+    .keepTime(true)
+    .targetBlank(false);
+}

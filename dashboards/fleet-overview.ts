@@ -12,7 +12,7 @@ import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/ta
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, PROBE_METRICS as P } from '../core/metric-names.js';
 import {
-  IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  backhaulLinks, IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
 import { contextAnnotations } from './annotations.js';
 
@@ -58,6 +58,7 @@ export function buildFleetOverview(): dashboard.DashboardBuilder {
     .timezone('browser')
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
     .readonly()
+    .link(backhaulLinks())
     .withVariable(VARIABLES.datasource())
     .withVariable(VARIABLES.campaign())
     .withVariable(VARIABLES.instance())

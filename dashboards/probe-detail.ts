@@ -13,7 +13,7 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk/bargauge';
 import { PROBE_METRICS as P } from '../core/metric-names.js';
 import {
-  PROBE_SEL, VARIABLES, filtered, heatmapQuery, panelNumberer, q, sel, thresholds, type DashboardSpec,
+  backhaulLinks, PROBE_SEL, VARIABLES, filtered, heatmapQuery, panelNumberer, q, sel, thresholds, type DashboardSpec,
 } from './common.js';
 import { contextAnnotations } from './annotations.js';
 
@@ -41,6 +41,7 @@ export function buildProbeDetail(): dashboard.DashboardBuilder {
     .timezone('browser')
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
     .readonly()
+    .link(backhaulLinks())
     .withVariable(VARIABLES.datasource())
     .withVariable(VARIABLES.campaign())
     .withVariable(VARIABLES.instance())
