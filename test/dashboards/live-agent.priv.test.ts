@@ -23,7 +23,7 @@ import { stringify } from 'yaml';
 import { AGENT_METRICS, PROBE_METRICS, RELAY_METRICS } from '../../core/metric-names.js';
 import { RULES_FILE } from '../../dashboards/render.js';
 import { RECORDED } from '../../dashboards/rules.js';
-import { ROOT, buildCli, freeTcpPort, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
+import { ROOT, buildCli, freeTcpPort, removeCliBuild, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
 import { twoHosts, type TwoHosts } from '../support/netns.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { checkMetrics } from '../support/promtool.js';
@@ -151,6 +151,7 @@ describe('dashboards and rules against a live agent and probe', () => {
     await prom?.stop();
     await topo?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
+    await removeCliBuild();
   }, 120_000);
 
   it("serves agent and relay /metrics that `promtool check metrics` accepts without a remark", async () => {

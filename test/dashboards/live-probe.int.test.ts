@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_METRICS, REFLECTOR_METRICS } from '../../core/metric-names.js';
-import { buildCli, freeTcpPort, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
+import { buildCli, freeTcpPort, removeCliBuild, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { checkMetrics } from '../support/promtool.js';
 import { builtDashboards, namesUsedEverywhere, primaryMetricNames, recordingRuleQueries, runQueries } from './support/live.js';
@@ -64,6 +64,7 @@ describe('live probe and reflector metrics', () => {
     await probe?.stop('SIGINT');
     await reflector?.stop();
     await prom?.stop();
+    await removeCliBuild();
   });
 
   it('serves exposition text that `promtool check metrics` accepts without a remark', async () => {

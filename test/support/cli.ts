@@ -1,22 +1,63 @@
 /**
- * The real CLI (`node bin/backhaul.js ...`) as a child process for integration tests, built from
- * the current sources first (tsc to dist/, ~1-2 s, once per test process). Children are killed by
- * `stop()` (SIGTERM, then SIGKILL after 5 s); `stop()` is idempotent.
+ * The real CLI as a child process for integration tests, compiled from the current sources first
+ * (tsc, ~1-2 s, once per test process) into a private directory `.cache/cli-<pid>/` (same layout
+ * as dist/, so module-relative paths resolve the same way). Private, because test files run in
+ * parallel workers and one must not rewrite dist/ while another's children load it. Children are
+ * killed by `stop()` (SIGTERM, then SIGKILL after 5 s); `stop()` is idempotent.
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
+/** Where this process's build lives (like dist/: `<dir>/cli/main.js`, `<dir>/dashboards/...`). */
+export const CLI_BUILD_DIR = join(ROOT, '.cache', `cli-${process.pid}`);
+const LAUNCHER = join(CLI_BUILD_DIR, 'launch.mjs');
+
 let built: Promise<void> | undefined;
 
-/** Compiles the project to dist/ once per process (the CLI launcher runs dist/cli/main.js). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes builds left by test processes that no longer run (a killed worker skips its cleanup). */
+function removeStaleBuilds(): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(ROOT, '.cache'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^cli-(\d+)$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(ROOT, '.cache', name), { recursive: true, force: true });
+  }
+}
+
+/** Removes this process's build (call from afterAll of every file that called buildCli()). */
+export async function removeCliBuild(): Promise<void> {
+  built = undefined;
+  await rm(CLI_BUILD_DIR, { recursive: true, force: true });
+}
+
+/** Compiles the project into CLI_BUILD_DIR once per process. */
 export function buildCli(): Promise<void> {
   built ??= (async () => {
-    const r = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false, timeout: 180_000 });
+    removeStaleBuilds();
+    const r = await execa('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', CLI_BUILD_DIR],
+      { cwd: ROOT, reject: false, timeout: 180_000 });
     if (r.exitCode !== 0) throw new Error(`tsc failed:\n${String(r.stdout)}\n${String(r.stderr)}`);
+    await writeFile(LAUNCHER,
+      "const { main } = await import('./cli/main.js');\nprocess.exitCode = await main(process.argv);\n");
   })();
   return built;
 }
@@ -35,7 +76,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
   let out = '';
   let err = '';
   let done = false;
-  const child: ResultPromise = execa('node', [resolve(ROOT, 'bin/backhaul.js'), ...args], {
+  const child: ResultPromise = execa('node', [LAUNCHER, ...args], {
     cwd: ROOT, reject: false, buffer: false, stdin: 'ignore', env: { ...process.env, ...env },
   });
   child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-100_000); });
