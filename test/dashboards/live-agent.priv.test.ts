@@ -23,7 +23,7 @@ import { stringify } from 'yaml';
 import { AGENT_METRICS, PROBE_METRICS, RELAY_METRICS } from '../../core/metric-names.js';
 import { RULES_FILE } from '../../dashboards/render.js';
 import { RECORDED } from '../../dashboards/rules.js';
-import { ROOT, buildCli, freeTcpPort, removeCliBuild, freeUdpPort, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
+import { ROOT, buildCli, freeTcpPort, freeUdpPort, removeCliBuild, startCli, waitForHttp, waitForOutput, type CliProcess } from '../support/cli.js';
 import { twoHosts, type TwoHosts } from '../support/netns.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { checkMetrics } from '../support/promtool.js';
@@ -106,8 +106,12 @@ describe('dashboards and rules against a live agent and probe', () => {
     const relayPort = await freeUdpPort();
     const probeMetrics = `127.0.0.1:${await freeTcpPort()}`;
     relayMetrics = `127.0.0.1:${await freeTcpPort()}`;
-    const startReflector = (): CliProcess => startCli(['reflect', '--listen', `127.0.0.1:${udpPort}`]);
-    reflector = startReflector();
+    const startReflector = async (): Promise<CliProcess> => {
+      const p = startCli(['reflect', '--listen', `127.0.0.1:${udpPort}`]);
+      await waitForOutput(p, /reflecting on/, 60_000);
+      return p;
+    };
+    reflector = await startReflector();
     await writeFile(join(dir, 'relay.yaml'), stringify({
       name: 'e2e-relay', description: 'lossy, duplicating relay',
       egress: { delay: '2ms', loss: '2%', duplicate: '2%' },
@@ -133,12 +137,16 @@ describe('dashboards and rules against a live agent and probe', () => {
     await prom.waitForScrapes({ scrapes: 3, timeoutMs: 60_000 });
 
     // Faults: the reflector goes away for 1.5 s (an outage), and imp 2's qdisc is deleted.
+    const outages = async (): Promise<number> =>
+      Number((await prom!.query(`sum(${PROBE_METRICS.outagesTotal})`))[0]?.value[1] ?? NaN);
+    const outagesBefore = await outages();
+    expect(outagesBefore).toBeGreaterThanOrEqual(0);
     await reflector.stop();
     await sleep(1_500);
-    reflector = startReflector();
+    reflector = await startReflector();
     await topo.b.exec(['tc', 'qdisc', 'del', 'dev', topo.bIf, 'root']);
     await until('the outage and the not-in-effect impairment in Prometheus', 60_000, async () =>
-      (await prom!.query(`${PROBE_METRICS.outagesTotal} > 0`)).length > 0
+      (await outages()) > outagesBefore
         && (await prom!.query(`${AGENT_METRICS.impairmentInEffect} == 0`)).length > 0, logs);
     await sleep(3 * INTERVAL_MS);
   }, 300_000);

@@ -138,3 +138,14 @@ export async function waitForHttp(url: string, timeoutMs: number, describe: () =
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Waits until a child's stderr (or stdout) matches `pattern`; throws after `timeoutMs`. */
+export async function waitForOutput(proc: CliProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pattern.test(proc.stderr()) && !pattern.test(proc.stdout())) {
+    if (proc.exited() || Date.now() > end) {
+      throw new Error(`${proc.argv.join(' ')}: no ${String(pattern)} within ${timeoutMs} ms (exited: ${proc.exited()})\n${proc.stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
