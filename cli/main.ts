@@ -9,12 +9,16 @@ import type { CliContext, RegisterCommand } from './context.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
+import { registerProbe } from './commands/probe.js';
+import { registerReflect } from './commands/reflect.js';
 import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
+  registerProbe,
+  registerReflect,
   registerAgent,
 ];
 
