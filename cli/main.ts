@@ -11,6 +11,7 @@ import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerProbe } from './commands/probe.js';
 import { registerReflect } from './commands/reflect.js';
+import { registerRelay } from './commands/relay.js';
 import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
@@ -19,6 +20,7 @@ const COMMANDS: RegisterCommand[] = [
   registerStatus,
   registerProbe,
   registerReflect,
+  registerRelay,
   registerAgent,
 ];
 
