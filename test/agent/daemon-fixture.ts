@@ -36,6 +36,7 @@ export interface FixtureOptions {
   defaultTtlMs?: number;
   maxTtlMs?: number;
   bodyLimitBytes?: number;
+  https?: { key: Buffer | string; cert: Buffer | string };
   /** Extra real parts (integration tier): probe sessions, reflector, relay backend, a shared registry. */
   extra?: Partial<Pick<DaemonParts, 'probes' | 'reflector' | 'registry'>> & { relay?: AgentBackend };
 }
@@ -67,6 +68,7 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     capabilities: async () => ({ backends: ['netem'], kernel: { release: 'test', features: { htb: true } }, iproute2Version: null, nodeVersion: process.version, hostname: 'test' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    ...(opts.https ? { https: opts.https } : {}),
     leaseCheckMs: 20,
   });
   return {
