@@ -11,7 +11,7 @@
 import { hostname, release } from 'node:os';
 import { Registry } from 'prom-client';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { BackhaulError } from '../core/errors.js';
 import { systemClock } from '../core/clock.js';
 import type { AgentBackend } from './agent-backend.js';
@@ -22,7 +22,7 @@ import { createDaemon, type Daemon } from './daemon.js';
 import { EventBus } from './events.js';
 import { RevertGuard } from './guard/guard-client.js';
 import { revertJournal, type RecoveryResult } from './impairments/recover.js';
-import { Journal } from './journal.js';
+import { Journal, readJournal } from './journal.js';
 import { NetemAgentBackend } from './netem-agent-backend.js';
 import { NetemBackend } from './netem/netem-backend.js';
 import { ProbeSessions, startAgentReflector } from './probes/sessions.js';
@@ -158,7 +158,26 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
   };
 }
 
-/** `backhaul agent revert-journal`: revert what the journal lists (systemd ExecStopPost). */
+/**
+ * `backhaul agent revert-journal`: revert what the journal lists (systemd ExecStopPost). Refuses
+ * while the agent that wrote the journal is still running (its reconciler would re-apply; stop it
+ * instead: it reverts on SIGTERM).
+ */
 export async function revertJournalOnly(cfg: AgentConfig, log: (line: string) => void): Promise<RecoveryResult> {
+  const state = await readJournal(journalPath(cfg));
+  if (state.agentPid > 0 && state.agentPid !== process.pid && (await isAgentProcess(state.agentPid))) {
+    throw new BackhaulError('ERR_LEASE_CONFLICT', `the agent that owns this journal is running (pid ${state.agentPid})`, {
+      pid: state.agentPid, hint: 'stop it (SIGTERM reverts everything) or clear impairments through its API',
+    });
+  }
   return revertJournal(journalPath(cfg), createBackends(cfg), { log });
+}
+
+async function isAgentProcess(pid: number): Promise<boolean> {
+  try {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return argv.includes('agent') && !argv.includes('revert-journal');
+  } catch {
+    return false;
+  }
 }
