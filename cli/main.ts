@@ -18,10 +18,10 @@ const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
-  registerAgent,
   registerProbe,
   registerReflect,
   registerRelay,
+  registerAgent,
 ];
 
 const EXIT_CODES_HELP = `

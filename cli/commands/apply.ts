@@ -9,6 +9,7 @@ import type { Profile } from '../../core/profile.js';
 import { loadProfile, readProfileYaml } from '../../agent/profile-library.js';
 import { emptyDevState, type LiveState } from '../../agent/netem/live-state.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { planLines } from '../../agent/netem/plan.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit, usageError } from '../output.js';
@@ -64,7 +65,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
           throw usageError('--ttl, --controller, --force and --allow-management-interface need --agent URL');
         }
         const profile = await loadProfile(name, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
-        const backend = new NetemBackend();
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         if (flags.dryRun) return dryRun(ctx, flags, backend, target, profile);
         const applied = await backend.apply(target, profile, ctx.signal);
         const warnings = (applied.details?.['warnings'] as string[] | undefined) ?? [];

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
 import { addDevFlags, targetFromFlags } from './netem-common.js';
@@ -30,7 +31,7 @@ export function registerClear(program: Command, ctx: CliContext): void {
         if (flags.all) throw usageError('--all needs --agent URL (locally, clear one --dev at a time)');
         if (!flags.dev) throw usageError('--dev is required');
         const target = targetFromFlags({ ...flags, direction: 'both' });
-        const backend = new NetemBackend();
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const before = await backend.status(target);
         await backend.revert(target, ctx.signal);
         const where = `${target.dev}${target.netns ? ` (netns ${target.netns})` : ''}`;

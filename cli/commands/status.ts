@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Applied } from '../../agent/backend.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { parseIfbAlias } from '../../agent/netem/names.js';
 import { parseLinks } from '../../agent/netem/tc-json.js';
 import { runAction, type CliContext } from '../context.js';
@@ -58,7 +59,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .action(async (flags: StatusFlags) => {
       await runAction(ctx, flags, async () => {
         if (flags.agent) return statusViaAgent(ctx, flags, flags.dev, flags.netns);
-        const backend = new NetemBackend();
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const versions = await backend.versions();
         let devs: string[];
         if (flags.dev !== undefined) devs = [flags.dev];
