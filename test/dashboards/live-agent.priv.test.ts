@@ -1,19 +1,16 @@
 /**
- * End to end: a real Prometheus (Debian 2.42, loopback, 500 ms scrapes, the Backhaul rules loaded)
- * scrapes a live `backhaul agent` holding two netem impairments on veths in network namespaces
- * (one scheduled, created with campaign labels; one whose qdisc we delete behind the agent's back)
- * and a live `backhaul probe` session through a `backhaul relay` (delay, loss, duplicates) to a
+ * End to end: a real Prometheus (Debian 2.42, loopback, the Backhaul rules loaded) scrapes a live
+ * `backhaul agent` holding two netem impairments on veths in network namespaces (one scheduled,
+ * created with campaign labels; one whose qdisc we delete behind the agent's back), a relay
+ * impairment (delay, loss, duplicates), and a probe session of its own through that relay to a
  * `backhaul reflect` (restarted once: a real outage).
  *
- * Asserts: `promtool check metrics` is silent on the agent's and the relay's /metrics; every `backhaul_*` name used
+ * Asserts: `promtool check metrics` is silent on the agent's /metrics; every `backhaul_*` name used
  * by dashboards and rules is in /api/v1/label/__name__/values; every dashboard panel query and
  * variable returns data now, every annotation returns events over the run (Grafana evaluates them
  * as range queries), every recording rule returns data and is recorded by Prometheus; the campaign
  * filter keeps the agent's site for its campaign and drops it for another; the outage and
  * not-in-effect alerts go active.
- *
- * The probe and the relay run as their own processes; their scrape targets are given the agent's
- * `instance` label, the documented way to join them to their site (docs/dashboards.md).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -46,13 +43,10 @@ describe('dashboards and rules against a live agent and probe', () => {
   let dir = '';
   let agent: CliProcess | undefined;
   let reflector: CliProcess | undefined;
-  let probe: CliProcess | undefined;
-  let relay: CliProcess | undefined;
   let prom: RunningPrometheus | undefined;
   let agentAddr = '';
-  let relayMetrics = '';
   let startSec = 0;
-  const logs = (): string => [agent, reflector, relay, probe].map((p) => `${p?.argv.join(' ')}\n${p?.stderr()}`).join('\n')
+  const logs = (): string => [agent, reflector].map((p) => `${p?.argv.join(' ')}\n${p?.stderr()}`).join('\n')
     + `\nprometheus:\n${prom?.log() ?? ''}`;
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -101,37 +95,32 @@ describe('dashboards and rules against a live agent and probe', () => {
     // An API error (404), so the error panels have a series.
     expect((await api('GET', '/v1/impairments/imp-does-not-exist')).status).toBe(404);
 
-    // probe -> relay (userspace impairment: delay, loss, duplicates) -> reflector.
+    // The agent's probe session -> the agent's relay impairment (delay, loss, duplicates) -> a reflector.
     const udpPort = await freeUdpPort();
     const relayPort = await freeUdpPort();
-    const probeMetrics = `127.0.0.1:${await freeTcpPort()}`;
-    relayMetrics = `127.0.0.1:${await freeTcpPort()}`;
     const startReflector = async (): Promise<CliProcess> => {
       const p = startCli(['reflect', '--listen', `127.0.0.1:${udpPort}`]);
       await waitForOutput(p, /reflecting on/, 60_000);
       return p;
     };
     reflector = await startReflector();
-    await writeFile(join(dir, 'relay.yaml'), stringify({
-      name: 'e2e-relay', description: 'lossy, duplicating relay',
-      egress: { delay: '2ms', loss: '2%', duplicate: '2%' },
-    }));
-    relay = startCli(['relay', '--listen', `127.0.0.1:${relayPort}`, '--upstream', `127.0.0.1:${udpPort}`,
-      '--profile', join(dir, 'relay.yaml'), '--seed', '7', '--metrics', relayMetrics]);
-    await waitForHttp(`http://${relayMetrics}/metrics`, 60_000, logs);
-    probe = startCli(['probe', `127.0.0.1:${relayPort}`, '-i', '10ms', '-t', '200ms', '-d', 'inf', '--name', 'e2e',
-      '--metrics', probeMetrics]);
-    await waitForHttp(`http://${probeMetrics}/metrics`, 60_000, logs);
+    const relayed = await api('POST', '/v1/impairments', {
+      target: { kind: 'relay', proto: 'udp', listen: `127.0.0.1:${relayPort}`, upstream: `127.0.0.1:${udpPort}` },
+      ttl: '10m',
+      labels: { campaign: 'e2e', step: 'relay' },
+      profile: { name: 'e2e-relay', description: 'lossy, duplicating relay', egress: { delay: '2ms', loss: '2%', duplicate: '2%' } },
+    });
+    expect(relayed.status, JSON.stringify(relayed.json)).toBe(201);
+    const session = await api('POST', '/v1/probes', {
+      target: `127.0.0.1:${relayPort}`, name: 'e2e', intervalMs: 10, timeoutMs: 200, durationMs: 600_000,
+    });
+    expect(session.status, JSON.stringify(session.json)).toBe(201);
 
     prom = await startPrometheus({
       intervalMs: INTERVAL_MS,
       ruleFiles: [join(ROOT, RULES_FILE)],
-      jobs: [
-        // The agent reads `tc -s -j` per impairment at scrape time: slower than 500 ms on a loaded machine.
-        { job: 'backhaul-agent', targets: [agentAddr], intervalMs: 1_000 },
-        { job: 'backhaul-probe', targets: [probeMetrics], labels: { instance: agentAddr } },
-        { job: 'backhaul-relay', targets: [relayMetrics], labels: { instance: agentAddr } },
-      ],
+      // The agent reads `tc -s -j` per impairment at scrape time: slower than 500 ms on a loaded machine.
+      jobs: [{ job: 'backhaul-agent', targets: [agentAddr], intervalMs: 1_000 }],
     });
     startSec = Date.now() / 1000;
     await prom.waitForScrapes({ scrapes: 3, timeoutMs: 60_000 });
@@ -152,8 +141,6 @@ describe('dashboards and rules against a live agent and probe', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await probe?.stop('SIGINT');
-    await relay?.stop('SIGINT');
     await reflector?.stop();
     await agent?.stop(); // SIGTERM: the agent reverts its impairments
     await prom?.stop();
@@ -162,13 +149,11 @@ describe('dashboards and rules against a live agent and probe', () => {
     await removeCliBuild();
   }, 120_000);
 
-  it("serves agent and relay /metrics that `promtool check metrics` accepts without a remark", async () => {
-    for (const [url, name] of [[`http://${agentAddr}/metrics`, AGENT_METRICS.impairmentInfo], [`http://${relayMetrics}/metrics`, RELAY_METRICS.packetsTotal]]) {
-      const text = await (await fetch(url!)).text();
-      expect(text).toContain(name);
-      const r = await checkMetrics(text);
-      expect({ url, exitCode: r.exitCode, output: (r.stdout + r.stderr).trim() }).toEqual({ url, exitCode: 0, output: '' });
-    }
+  it("serves agent /metrics (impairments, probe session, relay) that `promtool check metrics` accepts without a remark", async () => {
+    const text = await (await fetch(`http://${agentAddr}/metrics`)).text();
+    for (const name of [AGENT_METRICS.impairmentInfo, PROBE_METRICS.rttSeconds, RELAY_METRICS.packetsTotal]) expect(text).toContain(name);
+    const r = await checkMetrics(text);
+    expect({ exitCode: r.exitCode, output: (r.stdout + r.stderr).trim() }).toEqual({ exitCode: 0, output: '' });
   });
 
   it('has every backhaul_* name used by dashboards and rules in /api/v1/label/__name__/values', async () => {
