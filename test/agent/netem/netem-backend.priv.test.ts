@@ -11,6 +11,10 @@ import { ifbNameFor } from '../../../agent/netem/names.js';
 const dirs = scratchDirs();
 const env = { BACKHAUL_STATE_DIR: dirs.stateDir, BACKHAUL_PROFILES: dirs.profileDir };
 const RATE_ONLY = writeProfile(dirs.profileDir, 'rate-only', 'name: rate-only\ndescription: rate only, both ways\negress:\n  rate: 10mbit\ningress:\n  rate: 6mbit\n');
+const SCHEDULED = writeProfile(dirs.profileDir, 'rate-steps', [
+  'name: rate-steps', 'description: rate steps', 'egress:', '  rate: 8mbit', 'schedule:', '  loop: true', '  phases:',
+  '    - { name: slow, duration: 400ms, egress: { rate: 2mbit } }', '    - { name: fast, duration: 400ms }', '',
+].join('\n'));
 const RATE_EGRESS = writeProfile(dirs.profileDir, 'rate-egress', 'name: rate-egress\ndescription: 5 Mbit/s uplink\negress:\n  rate: 5mbit\n');
 
 const within = (measured: number, want: number, tol = 0.15): void => {
@@ -106,6 +110,38 @@ describe('netem backend on two hosts', () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ cleared: false });
     expect([await tcJson(h, 'qdisc'), await ifbs(h)]).toEqual(pristine);
+  });
+
+  it('--disable-offloads turns TSO/GSO/GRO off and clear restores what was there', async () => {
+    const features = async (): Promise<string> =>
+      (await h.a.exec(['ethtool', '-k', h.aIf])).stdout.split('\n')
+        .filter((l) => /^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload):/.test(l)).join('\n');
+    await h.a.exec(['ethtool', '-K', h.aIf, 'tso', 'on', 'gso', 'on', 'gro', 'off']);
+    const before = await features();
+    expect(before).toMatch(/generic-segmentation-offload: on/);
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--disable-offloads'], env)).code).toBe(0);
+    expect(await features()).toMatch(/tcp-segmentation-offload: off[\s\S]*generic-segmentation-offload: off[\s\S]*generic-receive-offload: off/);
+    // Applying again must not record the "off" state as the original.
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--disable-offloads'], env)).code).toBe(0);
+    expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    expect(await features()).toBe(before);
+  });
+
+  it('--follow runs the phases on real tc, then clears', async () => {
+    const pristine = await tcJson(h, 'qdisc');
+    const r = await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--follow', '--for', '1500ms'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const phases = r.stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3}  /.test(l)).map((l) => l.split(/\s+/)[1]);
+    // 1.5 s of 400 ms phases: slow, fast, slow, fast (timing under load may drop the last one)
+    expect(phases.slice(0, 3)).toEqual(['slow', 'fast', 'slow']);
+    expect(r.stdout).toContain(`cleared ${h.aIf}`);
+    expect(await tcJson(h, 'qdisc')).toBe(pristine);
+  });
+
+  it('--follow needs a schedule, --for needs --follow', async () => {
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--follow'], env)).stderr).toMatch(/has no schedule/);
+    expect((await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--for', '1s'], env)).code).toBe(2);
   });
 
   it('a foreign tbf root stays byte-identical in tc -j after apply + clear, and keeps passing traffic', async () => {
