@@ -68,6 +68,27 @@ describe('netem backend on two hosts', () => {
     expect(await tcJson(h, 'qdisc')).toBe(before);
   });
 
+  it('shares an existing clsact (as eBPF CNIs install it): our redirect joins, clear leaves it byte-identical', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'clsact']);
+    await h.a.exec(['tc', 'filter', 'add', 'dev', h.aIf, 'ingress', 'prio', '5', 'protocol', 'ip', 'u32', 'match', 'ip', 'src', '192.0.2.1/32', 'flowid', '1:1']);
+    try {
+      const qBefore = await tcJson(h, 'qdisc');
+      const fBefore = (await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout;
+      expect((await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--direction', 'ingress'], env)).code).toBe(0);
+      const during = (await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout;
+      expect(during).toContain('"pref":5');
+      expect(during).toContain('"pref":49152');
+      expect(await tcJson(h, 'qdisc')).not.toContain('"kind":"ingress"');
+      within(await iperfMbit(h.a, h.b, h.bIp, 5201, { reverse: true }), 6);
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect(await tcJson(h, 'qdisc')).toBe(qBefore);
+      expect((await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout).toBe(fBefore);
+      expect(await ifbs(h)).toBe('');
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'clsact'], { allowFail: true });
+    }
+  });
+
   it('--match shapes only the matched peer/port; other traffic is untouched', async () => {
     const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--match', `peer=${h.bIp}/32,port=5201,proto=tcp`], env);
     expect(r.code).toBe(0);
