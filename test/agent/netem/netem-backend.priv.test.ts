@@ -96,6 +96,13 @@ describe('netem backend on two hosts', () => {
     expect(await iperfMbit(h.a, h.b, h.bIp, 5202)).toBeGreaterThan(5 * 4);
   });
 
+  it('--match on ingress selects by the peer as source (and its port as source port)', async () => {
+    const r = await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--direction', 'ingress', '--match', `peer=${h.bIp}/32,port=5201`], env);
+    expect(r.code).toBe(0);
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201, { reverse: true }), 6);
+    expect(await iperfMbit(h.a, h.b, h.bIp, 5202, { reverse: true })).toBeGreaterThan(6 * 4);
+  });
+
   it('--exclude leaves the excluded peer/port unshaped and shapes the rest (IPv6 too)', async () => {
     const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--exclude', `peer=${h.bIp}/32,port=5202`,
       '--exclude', `peer=${h.bIp6}/128,port=5202`], env);
