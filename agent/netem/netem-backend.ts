@@ -12,8 +12,9 @@ import type { Direction, Impairment, Profile } from '../../core/profile.js';
 import type { Applied, ImpairmentBackend, NetemTarget, Target } from '../backend.js';
 import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
-import type { LiveState } from './live-state.js';
-import { formatMatchRule, validateMatchRule } from './match.js';
+import { ingressQdisc, ourRedirect, type LiveState } from './live-state.js';
+import { PRIO_INGRESS_REDIRECT } from './handles.js';
+import { displayCidr, formatMatchRule, validateMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias, validateInterfaceName, validateNetnsName } from './names.js';
 import { decodeSelector, readBack } from './parse.js';
 import { planApply, planPhase, planRevert, type Plan, type PlanOptions } from './plan.js';
@@ -166,7 +167,7 @@ export class NetemBackend implements ImpairmentBackend {
         const peer = dir === 'egress' ? d.dst : d.src;
         const port = dir === 'egress' ? d.dport : d.sport;
         const to = d.flowid === 'bac0:' ? 'unimpaired' : 'impaired';
-        return `prio ${d.pref} ${peer ? `peer=${peer}` : 'all'}${port ? `,port=${port}` : ''}${d.protocol ? `,proto=${d.protocol === 6 ? 'tcp' : d.protocol === 17 ? 'udp' : d.protocol}` : ''} -> ${to}`;
+        return `prio ${d.pref} ${peer ? `peer=${displayCidr(peer)}` : 'all'}${port ? `,port=${port}` : ''}${d.protocol ? `,proto=${d.protocol === 6 ? 'tcp' : d.protocol === 17 ? 'udp' : d.protocol}` : ''} -> ${to}`;
       });
     return {
       target: t,
@@ -179,7 +180,7 @@ export class NetemBackend implements ImpairmentBackend {
         iproute2: versions.iproute2,
         ...(record ? { appliedAt: record.appliedAt } : {}),
         ...(egress ? { egressTree: { attachedAt: egress.attachedAt, leaf: egress.leafKind, leafHandle: egress.leafHandle, filters: selectors('egress'), unreadable: egress.unreadable } } : {}),
-        ...(ifbOurs ? { ifb: ifbNameFor(t.dev, t.netns) } : {}),
+        ...(ifbOurs ? { ifb: ifbNameFor(t.dev, t.netns), ingressHook: ingressHookOf(current, ifbNameFor(t.dev, t.netns)) } : {}),
         ...(ingress ? { ingressTree: { attachedAt: ingress.attachedAt, leaf: ingress.leafKind, leafHandle: ingress.leafHandle, filters: selectors('ingress'), unreadable: ingress.unreadable } } : {}),
         ...(record?.offloads ? { offloadsRecorded: record.offloads } : {}),
       },
@@ -211,6 +212,22 @@ export class NetemBackend implements ImpairmentBackend {
       if (!isBackhaulError(e)) throw e;
     }
   }
+}
+
+/**
+ * How our redirect sits on the device's ingress hook: whose qdisc it is, whether our filter is
+ * there, and how many foreign filters run before it (they may redirect or bypass traffic first).
+ */
+export function ingressHookOf(current: LiveState, ifb: string): { qdisc: string | null; redirect: boolean; filtersBefore: number; filtersAfter: number } {
+  const q = ingressQdisc(current.dev.qdiscs);
+  const ours = ourRedirect(current.dev.ingressFilters, ifb);
+  const others = current.dev.ingressFilters.filter((f) => f !== ours);
+  return {
+    qdisc: q ? q.kind : null,
+    redirect: Boolean(ours),
+    filtersBefore: others.filter((f) => f.pref < PRIO_INGRESS_REDIRECT).length,
+    filtersAfter: others.filter((f) => f.pref > PRIO_INGRESS_REDIRECT).length,
+  };
 }
 
 /** One-line summary of a rule list for humans. */

@@ -45,6 +45,11 @@ function render(a: Applied): string[] {
   if (d['egressTree']) out.push(...treeLines('egress ', d['egressTree'] as TreeDetails), ...impairmentLines(a.egress));
   if (d['ifb']) {
     out.push(...treeLines(`ingress (IFB ${String(d['ifb'])})`, d['ingressTree'] as TreeDetails | undefined));
+    const hook = d['ingressHook'] as { qdisc: string | null; redirect: boolean; filtersBefore: number } | undefined;
+    if (hook) {
+      out.push(`    redirect      ${hook.redirect ? `on the ${hook.qdisc ?? '?'} hook (prio 49152)` : 'MISSING: the downlink is not impaired (re-apply)'}`);
+      if (hook.filtersBefore > 0) out.push(`    note          ${hook.filtersBefore} foreign filter(s) run before the redirect and may bypass it`);
+    }
     if (d['ingressTree']) out.push(...impairmentLines(a.ingress));
   }
   if (d['offloadsRecorded']) out.push(`  offloads to restore on clear: ${JSON.stringify(d['offloadsRecorded'])}`);
