@@ -6,6 +6,7 @@
 import { build } from 'esbuild';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, run } from '../../support/netns.js';
 
@@ -57,5 +58,39 @@ describe('apply --dry-run without privileges', () => {
     const r = await asNobody(['apply', 'fibre-business', '--dev', 'lo', '--direction', 'egress']);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/CAP_NET_ADMIN/);
+  });
+});
+
+describe('apply --follow and Ctrl-C', () => {
+  it('SIGINT stops the schedule and clears the interface (exit 0)', async () => {
+    const profileDir = mkdtempSync(join(process.cwd(), '.cache', 'follow-'));
+    try {
+      writeFileSync(join(profileDir, 'steps.yaml'), [
+        'name: steps', 'description: rate steps', 'egress:', '  rate: 8mbit', 'schedule:', '  loop: true', '  phases:',
+        '    - { name: slow, duration: 300ms, egress: { rate: 2mbit } }', '    - { name: fast, duration: 300ms }', '',
+      ].join('\n'));
+      const pristine = (await ns.exec(['tc', '-j', 'qdisc', 'show', 'dev', 'd0'])).stdout;
+      const child = execa('node', [entry, 'apply', join(profileDir, 'steps.yaml'), '--dev', 'd0', '--netns', ns.name, '--follow'],
+        { reject: false, env: { BACKHAUL_STATE_DIR: join(profileDir, 'state') } });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no phase line within 60 s: ${out}`)), 60_000);
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (/ fast until /.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      expect((await ns.exec(['tc', '-j', 'qdisc', 'show', 'dev', 'd0'])).stdout).toContain('"handle":"bac0:"');
+      child.kill('SIGINT');
+      const r = await child;
+      expect(r.exitCode).toBe(0);
+      expect(String(r.stdout)).toContain('cleared d0');
+      expect((await ns.exec(['tc', '-j', 'qdisc', 'show', 'dev', 'd0'])).stdout).toBe(pristine);
+    } finally {
+      rmSync(profileDir, { recursive: true, force: true });
+    }
   });
 });
