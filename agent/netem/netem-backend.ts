@@ -17,6 +17,7 @@ import { PRIO_INGRESS_REDIRECT } from './handles.js';
 import { displayCidr, formatMatchRule, validateMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias, validateInterfaceName, validateNetnsName } from './names.js';
 import { decodeSelector, readBack } from './parse.js';
+import { parseLinks } from './tc-json.js';
 import { planApply, planPhase, planRevert, type Plan, type PlanOptions } from './plan.js';
 import { TcRunner } from './runner.js';
 import {
@@ -145,7 +146,17 @@ export class NetemBackend implements ImpairmentBackend {
   async revert(target: Target, signal?: AbortSignal): Promise<void> {
     const t = asNetem(target);
     signal?.throwIfAborted();
-    const current = await this.runner.readLiveState(t);
+    let current: LiveState;
+    try {
+      current = await this.runner.readLiveState(t);
+    } catch (e) {
+      // The interface is gone (a container restarted, a veth was deleted): its qdiscs went with
+      // it, but our IFB lives on in the namespace. Remove that, and the record; nothing else is ours.
+      if (!isBackhaulError(e) || e.code !== 'ERR_INTERFACE_NOT_FOUND') throw e;
+      await this.removeOrphanIfb(t);
+      await removeRecord(this.stateDir, t.dev, t.netns);
+      return;
+    }
     await this.runner.execute(planRevert(t, current), signal);
     const record = await readRecord(this.stateDir, t.dev, t.netns);
     if (record?.offloads) await this.runner.run(this.ethtoolArgv(t, restoreOffloadArgs(t.dev, record.offloads)));
@@ -185,6 +196,16 @@ export class NetemBackend implements ImpairmentBackend {
         ...(record?.offloads ? { offloadsRecorded: record.offloads } : {}),
       },
     };
+  }
+
+  /** Delete our IFB for `t.dev` if it exists and its alias says it is ours for that device. */
+  private async removeOrphanIfb(t: NetemTarget): Promise<void> {
+    const name = ifbNameFor(t.dev, t.netns);
+    const ns = t.netns ? ['-n', t.netns] : [];
+    const r = await this.runner.run(['ip', ...ns, '-j', 'link', 'show', 'dev', name], { allowFail: true });
+    if (r.exitCode !== 0) return;
+    const alias = parseLinks(r.stdout)[0]?.alias;
+    if (parseIfbAlias(alias)?.dev === t.dev) await this.runner.run(['ip', ...ns, 'link', 'del', 'dev', name]);
   }
 
   /** Current TSO/GSO/GRO; empty when ethtool is missing or the driver does not say. */

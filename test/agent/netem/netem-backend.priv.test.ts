@@ -239,6 +239,20 @@ describe('netem backend on two hosts', () => {
     expect(await tcJson(h, 'qdisc')).toBe(before);
   });
 
+  it('an interface that vanished leaves an orphaned IFB: status names it, clear removes it', async () => {
+    await h.a.exec(['ip', 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1']);
+    await h.a.exec(['ip', 'link', 'set', 'x0', 'up']);
+    expect((await cli(['apply', RATE_ONLY, '--dev', 'x0', '--netns', h.a.name], env)).code).toBe(0);
+    const ifb = ifbNameFor('x0', h.a.name);
+    await h.a.exec(['ip', 'link', 'del', 'x0']);
+    const st = await cli(['status', '--netns', h.a.name], env);
+    expect(st.stdout).toContain(`orphaned IFB ${ifb}: its interface x0 is gone`);
+    const c = await cli(['clear', '--dev', 'x0', '--netns', h.a.name, '--json'], env);
+    expect(c.code).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ interfaceGone: true });
+    expect(await ifbs(h)).toBe('');
+  });
+
   it('a missing namespace or interface is a clear error, not a crash', async () => {
     const r1 = await cli(['apply', RATE_EGRESS, '--dev', 'a0', '--netns', 'bh-no-such-ns'], env);
     expect(r1.code).toBe(2);
