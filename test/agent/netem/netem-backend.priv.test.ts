@@ -239,6 +239,18 @@ describe('netem backend on two hosts', () => {
     expect(await tcJson(h, 'qdisc')).toBe(before);
   });
 
+  it('status without --dev finds every interface of the namespace that carries our tree', async () => {
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    const st = await cli(['status', '--netns', h.a.name, '--json'], env);
+    const j = JSON.parse(st.stdout) as { kernel: string; iproute2: string; interfaces: { profileName?: string; target: { dev: string }; egress?: { rateKbit?: number } }[] };
+    expect(j.kernel).toMatch(/^\d+\.\d+/);
+    expect(j.iproute2).toMatch(/^\d+\.\d+|^ss/);
+    expect(j.interfaces.map((i) => [i.target.dev, i.profileName, i.egress?.rateKbit])).toEqual([[h.aIf, 'rate-egress', 5000]]);
+    const human = await cli(['status', '--netns', h.a.name], env);
+    expect(human.stdout).toMatch(new RegExp(`^${h.aIf} \\(netns ${h.a.name}\\): profile rate-egress`, 'm'));
+    expect(human.stdout).toMatch(/rate\s+5 Mbit\/s/);
+  });
+
   it('an interface that vanished leaves an orphaned IFB: status names it, clear removes it', async () => {
     await h.a.exec(['ip', 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1']);
     await h.a.exec(['ip', 'link', 'set', 'x0', 'up']);
