@@ -57,14 +57,15 @@ function anchor(clock: Clock): { anchorUnixNs: bigint; anchorMonoNs: bigint; unc
   }
   const limitNs = clock.monoNs() + 3_000_000n;
   let before = clock.monoNs();
-  for (;;) {
+  // Bounded by time (3 ms) and by iterations (a clock that never advances, e.g. a paused fake).
+  for (let i = 0; ; i++) {
     const w = clock.wallMs();
     const after = clock.monoNs();
     if (w !== w0) {
       // The tick from w0 to w happened between `before` and `after`.
       return { anchorUnixNs: BigInt(w) * 1_000_000n, anchorMonoNs: (before + after) / 2n, uncertaintyNs: Number(after - before) / 2 };
     }
-    if (after > limitNs) {
+    if (after > limitNs || i > 200_000) {
       // The wall clock did not tick (a frozen or coarse clock): fall back to 1 ms uncertainty.
       return { anchorUnixNs: BigInt(w0) * 1_000_000n + 500_000n, anchorMonoNs: after, uncertaintyNs: 1_000_000 };
     }
