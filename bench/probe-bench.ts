@@ -2,9 +2,9 @@
  * Probe benchmarks, side by side with Debian's irtt in the same run (needs root for the netns part,
  * irtt, nft, GNU time). Prints a Markdown report on stdout.
  *
- *   npx esbuild bench/probe-bench.ts --bundle --platform=node --format=esm --outfile=/tmp/probe-bench.mjs \
+ *   npx esbuild bench/probe-bench.ts --bundle --platform=node --format=esm --outfile=.cache/probe-bench.mjs --external:esbuild \
  *     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
- *     && node /tmp/probe-bench.mjs [secondsPerTimerRun=30]
+ *     && node --expose-gc .cache/probe-bench.mjs [secondsPerTimerRun=30]
  *
  * 1. Timer modes at 1 ms x N s on loopback: missed slots, schedule error mean/p99, CPU, RTT p50/p99
  *    (ours: sleep, hybrid, busy; irtt: comp (default), busy).
@@ -49,9 +49,24 @@ function run(argv: string[], opts: { timeoutMs?: number } = {}): Promise<Ran> {
 function start(argv: string[]): { stop: () => Promise<string> } {
   const p = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
+  let exited = false;
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return { stop: () => new Promise((res) => { p.on('close', () => res(out)); p.kill('SIGINT'); }) };
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<void>((res) => p.on('close', () => { exited = true; res(); }));
+  return {
+    stop: async () => {
+      if (exited) throw new Error(`${argv.join(' ')} exited early: ${err}`);
+      p.kill('SIGINT');
+      await closed;
+      return out;
+    },
+  };
 }
+
+/** Ports for this run (avoid colliding with other users of the machine). */
+const BASE = 20000 + (process.pid % 20000);
+const P_REFL = BASE, P_IRTT = BASE + 1, P_CAP = BASE + 2, P_ECHO = BASE + 3;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => xs.length ? (xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] as number) : NaN;
@@ -84,18 +99,19 @@ const rssNotes: string[] = [];
 
 async function timers(cli: string): Promise<string[]> {
   const lines = ['| tool / timer | sent | missed slots | schedule error mean / p99 (ms) | CPU (% of a core) | RTT p50 / p99 (ms) |', '|---|---|---|---|---|---|'];
-  const refl = start(['node', cli, 'reflect', '--listen', '127.0.0.1:18862', '--rate', '0']);
-  const irttd = start(['irtt', 'server', '-b', '127.0.0.1:12112', '--tstamp=midpoint']);
+  const refl = start(['node', cli, 'reflect', '--listen', `127.0.0.1:${P_REFL}`, '--rate', '0']);
+  const irttd = start(['irtt', 'server', '-b', `127.0.0.1:${P_IRTT}`, '-i', '0']);
   await sleep(1500);
   for (const mode of ['sleep', 'hybrid', 'busy']) {
-    const r = await run(['node', cli, 'probe', '127.0.0.1:18862', '-i', '1ms', '-d', `${SECONDS}s`, '--timer', mode, '--json']);
+    const r = await run(['node', cli, 'probe', `127.0.0.1:${P_REFL}`, '-i', '1ms', '-d', `${SECONDS}s`, '--timer', mode, '--json']);
     const s = JSON.parse(r.stdout) as { sent: number; missed: number; sendLatenessMs: { mean: number; p99: number }; rttMs: { p50: number; p99: number } };
     rssNotes.push(`| backhaul probe ${mode}, ${s.sent} probes (process) | - | max RSS ${f(r.maxRssKb / 1024, 1)} MiB | whole Node process |`);
     lines.push(`| backhaul ${mode} | ${s.sent} | ${s.missed} (${f((100 * s.missed) / (s.sent + s.missed), 2)}%) | ${f(s.sendLatenessMs.mean)} / ${f(s.sendLatenessMs.p99)} | ${f((100 * (r.userS + r.sysS)) / SECONDS, 1)} | ${f(s.rttMs.p50)} / ${f(s.rttMs.p99)} |`);
   }
   for (const timer of ['comp', 'busy']) {
     const out = join(dir, `irtt-${timer}.json`);
-    const r = await run(['irtt', 'client', '-i', '1ms', '-d', `${SECONDS}s`, `--timer=${timer}`, '-Q', '-o', out, '127.0.0.1:12112']);
+    const r = await run(['irtt', 'client', '-i', '1ms', '-d', `${SECONDS}s`, `--timer=${timer}`, '-Q', '-o', out, `127.0.0.1:${P_IRTT}`]);
+    if (r.code !== 0) throw new Error(`irtt client failed: ${r.stderr}`);
     const s = readIrtt(out);
     rssNotes.push(`| irtt client --timer=${timer}, ${s.sent} probes (process) | - | max RSS ${f(r.maxRssKb / 1024, 1)} MiB | irtt keeps every round trip in memory |`);
     lines.push(`| irtt ${timer} | ${s.sent} | ${s.misses} (${f((100 * s.misses) / (s.sent + s.misses), 2)}%) | ${f(s.timerErrMeanMs)} / n/a (max ${f(s.timerErrMaxMs)}) | ${f((100 * (r.userS + r.sysS)) / SECONDS, 1)} | ${f(s.rttP50)} / ${f(s.rttP99)} |`);
@@ -132,8 +148,8 @@ async function capacity(cli: string): Promise<string[]> {
   const lines = ['| reflector | generators | offered (pps) | answered (pps) |', '|---|---|---|---|'];
   const ms = 5000;
   for (const [name, argv, port] of [
-    ['backhaul reflect (stateless)', ['node', cli, 'reflect', '--listen', '127.0.0.1:18863', '--rate', '0', '--json'], 18863],
-    ['baseline: bare Node dgram echo', ['node', join(dir, 'echo.mjs'), '18864'], 18864],
+    ['backhaul reflect (stateless)', ['node', cli, 'reflect', '--listen', `127.0.0.1:${P_CAP}`, '--rate', '0', '--json'], P_CAP],
+    ['baseline: bare Node dgram echo', ['node', join(dir, 'echo.mjs'), String(P_ECHO)], P_ECHO],
   ] as const) {
     const srv = start([...argv]);
     await sleep(1500);
@@ -188,7 +204,7 @@ async function impaired(cli: string): Promise<string[]> {
         udp dport 8862 numgen random mod 100 < 5 counter name ours drop;
         udp dport 2112 numgen random mod 100 < 5 counter name irtt drop; } }`);
     const refl = start(ns(b, ['node', cli, 'reflect', '--listen', '10.79.0.2:8862', '--rate', '0']));
-    const irttd = start(ns(b, ['irtt', 'server', '-b', '10.79.0.2:2112']));
+    const irttd = start(ns(b, ['irtt', 'server', '-b', '10.79.0.2:2112', '-i', '0']));
     await sleep(1500);
     const secs = Math.min(SECONDS, 20);
     const counter = (name: string): number => (JSON.parse(sh(ns(b, ['nft', '-j', 'list', 'counter', 'inet', 'bench', name]))) as { nftables: { counter?: { packets: number } }[] }).nftables.find((x) => x.counter)?.counter?.packets ?? NaN;
