@@ -27,6 +27,7 @@ import { drainReplies, runSchedule } from './schedule.js';
 import { openUdpTransport, readRcvbufErrors, type ProbeTransport } from './sender.js';
 import { ProbeStats } from './stats/engine.js';
 import type { OutageWindow } from './stats/outage.js';
+import { OneWayDelay } from './stats/one-way.js';
 import { buildSummary, type ProbeSummary } from './stats/summary.js';
 import { createTimestamper, type TimestamperOptions } from './timestamps.js';
 import { createWaiter, DEFAULT_TIMER_MODE, isTimerMode, type TimerMode, type Waiter } from './timer.js';
@@ -200,11 +201,12 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   const rcvbuf0 = target.kind === 'stamp' ? rcvbuf() : null;
   let rcvbufDelta: number | null = null;
 
+  const oneWay = target.kind === 'stamp' && cfg.clockSync?.synchronized ? new OneWayDelay() : undefined;
   let transport: ProbeTransport;
   if (target.kind === 'stamp') {
     transport = await openUdpTransport(
       { host: address, port: target.port, sizeBytes, ssid, directional: Boolean(cfg.statefulReflector), ...(cfg.bindHost ? { bindHost: cfg.bindHost } : {}) },
-      { clock, stats, timestamper: ts, originNs, ...(deps.socket ? { socket: deps.socket } : {}) },
+      { clock, stats, timestamper: ts, originNs, ...(deps.socket ? { socket: deps.socket } : {}), ...(oneWay ? { oneWay } : {}) },
     );
   } else if (target.kind === 'tcp') {
     transport = openTcpTransport({ host: address, port: target.port }, { clock, stats, originNs, timeoutMs });
@@ -227,6 +229,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
       id, probe: name, kind: target.kind, target: target.label, startedAtMs,
       elapsedMs: Number(now - originNs) / 1e6, intervalMs, timeoutMs,
       sizeBytes: target.kind === 'stamp' ? sizeBytes : null, timer, done: finished, rcvbufErrors: rcvbufDelta,
+      oneWay: oneWay ? oneWay.toMs() : null,
     }, withHistogram);
   };
 
