@@ -145,6 +145,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   const random = deps.random ?? seededRandom(randomSeed());
   const target = parseTarget(cfg.target);
   const intervalMs = positive('interval', cfg.intervalMs, 10, 0);
+  if (intervalMs < 0.01) throw new BackhaulError('ERR_USAGE', `interval must be >= 10us (got ${intervalMs} ms)`);
   const timeoutMs = positive('timeout', cfg.timeoutMs, 1000, 0);
   if (cfg.durationMs !== undefined) positive('duration', cfg.durationMs, 1, 0);
   if (cfg.count !== undefined && (!Number.isInteger(cfg.count) || cfg.count < 1)) throw new BackhaulError('ERR_USAGE', `count must be an integer >= 1 (got ${cfg.count})`);
