@@ -99,7 +99,7 @@ describe('probe ground truth (namespaces + nftables)', () => {
       counter outage {}
       chain input { type filter hook input priority 0; }`));
     const intervalMs = 10;
-    const run = t.a.spawn(probeArgs(t, ['-i', `${intervalMs}ms`, '-d', '4s', '-t', '1s', '--outage-min', '3']));
+    const run = t.a.spawn(probeArgs(t, ['-i', `${intervalMs}ms`, '-d', '4s', '-t', '2s', '--outage-min', '3']));
     await new Promise((res) => setTimeout(res, 1200));
     await t.b.exec(['nft', 'add', 'rule', 'inet', 'bhp', 'input', 'udp', 'dport', String(PORT), 'counter', 'name', 'outage', 'drop']);
     await new Promise((res) => setTimeout(res, 500));
