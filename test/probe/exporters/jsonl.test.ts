@@ -8,7 +8,7 @@ function summary(): ProbeSummary {
   const MS = 1e6;
   const s = new ProbeStats({ intervalNs: 10 * MS, timeoutNs: 100 * MS, windowSize: 64, outageMinLost: 3, directional: true, toWallMs: (n) => 1_764_000_000_000 + n / MS });
   for (let k = 0; k < 10; k++) s.sent(k, k * 10 * MS, k * 10 * MS);
-  for (const k of [0, 1, 2, 6, 7, 8, 9]) s.reply(k, k * 10 * MS + 2 * MS, 0, k < 3 ? k : k - 3) // reflector never saw 3..5;
+  for (const k of [0, 1, 2, 6, 7, 8, 9]) s.reply(k, k * 10 * MS + 2 * MS, 0, k < 3 ? k : k - 3); // reflector never saw 3..5
   s.finish();
   return buildSummary(s, { id: 'x', probe: 'stamp', kind: 'stamp', target: '10.0.0.2:862', startedAtMs: 0, elapsedMs: 100, intervalMs: 10, timeoutMs: 100, sizeBytes: 44, timer: 'hybrid', done: true, rcvbufErrors: 0 });
 }
@@ -36,7 +36,7 @@ describe('human output', () => {
     expect(s.outageCount).toBe(1);
     const t = formatSummary(s);
     expect(t).toMatch(/10 sent, 7 received, 3 lost \(30\.00%\)/);
-    expect(t).toMatch(/30\.000 ms ± 10\.000 ms \(3 lost, seq 3\.\.5, forward\)/);
+    expect(t).toMatch(/30\.000 ms ± 10\.000 ms\s+\(3 lost, seq 3\.\.5, forward\)/);
     expect(t).toMatch(/loss by direction\s+forward 3, reverse 0, unknown 0/);
     expect(formatLiveLine(s)).toMatch(/sent 10 recv 7 lost 3 \(30\.00%\)/);
   });
