@@ -61,6 +61,15 @@ describe('STAMP probe session on loopback', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('probes a reflector on [::1]', async () => {
+    const r = await startReflector({ host: '::1', port: 0, ratePps: 0 });
+    cleanup.push(() => r.close());
+    const s = await (await startProbeSession({ target: `[::1]:${r.address.port}`, intervalMs: 2, count: 30 })).done;
+    expect(s).toMatchObject({ target: `[::1]:${r.address.port}`, sent: 30, received: 30, lost: 0 });
+  });
+});
+
 describe('connect-time probes', () => {
   it('tcp:// measures connect time', async () => {
     const srv = net.createServer((c) => c.destroy());
