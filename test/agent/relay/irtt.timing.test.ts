@@ -60,6 +60,7 @@ interface IrttJson {
 interface IrttRun {
   rtts: number[];
   median: number;
+  p90: number;
   p99: number;
   min: number;
   sent: number;
@@ -70,7 +71,7 @@ async function irttClient(port: number, out: string): Promise<IrttRun> {
   if (client.exitCode !== 0) throw new Error(`irtt client failed (${client.exitCode}): ${client.stderr}`);
   const j = JSON.parse(readFileSync(out, 'utf8')) as IrttJson;
   const rtts = j.round_trips.filter((r) => r.delay?.rtt !== undefined).map((r) => r.delay!.rtt! / 1e6);
-  return { rtts, median: quantile(rtts, 0.5), p99: quantile(rtts, 0.99), min: j.stats.rtt.min / 1e6, sent: j.stats.packets_sent };
+  return { rtts, median: quantile(rtts, 0.5), p90: quantile(rtts, 0.9), p99: quantile(rtts, 0.99), min: j.stats.rtt.min / 1e6, sent: j.stats.packets_sent };
 }
 
 describe('irtt through the relay', () => {
@@ -88,22 +89,37 @@ describe('irtt through the relay', () => {
     cleanups.push(() => relay.stop(), () => base.stop());
     await new Promise((r) => setTimeout(r, 300)); // let the server bind
     const dir = mkdtempSync(join(tmpdir(), 'irtt-'));
-    const [d, b] = await Promise.all([irttClient(relay.listen.port, join(dir, 'delayed.json')), irttClient(base.listen.port, join(dir, 'base.json'))]);
-    const overhead = b.median - 2 * BASE_ONE_WAY_MS;
-    console.log(
-      `irtt via relay (12.5 ms + 12.5 ms): ${d.rtts.length}/${d.sent} replies, RTT min ${d.min.toFixed(3)} median ${d.median.toFixed(3)} p99 ${d.p99.toFixed(3)} ms; ` +
-        `3+3 ms relay median ${b.median.toFixed(3)} p99 ${b.p99.toFixed(3)} ms -> path overhead ${overhead.toFixed(3)} ms; criterion |${d.median.toFixed(3)} - (${RTT_MS} + ${overhead.toFixed(3)})| < 0.5`,
-    );
+    // A run is valid only if the machine did not stall during it: a stall of S ms delays every
+    // packet in flight, and the 25 ms path has ~4x the packets in flight of the 6 ms one, so long
+    // stalls shift the two medians differently and no same-run baseline can cancel them. Valid =
+    // the baseline's p90 within 5 ms of its configured 6 ms. Up to 3 runs; the criterion is asserted
+    // on the first valid one; none valid fails, saying the host was too busy to measure.
+    let valid: { d: IrttRun; b: IrttRun } | null = null;
+    for (let attempt = 1; attempt <= 3 && !valid; attempt++) {
+      const [d, b] = await Promise.all([
+        irttClient(relay.listen.port, join(dir, `delayed-${attempt}.json`)),
+        irttClient(base.listen.port, join(dir, `base-${attempt}.json`)),
+      ]);
+      const overhead = b.median - 2 * BASE_ONE_WAY_MS;
+      const ok = b.p90 <= 2 * BASE_ONE_WAY_MS + 5;
+      console.log(
+        `irtt via relay (12.5 ms + 12.5 ms), run ${attempt}${ok ? '' : ' (host stalled: not used)'}: ${d.rtts.length}/${d.sent} replies, RTT min ${d.min.toFixed(3)} median ${d.median.toFixed(3)} p99 ${d.p99.toFixed(3)} ms; ` +
+          `3+3 ms relay median ${b.median.toFixed(3)} p90 ${b.p90.toFixed(3)} p99 ${b.p99.toFixed(3)} ms -> path overhead ${overhead.toFixed(3)} ms; criterion |${d.median.toFixed(3)} - (${RTT_MS} + ${overhead.toFixed(3)})| < 0.5`,
+      );
+      // Mechanism: the relay never releases early, so no round trip is shorter than the configured one.
+      expect(d.min).toBeGreaterThanOrEqual(RTT_MS);
+      expect(b.min).toBeGreaterThanOrEqual(2 * BASE_ONE_WAY_MS);
+      if (ok) valid = { d, b };
+    }
     const st = relay.stats();
     console.log(`relay counters: egress in ${st.egress.packetsIn} out ${st.egress.packetsOut}, ingress in ${st.ingress.packetsIn} out ${st.ingress.packetsOut}, drops ${JSON.stringify(st.egress.drops)} ${JSON.stringify(st.ingress.drops)}`);
     // The relay itself drops nothing without a loss model (what irtt misses is lost elsewhere).
     expect(st.egress.drops).toEqual({});
     expect(st.ingress.drops).toEqual({});
     expect(st.ingress.packetsOut).toBe(st.ingress.packetsIn);
+    if (!valid) throw new Error('the host stalled in all 3 irtt runs (baseline p90 > 11 ms): too busy to measure sub-ms RTT; rerun on a quieter host');
+    const { d, b } = valid;
     expect(d.rtts.length).toBeGreaterThan(0.9 * d.sent);
-    expect(Math.abs(d.median - (RTT_MS + overhead))).toBeLessThan(0.5);
-    // Mechanism: the relay never releases early, so no round trip is shorter than the configured one.
-    expect(d.min).toBeGreaterThanOrEqual(RTT_MS);
-    expect(b.min).toBeGreaterThanOrEqual(2 * BASE_ONE_WAY_MS);
-  }, 60_000);
+    expect(Math.abs(d.median - (RTT_MS + (b.median - 2 * BASE_ONE_WAY_MS)))).toBeLessThan(0.5);
+  }, 120_000);
 });
