@@ -1,18 +1,21 @@
 /**
- * Timer modes side by side, in-process (no network): for each mode, wait for slots start + k*interval
- * and report schedule error (returned - deadline) mean/p99, missed slots (more than half an interval
- * late, irtt's rule) and CPU time per wall second.
+ * Timer modes side by side, in-process (no network): for each interval and each mode, wait for
+ * slots start + k*interval and report schedule error (returned - deadline) mean/p99 over the slots
+ * kept, missed slots (more than half an interval late, irtt's rule; skipped, as the probe does) and
+ * CPU time per wall second (process.cpuUsage: the whole process, user + system). `sleep` is the
+ * baseline measured in the same run. Prints a markdown table.
  *
  *   npx esbuild bench/timer-modes.ts --bundle --platform=node --format=esm --outfile=.cache/tm.mjs \
- *     && node .cache/tm.mjs [intervalMs=1] [seconds=5]
+ *     && node .cache/tm.mjs [intervalsMs=1,10] [seconds=5]
  */
+import { loadavg } from 'node:os';
 import { systemClock } from '../core/clock.js';
 import { createWaiter, TIMER_MODES } from '../probe/timer.js';
 
-const intervalMs = Number(process.argv[2] ?? 1);
+const intervals = (process.argv[2] ?? '1,10').split(',').map(Number);
 const seconds = Number(process.argv[3] ?? 5);
 
-async function measure(mode: (typeof TIMER_MODES)[number]): Promise<string> {
+async function measure(mode: (typeof TIMER_MODES)[number], intervalMs: number): Promise<string> {
   const w = createWaiter(mode, systemClock);
   const interval = BigInt(Math.round(intervalMs * 1e6));
   const n = Math.round((seconds * 1000) / intervalMs);
@@ -39,7 +42,13 @@ async function measure(mode: (typeof TIMER_MODES)[number]): Promise<string> {
   const mean = errs.reduce((s, x) => s + x, 0) / errs.length;
   const p99 = errs[Math.floor(errs.length * 0.99)] ?? NaN;
   const cpuPct = ((cpu.user + cpu.system) / 1e6 / seconds) * 100;
-  return `${mode.padEnd(7)} slots ${n}  missed ${missed} (${((missed / n) * 100).toFixed(2)}%)  error mean ${mean.toFixed(1)} us  p99 ${p99.toFixed(1)} us  cpu ${cpuPct.toFixed(1)}% of a core  margin ${Number(w.stats().marginNs) / 1e3} us`;
+  const st = w.stats();
+  const denied = (st as { spinBudgetDenied?: number }).spinBudgetDenied;
+  return `| ${intervalMs} | ${mode} | ${n} | ${missed} (${((missed / n) * 100).toFixed(1)}%) | ${mean.toFixed(1)} | ${p99.toFixed(1)} | ${cpuPct.toFixed(1)} | ${(Number(st.spinNs) / 1e9 / seconds * 100).toFixed(1)} | ${denied ?? 'n/a'} |`;
 }
 
-for (const mode of TIMER_MODES) console.log(await measure(mode));
+console.log(`# timer modes: node ${process.version}, ${seconds} s per cell, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
+console.log('| interval (ms) | mode | slots | missed | error mean (us) | error p99 (us) | CPU (% of a core) | spinning (% of wall) | spin budget denied |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const iv of intervals) for (const mode of TIMER_MODES) console.log(await measure(mode, iv));
+console.log(`\nload at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, systemClock } from '../../core/clock.js';
-import { createWaiter, isTimerMode } from '../../probe/timer.js';
+import { createWaiter, isTimerMode, SpinBudget } from '../../probe/timer.js';
 
-/** Drive a fake clock: each spin tick advances it by `stepNs`. */
-function spinningFake(stepNs: bigint): { clock: FakeClock; tick: () => Promise<void> } {
+/** A spin step that advances a fake clock by `stepMs` before calling back. */
+function fakeStep(clock: FakeClock, stepMs: number, onStep?: () => void): (cb: () => void) => void {
+  return (cb) => {
+    onStep?.();
+    void clock.advance(stepMs).then(cb);
+  };
+}
+
+/** Drive a fake clock: each spin step advances it by `stepNs`. */
+function spinningFake(stepNs: bigint): { clock: FakeClock; tick: (cb: () => void) => void } {
   const clock = new FakeClock(0);
-  return { clock, tick: async () => { await clock.advance(Number(stepNs) / 1e6); } };
+  return { clock, tick: fakeStep(clock, Number(stepNs) / 1e6) };
 }
 
 describe('createWaiter (fake clock)', () => {
@@ -27,7 +35,7 @@ describe('createWaiter (fake clock)', () => {
 
   it('busy mode spins to the exact deadline', async () => {
     const { clock, tick } = spinningFake(100_000n);
-    const w = createWaiter('busy', clock, { yieldTick: tick });
+    const w = createWaiter('busy', clock, { spinStep: tick });
     const t = await w.waitUntil(1_000_000n);
     expect(t).toBe(1_000_000n);
     expect(w.stats().spinNs).toBe(1_000_000n);
@@ -36,8 +44,7 @@ describe('createWaiter (fake clock)', () => {
 
   it('hybrid sleeps whole ms down to the margin, then spins only the rest', async () => {
     const clock = new FakeClock(0);
-    const tick = async (): Promise<void> => { await clock.advance(0.01); };
-    const w = createWaiter('hybrid', clock, { yieldTick: tick, spinMinNs: 100_000n, spinMaxNs: 2_000_000n });
+    const w = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01), spinMinNs: 100_000n, spinMaxNs: 2_000_000n });
     expect(w.stats().marginNs).toBe(1_000_000n); // initial estimate 0.5 ms + 4 x 0.125 ms
     const p = w.waitUntil(10_000_000n);
     await clock.advance(9); // slept floor(10 - 1) = 9 ms, then spins in 10 us ticks
@@ -56,9 +63,11 @@ describe('createWaiter (fake clock)', () => {
   it('a past deadline resolves with the current time after one tick', async () => {
     const clock = new FakeClock(0);
     await clock.advance(3);
-    const w = createWaiter('hybrid', clock, { yieldTick: () => Promise.resolve() });
+    let steps = 0;
+    const w = createWaiter('hybrid', clock, { spinStep: (cb) => { steps++; queueMicrotask(cb); } });
     expect(await w.waitUntil(1_000_000n)).toBe(3_000_000n);
     expect(w.stats().totalLatenessNs).toBe(2_000_000n);
+    expect(steps).toBe(1);
   });
 
   it('abort rejects with the reason', async () => {
@@ -71,6 +80,95 @@ describe('createWaiter (fake clock)', () => {
     const ac2 = new AbortController();
     ac2.abort(new Error('early'));
     await expect(w.waitUntil(1n, ac2.signal)).rejects.toThrow('early');
+  });
+
+  it('hybrid spins at most its CPU budget; beyond it, it sleeps whole ms and counts the lateness', async () => {
+    const clock = new FakeClock(0);
+    // 10 % of a core, 2 ms burst; 0.7 ms slots are always inside the spin window (< margin + 1 ms).
+    const budget = new SpinBudget(clock, 0.1, 2_000_000n);
+    const w = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01), budget });
+    const intervalNs = 700_000n;
+    const n = 200;
+    let k = 1;
+    const run = (async () => {
+      while (k <= n) {
+        const deadline = BigInt(k) * intervalNs;
+        const t = await w.waitUntil(deadline);
+        expect(t >= deadline).toBe(true);
+        // the next slot not yet passed (a sleep may overshoot several 0.7 ms slots: skip them, as the probe does)
+        k = Number(t / intervalNs) + 1;
+      }
+    })();
+    // drive the fake timers: advance in 0.1 ms steps until the run completes
+    let finished = false;
+    void run.then(() => { finished = true; });
+    while (!finished) await clock.advance(0.1);
+    await run;
+    const st = w.stats();
+    const elapsedNs = Number(clock.monoNs());
+    // mechanism bound: spin time <= burst + fraction x elapsed (the fake spin costs exactly what it reserves)
+    // (+ one 0.1 ms driver step: the driver advances the clock during a spin too, so a spin can overrun by that)
+    expect(Number(st.spinNs)).toBeLessThanOrEqual(2_000_000 + 0.1 * elapsedNs + 100_000);
+    expect(st.spinNs).toBeGreaterThan(0n);
+    expect(st.spinBudgetDenied).toBeGreaterThan(0);
+    expect(st.lateWaits).toBeGreaterThan(0);
+    // a denied wait sleeps ceil(remaining) whole ms: late by less than 1 ms with an exact fake timer
+    expect(Number(st.totalLatenessNs) / st.lateWaits).toBeLessThan(1_000_000);
+  });
+
+  it('hybrid waiters on one clock share one budget by default', async () => {
+    const clock = new FakeClock(0);
+    const a = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01) });
+    const b = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01) });
+    // The default burst is 20 ms: a spends it on 0.9 ms spins (no time passes between waits but the spin's own)
+    let spun = 0;
+    for (;;) {
+      const p = a.waitUntil(clock.monoNs() + 900_000n);
+      // the spin-or-sleep decision is taken synchronously in waitUntil
+      if (a.stats().spinBudgetDenied > 0) {
+        await clock.advance(1);
+        await p;
+        break;
+      }
+      await p;
+      spun++;
+    }
+    expect(spun).toBeGreaterThan(15);
+    // b has had no spin of its own, yet its first near wait is denied: the bucket is a.s as well
+    const p = b.waitUntil(clock.monoNs() + 900_000n);
+    await clock.advance(1);
+    await p;
+    expect(b.stats().spinBudgetDenied).toBe(1);
+    expect(b.stats().spinNs).toBe(0n);
+  });
+
+  it('abort during a spin rejects and stops spinning', async () => {
+    const clock = new FakeClock(0);
+    const ac = new AbortController();
+    let steps = 0;
+    const w = createWaiter('busy', clock, {
+      spinStep: fakeStep(clock, 0.01, () => {
+        if (++steps === 5) ac.abort(new Error('stop spinning'));
+      }),
+    });
+    await expect(w.waitUntil(10_000_000n, ac.signal)).rejects.toThrow('stop spinning');
+    await new Promise((r) => setImmediate(r));
+    expect(steps).toBe(5);
+  });
+
+  it('SpinBudget refills at its fraction up to the burst and charges overruns', async () => {
+    const clock = new FakeClock(0);
+    const b = new SpinBudget(clock, 0.25, 1_000_000n);
+    expect(b.tryReserve(1_000_000n)).toBe(true);
+    expect(b.tryReserve(1n)).toBe(false);
+    await clock.advance(2); // + 0.5 ms
+    expect(b.availableNs()).toBe(500_000);
+    expect(b.tryReserve(400_000n)).toBe(true);
+    b.settle(400_000n, 700_000n); // the spin took 0.3 ms longer than reserved
+    expect(b.availableNs()).toBe(-200_000);
+    await clock.advance(100);
+    expect(b.availableNs()).toBe(1_000_000);
+    expect(() => new SpinBudget(clock, 1.5)).toThrow(RangeError);
   });
 
   it('validates modes', () => {
