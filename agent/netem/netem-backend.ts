@@ -14,8 +14,9 @@ import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
 import { ingressQdisc, ourRedirect, type LiveState } from './live-state.js';
 import { PRIO_INGRESS_REDIRECT } from './handles.js';
-import { displayCidr, formatMatchRule, validateMatchRule } from './match.js';
-import { ifbNameFor, parseIfbAlias, validateInterfaceName, validateNetnsName } from './names.js';
+import { displayCidr, formatMatchRule } from './match.js';
+import { ifbNameFor, parseIfbAlias } from './names.js';
+import { validateNetemTarget } from './validate-target.js';
 import { decodeSelector, readBack } from './parse.js';
 import { parseLinks } from './tc-json.js';
 import { planApply, planPhase, planRevert, type Plan, type PlanOptions } from './plan.js';
@@ -24,28 +25,14 @@ import {
   defaultStateDir, parseEthtoolFeatures, readRecord, removeRecord, restoreOffloadArgs, writeRecord, type OffloadState,
 } from './target-record.js';
 
+// Re-exported: it lives in a light module so the CLI can validate flags without loading execa.
+export { validateNetemTarget };
+
 export interface NetemBackendOptions {
   runner?: TcRunner;
   /** fixed capabilities (tests), or probed once on first use */
   capabilities?: Capabilities;
   stateDir?: string;
-}
-
-/** Validate a target at the edge (names, match rules). Returns a normalized copy. */
-export function validateNetemTarget(t: NetemTarget): NetemTarget {
-  const out: NetemTarget = {
-    kind: 'netem',
-    dev: validateInterfaceName(t.dev),
-    direction: t.direction,
-    ...(t.netns !== undefined ? { netns: validateNetnsName(t.netns) } : {}),
-    ...(t.match?.length ? { match: t.match.map(validateMatchRule) } : {}),
-    ...(t.exclude?.length ? { exclude: t.exclude.map(validateMatchRule) } : {}),
-    ...(t.disableOffloads ? { disableOffloads: true } : {}),
-  };
-  if (!['egress', 'ingress', 'both'].includes(t.direction)) {
-    throw new BackhaulError('ERR_USAGE', `direction must be egress, ingress or both (got ${JSON.stringify(t.direction)})`);
-  }
-  return out;
 }
 
 function asNetem(t: Target): NetemTarget {

@@ -5,9 +5,8 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { loadAgentConfig, parseHostPort, type AgentConfig } from '../../agent/config.js';
+import type { AgentConfig } from '../../agent/config.js';
 import { parseDurationMs } from '../../agent/duration.js';
-import { revertJournalOnly, startAgent } from '../../agent/main.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit, usageError } from '../output.js';
 
@@ -51,6 +50,8 @@ function version(): string {
 }
 
 async function configFrom(flags: AgentFlags): Promise<AgentConfig> {
+  // heavy (zod, yaml): loaded when the command runs, not at start-up
+  const { loadAgentConfig, parseHostPort } = await import('../../agent/config.js');
   const cfg = await loadAgentConfig(flags.config);
   if (flags.listen) {
     const l = parseHostPort(flags.listen, '0.0.0.0', '--listen');
@@ -95,6 +96,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       await runAction(ctx, flags, async () => {
         const cfg = await configFrom(flags);
         const log = (line: string): void => ctx.io.err(`backhaul agent: ${line}\n`);
+        const { startAgent } = await import('../../agent/main.js'); // heavy (fastify): loaded on run
         const agent = await startAgent(cfg, { version: version(), env: ctx.env, log });
         const r = agent.recovery;
         if (r.reverted.length || r.failed.length) log(`journal: reverted ${r.reverted.length} impairment(s) a previous agent left${r.failed.length ? `, ${r.failed.length} could not be reverted` : ''}`);
@@ -125,6 +127,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       await runAction(ctx, flags, async () => {
         void own;
         const cfg = await configFrom(flags);
+        const { revertJournalOnly } = await import('../../agent/main.js'); // heavy (fastify): loaded on run
         const r = await revertJournalOnly(cfg, (line) => ctx.io.err(`backhaul agent revert-journal: ${line}\n`));
         emit(ctx.io, flags, { reverted: r.reverted.map((e) => e.id), failed: r.failed.map((f) => ({ id: f.entry.id, error: f.error })), skipped: r.skipped.map((e) => e.id) },
           () => `reverted ${r.reverted.length}, failed ${r.failed.length}, skipped ${r.skipped.length} (in-process relays)`);

@@ -11,9 +11,8 @@ import { randomSeed, seededRandom } from '../../core/random.js';
 import { parseDurationMs } from '../../core/units.js';
 import type { NetemTarget } from '../../agent/backend.js';
 import { followSchedule } from '../../agent/netem/follow.js';
-import { loadProfile, readProfileYaml } from '../../agent/profile-library.js';
 import { emptyDevState, type LiveState } from '../../agent/netem/live-state.js';
-import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import type { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { planLines } from '../../agent/netem/plan.js';
 import { runAction, type CliContext } from '../context.js';
@@ -60,6 +59,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .action(async (name: string, flags: ApplyFlags) => {
       await runAction(ctx, flags, async () => {
         const target = targetFromFlags(flags);
+        const { loadProfile, readProfileYaml } = await import('../../agent/profile-library.js'); // heavy (yaml, zod): loaded on run
         if (flags.agent) {
           if (flags.dryRun) throw usageError('--dry-run is local only (the agent plans against its own live state)');
           // A name goes to the agent's library; a local file is sent inline (parsed here first, so errors show locally).
@@ -75,6 +75,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
           throw usageError('--ttl, --controller, --force and --allow-management-interface need --agent URL');
         }
         const profile = await loadProfile(name, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
+        const { NetemBackend } = await import('../../agent/netem/netem-backend.js'); // heavy (execa): loaded on run
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         if (flags.dryRun) return dryRun(ctx, flags, backend, target, profile);
         const forMs = checkFollowFlags(flags, profile);

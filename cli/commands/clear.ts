@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import { isBackhaulError } from '../../core/errors.js';
 import type { Applied } from '../../agent/backend.js';
-import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
@@ -33,6 +32,7 @@ export function registerClear(program: Command, ctx: CliContext): void {
         if (flags.all) throw usageError('--all needs --agent URL (locally, clear one --dev at a time)');
         if (!flags.dev) throw usageError('--dev is required');
         const target = targetFromFlags({ ...flags, direction: 'both' });
+        const { NetemBackend } = await import('../../agent/netem/netem-backend.js'); // heavy (execa): loaded on run
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         let before: Applied | null = null;
         let gone = false;

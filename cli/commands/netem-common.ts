@@ -7,7 +7,7 @@ import type { Impairment } from '../../core/profile.js';
 import { formatDuration, formatPct, formatRate } from '../../core/units.js';
 import type { DirectionSelector, MatchRule, NetemTarget } from '../../agent/backend.js';
 import { parseMatchRule } from '../../agent/netem/match.js';
-import { validateNetemTarget } from '../../agent/netem/netem-backend.js';
+import { validateNetemTarget } from '../../agent/netem/validate-target.js';
 import { usageError } from '../output.js';
 
 export interface TargetFlags {

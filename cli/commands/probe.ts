@@ -3,15 +3,24 @@
  * Thin: parse flags -> startProbeSession -> format (table, --json, --jsonl, live line, --metrics).
  */
 import { Command, Option } from 'commander';
-import { Registry } from 'prom-client';
 import type { CliContext } from '../context.js';
 import { runAction } from '../context.js';
 import { emit, usageError } from '../output.js';
-import { startProbeSession, type ProbeSessionConfig } from '../../probe/session.js';
+import type { ProbeSessionConfig } from '../../probe/session.js';
 import { TIMER_MODES, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
-import { formatLiveLine, formatSummary } from '../../probe/exporters/human.js';
-import { createJsonlExporter } from '../../probe/exporters/jsonl.js';
-import { registerProbeMetrics, serveMetrics } from '../../probe/exporters/prometheus.js';
+
+/** The action's heavy modules (prom-client, the probe engine), loaded when the command runs, not at start-up. */
+const loadImpl = async () => {
+  const [{ Registry }, { startProbeSession }, { formatLiveLine, formatSummary }, { createJsonlExporter }, { registerProbeMetrics, serveMetrics }] =
+    await Promise.all([
+      import('prom-client'),
+      import('../../probe/session.js'),
+      import('../../probe/exporters/human.js'),
+      import('../../probe/exporters/jsonl.js'),
+      import('../../probe/exporters/prometheus.js'),
+    ]);
+  return { Registry, startProbeSession, formatLiveLine, formatSummary, createJsonlExporter, registerProbeMetrics, serveMetrics };
+};
 
 const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -58,7 +67,7 @@ export function registerProbe(program: Command, ctx: CliContext): void {
     .option('-c, --count <n>', 'stop after n probes')
     .option('-s, --size <bytes>', 'STAMP packet size (>= 44)', '44')
     .option('-t, --timeout <dur>', 'a reply after this is lost (and counted late)', '1s')
-    .addOption(new Option('--timer <mode>', 'waiting strategy: sleep (~0 CPU, ~1 ms error), hybrid (sleep + short spin), busy (one core)').choices(TIMER_MODES).default(DEFAULT_TIMER_MODE))
+    .addOption(new Option('--timer <mode>', 'waiting strategy: sleep (~0 CPU, ~1 ms error), hybrid (sleep + short spin, at most 10 % of a core), busy (one core)').choices(TIMER_MODES).default(DEFAULT_TIMER_MODE))
     .option('--outage-min <n>', 'consecutive lost probes that make an outage window', '3')
     .option('--window <n>', 'declared sequence window for duplicates/reordering/late (default max(4096, 4 x timeout/interval))')
     .option('--stateful-reflector', 'the reflector numbers packets itself (RFC 8762 stateful): per-direction loss')
@@ -103,6 +112,7 @@ Missed slots (the sender was late) are counted separately and never as loss.`)
         if (flags.ssid !== undefined) cfg.ssid = parseInt10('--ssid', flags.ssid, 1, 65535);
         if (flags.name !== undefined) cfg.name = flags.name;
 
+        const { Registry, startProbeSession, formatLiveLine, formatSummary, createJsonlExporter, registerProbeMetrics, serveMetrics } = await loadImpl();
         const registry = new Registry();
         const server = flags.metrics ? await serveMetrics(flags.metrics, registry) : undefined;
         const session = await startProbeSession(cfg);

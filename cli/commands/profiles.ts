@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { listProfiles, loadProfile, loadProfileFile, type ProfileEntry } from '../../agent/profile-library.js';
+import type { ProfileEntry } from '../../agent/profile-library.js';
 import { describe, describePatch } from '../../core/describe.js';
 import { BackhaulError, toBackhaulError } from '../../core/errors.js';
 import { meanLossPct } from '../../core/gilbert-elliott.js';
@@ -17,6 +17,9 @@ import { timelineUntil } from '../../core/schedule.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit, table, usageError } from '../output.js';
 import { addProfilesOption, profileLibraryOptions } from '../profile-options.js';
+
+/** The profile library (yaml, zod): loaded when a subcommand runs, not at start-up. */
+const library = () => import('../../agent/profile-library.js');
 
 /** Compact one-cell summary of a direction: "25ms±5 8Mbit/s 0.1%". */
 export function summarize(imp: Impairment | undefined): string {
@@ -153,7 +156,7 @@ interface ValidateResult {
 async function validateOne(arg: string, command: Command, ctx: CliContext): Promise<ValidateResult> {
   const opts = profileLibraryOptions(command, ctx);
   try {
-    const p = arg.includes('/') || existsSync(arg) ? await loadProfileFile(arg, opts) : await loadProfile(arg, opts);
+    const p = arg.includes('/') || existsSync(arg) ? await (await library()).loadProfileFile(arg, opts) : await (await library()).loadProfile(arg, opts);
     return { file: arg, valid: true, name: p.name };
   } catch (e) {
     const err = toBackhaulError(e);
@@ -186,7 +189,7 @@ Examples:
     .option('--json', 'print a JSON array of {name, description, source, asymmetric, scheduled, origin, path, profile}')
     .action(async (opts: { json?: boolean }, command: Command) => {
       await runAction(ctx, opts, async () => {
-        const entries = await listProfiles(profileLibraryOptions(command, ctx));
+        const entries = await (await library()).listProfiles(profileLibraryOptions(command, ctx));
         emit(ctx.io, opts, entries.map(listJson), () =>
           table(
             ['NAME', 'UPLINK', 'DOWNLINK', 'SCHEDULE', 'DESCRIPTION'],
@@ -212,7 +215,7 @@ Examples:
         const span = opts.timeline === undefined ? undefined : parseSpan(opts.timeline);
         const start = parseStart(opts.start);
         const seed = parseSeed(opts.seed);
-        const p = await loadProfile(name, profileLibraryOptions(command, ctx));
+        const p = await (await library()).loadProfile(name, profileLibraryOptions(command, ctx));
         const limits: Record<string, number> = { egress: effectiveLimitPackets(p.egress) };
         if (p.ingress) limits['ingress'] = effectiveLimitPackets(p.ingress);
         const value: Record<string, unknown> = { profile: p, describe: describe(p), effectiveLimitPackets: limits };

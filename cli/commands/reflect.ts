@@ -2,12 +2,10 @@
  * `backhaul reflect`: a STAMP (RFC 8762) / TWAMP-Light reflector until Ctrl-C (or --duration).
  */
 import { Command } from 'commander';
-import { Registry } from 'prom-client';
 import type { CliContext } from '../context.js';
 import { runAction } from '../context.js';
 import { emit, table, usageError } from '../output.js';
 import { DEFAULT_STAMP_PORT, parseListen, startReflector, type ReflectorStats } from '../../probe/reflector.js';
-import { registerReflectorMetrics, serveMetrics } from '../../probe/exporters/prometheus.js';
 import { parseDurationMs } from './probe.js';
 
 interface ReflectFlags {
@@ -71,6 +69,8 @@ Examples:
             ...(flags.clockError ? { clockErrorNs: parseDurationMs('--clock-error', flags.clockError) * 1e6 } : {}),
           },
         });
+        // heavy (prom-client): loaded when the command runs, not at start-up
+        const [{ Registry }, { registerReflectorMetrics, serveMetrics }] = await Promise.all([import('prom-client'), import('../../probe/exporters/prometheus.js')]);
         const registry = new Registry();
         const server = flags.metrics ? await serveMetrics(flags.metrics, registry) : undefined;
         if (server) registerReflectorMetrics(reflector, registry);

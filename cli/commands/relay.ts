@@ -4,10 +4,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Option, type Command } from 'commander';
-import { Registry } from 'prom-client';
-import { loadProfile } from '../../agent/profile-library.js';
+import type { Registry } from 'prom-client';
 import { parseHostPort } from '../../agent/relay/plan.js';
-import { startRelay, type RelayHandle } from '../../agent/relay/relay.js';
+import type { RelayHandle } from '../../agent/relay/relay.js';
 import type { PhaseState } from '../../agent/relay/phases.js';
 import type { RelayStatsSnapshot } from '../../agent/relay/metrics.js';
 import { BackhaulError } from '../../core/errors.js';
@@ -152,6 +151,12 @@ export function registerRelay(program: Command, ctx: CliContext): void {
         const maxFlows = intFlag(flags.maxFlows, '--max-flows', 1, 1_000_000);
         const slowCloseMs = flags.slowClose !== undefined ? durationFlag(flags.slowClose, '--slow-close') : undefined;
         const durationMs = flags.duration !== undefined ? durationFlag(flags.duration, '--duration') : undefined;
+        // heavy (profile library, relay engine, prom-client): loaded when the command runs, not at start-up
+        const [{ Registry }, { loadProfile }, { startRelay }] = await Promise.all([
+          import('prom-client'),
+          import('../../agent/profile-library.js'),
+          import('../../agent/relay/relay.js'),
+        ]);
         const profile = await loadProfile(flags.profile, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
         const registry = new Registry();
         const relay: RelayHandle = await startRelay(

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import type { Applied } from '../../agent/backend.js';
-import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { parseIfbAlias } from '../../agent/netem/names.js';
 import { parseJsonDup, parseLinks } from '../../agent/netem/tc-json.js';
@@ -70,6 +69,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .action(async (flags: StatusFlags) => {
       await runAction(ctx, flags, async () => {
         if (flags.agent) return statusViaAgent(ctx, flags, flags.dev, flags.netns);
+        const { NetemBackend } = await import('../../agent/netem/netem-backend.js'); // heavy (execa): loaded on run
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const versions = await backend.versions();
         let devs: string[];
