@@ -24,10 +24,10 @@
  * receives keep running while a waiter spins), with one promise per wait and no allocation per
  * step beyond Node's own Immediate record.
  *
- * The hybrid margin adapts like irtt's `comp` timer: it tracks how late setTimeout wakes up
- * (exponentially weighted mean and mean deviation of the overshoot, alpha 1/8) and sleeps until
- * `mean + 4 * deviation` (clamped to [spinMinNs, spinMaxNs]) before the deadline, so the spin is only
- * as long as the timer is unreliable.
+ * The hybrid margin adapts (like irtt's `comp` timer, with a quantile instead of a mean): it tracks
+ * an upper quantile (~p80) of how late setTimeout wakes up and sleeps until that margin (clamped to
+ * [spinMinNs, spinMaxNs]) before the deadline, so the spin is only as long as the timer is
+ * unreliable. A wake-up later than margin + the sub-ms remainder is late, and counted.
  *
  * Contract: `waitUntil(deadlineNs)` resolves with the monotonic time (ns, the clock's `monoNs()`) at
  * which it returned, which is >= deadlineNs unless the clock is a fake one driven past it; a deadline
@@ -161,15 +161,16 @@ export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions 
   const spinMaxNs = opts.spinMaxNs ?? 1_000_000n;
   const spinStep = opts.spinStep ?? setImmediate;
   const budget = mode === 'hybrid' ? (opts.budget ?? sharedSpinBudget(clock)) : null;
-  // EWMA of setTimeout overshoot (ns, as numbers: fractions matter for the average).
-  // Start from a typical Linux figure (~0.5 ms late, margin 1 ms); it adapts within tens of waits.
-  let overshootMean = 500_000;
-  let overshootDev = 125_000;
+  // Upper quantile (~p80) of setTimeout overshoot (ns), tracked by multiplicative stochastic
+  // approximation: up by 4/32 on a sample above it, down by 1/32 on one at or below (equilibrium
+  // where ~21 % of samples lie above). Robust to the heavy tail of a loaded host, where a mean +
+  // k * deviation estimate is dragged to the clamp by a few multi-ms wake-ups. Starts at 1 ms.
+  let overshootQ = 1_000_000;
   const s: WaiterStats = { waits: 0, lateWaits: 0, totalLatenessNs: 0n, spinNs: 0n, marginNs: 0n, spinBudgetDenied: 0 };
 
   const currentMargin = (): bigint => {
     if (mode !== 'hybrid') return 0n;
-    let m = BigInt(Math.round(overshootMean + 4 * overshootDev));
+    let m = BigInt(Math.round(overshootQ));
     if (m < spinMinNs) m = spinMinNs;
     if (m > spinMaxNs) m = spinMaxNs;
     return m;
@@ -177,13 +178,9 @@ export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions 
   s.marginNs = currentMargin();
 
   const learn = (overshootNs: number): void => {
-    // Reject wild outliers (a GC pause or a descheduled process) so one stall cannot widen the spin
-    // window for many waits: clamp the sample to 4 x the current margin.
-    const cap = 4 * Number(currentMargin());
-    const x = Math.min(Math.max(overshootNs, 0), cap);
-    const err = x - overshootMean;
-    overshootMean += err / 8;
-    overshootDev += (Math.abs(err) - overshootDev) / 8;
+    overshootQ = overshootNs > overshootQ ? overshootQ * (1 + 4 / 32) : overshootQ * (1 - 1 / 32);
+    // keep the tracker inside the clamp range so it can move back quickly
+    overshootQ = Math.min(Math.max(overshootQ, Number(spinMinNs)), Number(spinMaxNs));
     s.marginNs = currentMargin();
   };
 

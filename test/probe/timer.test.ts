@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, systemClock } from '../../core/clock.js';
+import { FakeClock, systemClock, type Clock } from '../../core/clock.js';
 import { createWaiter, isTimerMode, SpinBudget } from '../../probe/timer.js';
 
 /** A spin step that advances a fake clock by `stepMs` before calling back. */
@@ -45,19 +45,43 @@ describe('createWaiter (fake clock)', () => {
   it('hybrid sleeps whole ms down to the margin, then spins only the rest', async () => {
     const clock = new FakeClock(0);
     const w = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01), spinMinNs: 100_000n, spinMaxNs: 2_000_000n });
-    expect(w.stats().marginNs).toBe(1_000_000n); // initial estimate 0.5 ms + 4 x 0.125 ms
+    expect(w.stats().marginNs).toBe(1_000_000n); // initial estimate 1 ms
     const p = w.waitUntil(10_000_000n);
     await clock.advance(9); // slept floor(10 - 1) = 9 ms, then spins in 10 us ticks
     expect(await p).toBe(10_000_000n);
     expect(w.stats().spinNs).toBe(1_000_000n);
     // the fake timer always wakes exactly on time: the margin shrinks to spinMin
-    for (let k = 2; k <= 40; k++) {
+    for (let k = 2; k <= 100; k++) { // 1 ms x (31/32)^k reaches 0.1 ms after ~73 on-time wakes
       const q = w.waitUntil(BigInt(k) * 10_000_000n);
       await clock.advance(Number((BigInt(k) * 10_000_000n - clock.monoNs()) / 1_000_000n));
       expect(await q).toBe(BigInt(k) * 10_000_000n);
     }
     expect(w.stats().marginNs).toBe(100_000n);
     expect(w.stats().lateWaits).toBe(0);
+  });
+
+  it('hybrid learns the timer overshoot: the margin settles near it, and spins stay within margin + 1 ms', async () => {
+    const fake = new FakeClock(0);
+    // a timer that always wakes 0.3 ms late
+    const late: Clock = { monoNs: () => fake.monoNs(), wallMs: () => fake.wallMs(), sleep: (ms, signal) => fake.sleep(ms + 0.3, signal) };
+    const budget = new SpinBudget(fake, 1, 1_000_000_000n); // no budget limit here
+    const w = createWaiter('hybrid', late, { spinStep: fakeStep(fake, 0.01), budget });
+    let maxSpinNs = 0n;
+    for (let k = 1; k <= 200; k++) {
+      const before = w.stats().spinNs;
+      const deadline = BigInt(k) * 10_000_000n + 3_330_000n;
+      const p = w.waitUntil(deadline);
+      while (fake.monoNs() < deadline) await fake.advance(0.5);
+      const t = await p;
+      expect(t >= deadline).toBe(true);
+      const spun = w.stats().spinNs - before;
+      if (k > 100 && spun > maxSpinNs) maxSpinNs = spun;
+    }
+    const m = Number(w.stats().marginNs);
+    // the tracker oscillates around the constant 0.3 ms overshoot: [0.3 x (1 - 1/32), 0.3 x (1 + 4/32)]
+    expect(m).toBeGreaterThanOrEqual(290_000);
+    expect(m).toBeLessThanOrEqual(338_000);
+    expect(Number(maxSpinNs)).toBeLessThanOrEqual(m + 1_000_000 + 500_000); // + one 0.5 ms driver step
   });
 
   it('a past deadline resolves with the current time after one tick', async () => {
