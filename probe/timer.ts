@@ -90,7 +90,8 @@ export interface Waiter {
 
 /**
  * A token bucket of spin time (ns): it fills at `fraction` ns per ns of clock time up to `burstNs`.
- * A spin is granted only when the bucket holds the whole expected spin; the time actually spun is
+ * A spin is granted only when the bucket holds the whole expected spin (and, in hybrid, when the
+ * spin is short enough for the bucket's fill level); the time actually spun is
  * charged (a descheduled spin may cost more than expected, and the bucket may go negative).
  */
 export class SpinBudget {
@@ -126,6 +127,12 @@ export class SpinBudget {
   /** Charge the difference between what a granted spin reserved and what it really took. */
   settle(reservedNs: bigint, spentNs: bigint): void {
     this.tokensNs -= Number(spentNs - reservedNs);
+  }
+
+  /** How full the bucket is now: 0 (empty or overdrawn) .. 1 (a whole burst banked). */
+  fillLevel(): number {
+    this.refill();
+    return Math.max(0, this.tokensNs) / this.burst;
   }
 
   /** Spin time available now (ns; may be negative after an overrun). */
@@ -230,10 +237,14 @@ export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions 
         now = clock.monoNs();
         learn(Number(now - target));
       }
-      // Phase 2: spin the rest if the budget holds it, else sleep like `sleep` (counted).
+      // Phase 2: spin the rest if the budget holds it, else sleep like `sleep` (counted). As the
+      // bucket drains, only shorter spins are granted (a spin no longer than the full window times
+      // the bucket's fill level): a short spin saves nearly a whole ms of lateness for little CPU,
+      // a long one saves little more than the timer's overshoot, so scarce budget goes to short ones.
       if (now < deadlineNs) {
         const need = deadlineNs - now;
-        if (budget?.tryReserve(need)) {
+        const window = Number(margin + NS_PER_MS);
+        if (budget && Number(need) <= window * budget.fillLevel() && budget.tryReserve(need)) {
           const t = await spinUntil(deadlineNs, signal);
           budget.settle(need, t - now);
           s.spinNs += t - now;

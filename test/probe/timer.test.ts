@@ -144,7 +144,8 @@ describe('createWaiter (fake clock)', () => {
     const clock = new FakeClock(0);
     const a = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01) });
     const b = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01) });
-    // The default burst is 20 ms: a spends it on 0.9 ms spins (no time passes between waits but the spin's own)
+    // The default burst is 20 ms: a spends it on 0.9 ms spins (no time passes between waits but the spin's own),
+    // until the bucket is too low for a spin that long
     let spun = 0;
     for (;;) {
       const p = a.waitUntil(clock.monoNs() + 900_000n);
@@ -157,13 +158,32 @@ describe('createWaiter (fake clock)', () => {
       await p;
       spun++;
     }
-    expect(spun).toBeGreaterThan(15);
+    expect(spun).toBeGreaterThan(5);
     // b has had no spin of its own, yet its first near wait is denied: the bucket is a.s as well
     const p = b.waitUntil(clock.monoNs() + 900_000n);
     await clock.advance(1);
     await p;
     expect(b.stats().spinBudgetDenied).toBe(1);
     expect(b.stats().spinNs).toBe(0n);
+  });
+
+  it('as the budget drains, hybrid still grants short spins but not long ones', async () => {
+    const clock = new FakeClock(0);
+    const budget = new SpinBudget(clock, 0, 10_000_000n); // 10 ms, no refill
+    const w = createWaiter('hybrid', clock, { spinStep: fakeStep(clock, 0.01), budget });
+    // spin window = margin (1 ms initially) + 1 ms = 2 ms; a spin is granted while need <= 2 ms x fill level
+    await w.waitUntil(clock.monoNs() + 1_500_000n); // fill 1.0 -> granted, 8.5 ms left
+    await w.waitUntil(clock.monoNs() + 1_500_000n); // fill 0.85 -> granted, 7 ms left
+    expect(w.stats().spinBudgetDenied).toBe(0);
+    const p = w.waitUntil(clock.monoNs() + 1_500_000n); // fill 0.7: 1.5 > 1.4 -> sleeps instead
+    expect(w.stats().spinBudgetDenied).toBe(1);
+    await clock.advance(2);
+    await p;
+    const spun = w.stats().spinNs;
+    const t = await w.waitUntil(clock.monoNs() + 200_000n); // 0.2 ms <= 1.4 ms -> granted
+    expect(w.stats().spinNs - spun).toBe(200_000n);
+    expect(w.stats().spinBudgetDenied).toBe(1);
+    expect(t).toBe(clock.monoNs());
   });
 
   it('abort during a spin rejects and stops spinning', async () => {
