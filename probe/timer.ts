@@ -16,9 +16,12 @@
  * Why a budget: setTimeout has 1 ms granularity and wakes ~0.1 ms (idle) to several ms (loaded)
  * late, so a wait spins for up to margin + 1 ms. At >= 10 ms intervals that is a few % of a core and
  * the budget never binds; at 1 ms intervals every wait is inside the spin window, and without a cap
- * hybrid cost ~86 % of a core (probe) and 70-80 % (relay at 1 kpps). With the cap, a wait whose spin
- * does not fit sleeps whole ms instead (counted in `spinBudgetDenied`, its lateness in the lateness
- * figures). For slot accuracy at <= 2 ms intervals, choose `busy` and pay the core.
+ * hybrid cost ~86-100 % of a core (probe) and 70-80 % (relay at 1 kpps); with the cap, 14 % and 19 %
+ * (bench/RESULTS-polish.md). A wait whose spin is not granted sleeps whole ms instead (counted in
+ * `spinBudgetDenied`, its lateness in the lateness figures); as the bucket drains, only spins no
+ * longer than (margin + 1 ms) x its fill level are granted, so scarce CPU goes to short spins, which
+ * save nearly a ms of lateness each. For slot accuracy at <= 2 ms intervals, choose `busy` and pay
+ * the core.
  *
  * The spin never blocks: it is a chain of setImmediate callbacks (I/O callbacks such as socket
  * receives keep running while a waiter spins), with one promise per wait and no allocation per
