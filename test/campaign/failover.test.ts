@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { analyseFailover, flapEvents, type OutageWindow } from '../../campaign/failover.js';
+
+/** An outage as the probe reports it: last answered at a, first answered again at r, interval d. */
+function outage(a: number, r: number, d: number): OutageWindow {
+  const durationMs = r - a - d;
+  return { startMs: a + d, endMs: r, durationMs, lost: Math.round((r - a) / d) - 1, boundMs: d };
+}
+
+describe('analyseFailover', () => {
+  const d = 10;
+
+  it('derives onset, detect, outage and recover with bounds', () => {
+    // Link down at 5000; last answered probe sent at 5000, first lost 5010; back at 6500.
+    const res = analyseFailover([outage(5000, 6500, d)], [{ kind: 'fault', name: 'link-down-0', startMs: 5003, endMs: 20_000 }], {
+      intervalMs: d,
+      outageMinLost: 3,
+      clockUncertaintyMs: 2,
+    });
+    const m = res.matches[0]!;
+    expect(m.matched).toBe(true);
+    expect(m.onsetMs).toBe(7);
+    expect(m.detectMs).toBe(27); // 5010 + 2*10 - 5003
+    expect(m.outageMs).toBe(1490);
+    expect(m.outageBoundMs).toBe(10);
+    expect(m.recoverMs).toBe(1497);
+    expect(m.boundMs).toBe(12);
+    expect(res.unexpected).toEqual([]);
+    expect(res.values).toEqual({
+      'failover.detect': 27,
+      'failover.outage': 1490,
+      'failover.recover': 1497,
+      'failover.unmatched': 0,
+      'outage.unexpected': 0,
+    });
+  });
+
+  it('reports outages no event explains as unexpected', () => {
+    const res = analyseFailover(
+      [outage(1000, 1100, d), outage(30_000, 30_200, d)],
+      [{ kind: 'fault', name: 'f', startMs: 995, endMs: 2000 }],
+      { intervalMs: d, outageMinLost: 3, graceMs: 5000 },
+    );
+    expect(res.matches[0]!.outages).toHaveLength(1);
+    expect(res.unexpected.map((o) => o.endMs)).toEqual([30_200]);
+    expect(res.values['outage.unexpected']).toBe(1);
+  });
+
+  it('an outage starting just before the injection (within one interval) still matches; earlier does not', () => {
+    const ev = [{ kind: 'fault' as const, name: 'f', startMs: 1000, endMs: 2000 }];
+    // first lost at 995: the fault took effect between two probes, stamps are within one interval
+    expect(analyseFailover([outage(985, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 }).matches[0]!.matched).toBe(true);
+    // first lost at 980: 20 ms before the injection: not caused by it
+    const r = analyseFailover([outage(970, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 });
+    expect(r.matches[0]!.matched).toBe(false);
+    expect(r.unexpected).toHaveLength(1);
+  });
+
+  it('grace: an outage after the event ended is attributed to it only within the grace period', () => {
+    const ev = [{ kind: 'fault' as const, name: 'f', startMs: 1000, endMs: 2000 }];
+    expect(analyseFailover([outage(4000, 4500, d)], ev, { intervalMs: d, outageMinLost: 3, graceMs: 3000 }).unexpected).toHaveLength(0);
+    expect(analyseFailover([outage(6000, 6500, d)], ev, { intervalMs: d, outageMinLost: 3, graceMs: 3000 }).unexpected).toHaveLength(1);
+  });
+
+  it('an event with no outage: unmatched, with the detection limit stated', () => {
+    const res = analyseFailover([], [{ kind: 'fault', name: 'hitless', startMs: 0, endMs: 1000 }], { intervalMs: 20, outageMinLost: 3 });
+    expect(res.matches[0]).toMatchObject({ matched: false, outageMs: 0, recoverMs: null, detectMs: null, undetectableBelowMs: 60 });
+    expect(res.values).toMatchObject({ 'failover.detect': null, 'failover.outage': 0, 'failover.recover': 0, 'failover.unmatched': 1 });
+  });
+
+  it('faults win over phases; the most recent event wins among equals', () => {
+    const res = analyseFailover(
+      [outage(5000, 5300, d)],
+      [
+        { kind: 'phase', name: 'leo-handover', startMs: 4990, endMs: 5200 },
+        { kind: 'fault', name: 'old', startMs: 1000, endMs: 6000 },
+        { kind: 'fault', name: 'recent', startMs: 4995, endMs: 6000 },
+      ],
+      { intervalMs: d, outageMinLost: 3 },
+    );
+    expect(res.matches.map((m) => [m.event.name, m.outages.length])).toEqual([
+      ['leo-handover', 0],
+      ['old', 0],
+      ['recent', 1],
+    ]);
+  });
+
+  it('a flap gives one event per down period, each matched to its own outage', () => {
+    const events = flapEvents('flap-0', 1000, 500, 1500, 3);
+    expect(events.map((e) => [e.startMs, e.endMs])).toEqual([
+      [1000, 1500],
+      [3000, 3500],
+      [5000, 5500],
+    ]);
+    const res = analyseFailover([outage(990, 1520, d), outage(2990, 3510, d), outage(4990, 5530, d)], events, { intervalMs: d, outageMinLost: 3 });
+    expect(res.matches.map((m) => m.outageMs)).toEqual([520, 510, 530]);
+    expect(res.values['failover.outage']).toBe(530);
+    expect(res.values['failover.recover']).toBe(530);
+  });
+
+  it('a failover then a failback: both outages attributed to the one fault, timings from the first', () => {
+    const res = analyseFailover(
+      [outage(10_000, 11_200, d), outage(20_010, 20_100, d)],
+      [{ kind: 'fault', name: 'primary-down', startMs: 10_005, endMs: 20_000 }],
+      { intervalMs: d, outageMinLost: 3 },
+    );
+    expect(res.matches[0]!.outages).toHaveLength(2);
+    expect(res.matches[0]!.recoverMs).toBe(1195);
+  });
+});
