@@ -71,14 +71,46 @@ export interface Impairment {
   seed?: number;
 }
 
+/**
+ * Field-by-field overrides of an `Impairment` (a schedule phase, or a child profile's `extends`).
+ * A field set to a value replaces the base's; `null` removes the base's field (YAML `none`);
+ * an absent field keeps the base's. Apply with `applyPatch` (core/schedule.ts).
+ */
+export type ImpairmentPatch = { [K in keyof Impairment]?: Impairment[K] | null };
+
+/** The impairment fields, in a stable order (the order describe() and planners walk them). */
+export const IMPAIRMENT_KEYS = [
+  'delayMs',
+  'jitterMs',
+  'delayCorrelationPct',
+  'distribution',
+  'loss',
+  'ecn',
+  'duplicatePct',
+  'duplicateCorrelationPct',
+  'corruptPct',
+  'corruptCorrelationPct',
+  'reorderPct',
+  'reorderCorrelationPct',
+  'reorderGap',
+  'rateKbit',
+  'packetOverheadBytes',
+  'cellSizeBytes',
+  'cellOverheadBytes',
+  'slot',
+  'limitPackets',
+  'seed',
+] as const satisfies readonly (keyof Impairment)[];
+
+/** A fixed duration in ms, or a random one drawn uniformly from [minMs, maxMs] each time. */
 export type PhaseDuration = number | { minMs: number; maxMs: number };
 
 /** A schedule phase: field-by-field overrides of the base; an empty phase means the base. */
 export interface Phase {
   name?: string;
   durationMs: PhaseDuration;
-  egress?: Impairment;
-  ingress?: Impairment;
+  egress?: ImpairmentPatch;
+  ingress?: ImpairmentPatch;
 }
 
 export interface Schedule {

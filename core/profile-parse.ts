@@ -1,0 +1,282 @@
+/**
+ * parseProfile: raw YAML data (already `yaml.parse`d) -> Profile, validated once at the edge.
+ *
+ * Every problem is reported at once, each with its YAML path and the accepted range:
+ *   profiles/lte.yaml: egress.loss.p: must be 0..100% (got 140%)
+ * Unknown keys are errors (a typo must not silently do nothing). Cross-field rules are checked on
+ * the base directions and on every schedule phase merged with the base. Format: docs/profile.md.
+ */
+import * as z from 'zod';
+import { BackhaulError } from './errors.js';
+import type { Direction, Impairment, ImpairmentPatch, Phase, PhaseDuration, Profile, Schedule } from './profile.js';
+import { directionSchema, DIRECTION_FIELDS, durationField, MAX_ALIGN_MS, MAX_PHASE_MS, toPatch } from './profile-schema.js';
+import { checkImpairmentRules } from './profile-rules.js';
+import { applyPatch } from './schedule.js';
+import { parseDurationMs, UnitError } from './units.js';
+
+export const PROFILE_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const TOP_FIELDS = ['name', 'description', 'source', 'egress', 'ingress', 'schedule'] as const;
+const SCHEDULE_FIELDS = ['loop', 'tail', 'align', 'phases'] as const;
+const PHASE_FIELDS = ['name', 'duration', 'egress', 'ingress'] as const;
+export const MAX_PHASES = 1000;
+
+const nameSchema = z.unknown().transform((v, ctx): string => {
+  if (typeof v !== 'string' || !PROFILE_NAME_RE.test(v)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be 1-64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit (got ${JSON.stringify(v)})`,
+    });
+    return z.NEVER;
+  }
+  return v;
+});
+
+const textSchema = (what: string) =>
+  z.unknown().transform((v, ctx): string => {
+    if (typeof v !== 'string' || v.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: `must be a non-empty text (${what})` });
+      return z.NEVER;
+    }
+    return v.trim();
+  });
+
+const topSchema = z.strictObject({
+  name: nameSchema.optional(),
+  description: textSchema('one line saying what link this emulates'),
+  source: textSchema('where the figures come from').optional(),
+  egress: z.unknown().optional(),
+  ingress: z.unknown().optional(),
+  schedule: z.unknown().optional(),
+});
+
+/** `30s` or `30s..90s` (random, uniform). */
+const phaseDurationSchema = z.unknown().transform((v, ctx): PhaseDuration => {
+  const range = '1ms..7d';
+  const one = (s: unknown): number | undefined => {
+    try {
+      const ms = parseDurationMs(s);
+      if (ms < 1 || ms > MAX_PHASE_MS) {
+        ctx.addIssue({ code: 'custom', message: `must be ${range} (got ${String(s)})` });
+        return undefined;
+      }
+      return ms;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `${(e as UnitError).message}; or a random range such as 30s..90s` });
+      return undefined;
+    }
+  };
+  if (typeof v === 'string' && v.includes('..')) {
+    const [a, b, ...rest] = v.split('..');
+    if (rest.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `expected min..max such as 30s..90s (got ${v})` });
+      return z.NEVER;
+    }
+    const minMs = one(a?.trim());
+    const maxMs = one(b?.trim());
+    if (minMs === undefined || maxMs === undefined) return z.NEVER;
+    if (minMs >= maxMs) {
+      ctx.addIssue({ code: 'custom', message: `min must be below max (got ${v}); for a fixed duration write one value` });
+      return z.NEVER;
+    }
+    return { minMs, maxMs };
+  }
+  const ms = one(v);
+  return ms === undefined ? z.NEVER : ms;
+});
+
+const scheduleSchema = z.strictObject({
+  loop: z.boolean().optional(),
+  tail: z.enum(['base', 'last']).optional(),
+  align: durationField(0, MAX_ALIGN_MS, '1ms..24h', { none: false, minExclusive: true }).optional(),
+  phases: z.array(z.unknown()).min(1).max(MAX_PHASES),
+});
+
+const phaseSchema = z.strictObject({
+  name: z.string().min(1).max(64).optional(),
+  duration: phaseDurationSchema,
+  egress: z.unknown().optional(),
+  ingress: z.unknown().optional(),
+});
+
+type Path = readonly PropertyKey[];
+
+function pathText(path: Path): string {
+  let s = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') s += `[${seg}]`;
+    else s += s === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return s;
+}
+
+function editDistance(a: string, b: string): number {
+  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0] as number;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j] as number;
+      d[j] = Math.min((d[j] as number) + 1, (d[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length] as number;
+}
+
+/** `(did you mean "delay"?)` or `(expected one of: ...)` */
+export function suggestKey(key: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = editDistance(key.toLowerCase(), k);
+    if (dist < bestD) {
+      bestD = dist;
+      best = k;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3))) return `did you mean "${best}"?`;
+  return `expected one of: ${known.join(', ')}`;
+}
+
+function describeInput(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+class Problems {
+  readonly list: string[] = [];
+  constructor(private readonly file: string | undefined) {}
+
+  add(path: Path, message: string): void {
+    const p = pathText(path);
+    const where = [this.file, p].filter((x) => x !== undefined && x !== '').join(': ');
+    this.list.push(where === '' ? message : `${where}: ${message}`);
+  }
+
+  /** safeParse `value` with `schema`, reporting issues under `prefix`; undefined on failure. */
+  parse<T extends z.ZodType>(schema: T, value: unknown, prefix: Path, known: readonly string[]): z.output<T> | undefined {
+    const r = schema.safeParse(value, { reportInput: true });
+    if (r.success) return r.data;
+    for (const issue of r.error.issues) {
+      const path = [...prefix, ...issue.path];
+      if (issue.code === 'unrecognized_keys') {
+        const knownHere = issue.path.length === 0 ? known : undefined;
+        for (const k of issue.keys) {
+          this.add([...path, k], `unknown field${knownHere ? ` (${suggestKey(k, knownHere)})` : ''}`);
+        }
+      } else if (issue.code === 'invalid_type') {
+        const input = (issue as { input?: unknown }).input;
+        this.add(path, input === undefined ? 'required' : `expected ${issue.expected === 'object' ? 'a mapping' : issue.expected} (got ${describeInput(input)})`);
+      } else if (issue.code === 'too_small' && issue.origin === 'array') {
+        this.add(path, `needs at least ${String(issue.minimum)} entry`);
+      } else if (issue.code === 'too_big' && issue.origin === 'array') {
+        this.add(path, `at most ${String(issue.maximum)} entries`);
+      } else if (issue.code === 'invalid_value') {
+        this.add(path, `must be ${issue.values.map((x) => JSON.stringify(x)).join(' or ')} (got ${describeInput((issue as { input?: unknown }).input)})`);
+      } else {
+        this.add(path, issue.message);
+      }
+    }
+    return undefined;
+  }
+}
+
+function parseDirection(value: unknown, prefix: Path, problems: Problems): ImpairmentPatch | undefined {
+  if (value === undefined) return undefined;
+  const d = problems.parse(directionSchema, value, prefix, DIRECTION_FIELDS);
+  return d === undefined ? undefined : toPatch(d);
+}
+
+function checkRules(imp: Impairment, prefix: Path, problems: Problems, suffix = '', skip?: Set<string>): Set<string> {
+  const seen = new Set<string>();
+  for (const p of checkImpairmentRules(imp)) {
+    const key = `${p.field}: ${p.message}`;
+    seen.add(key);
+    if (skip?.has(key)) continue;
+    problems.add([...prefix, ...p.field.split('.')], p.message + suffix);
+  }
+  return seen;
+}
+
+/**
+ * Validate raw profile data (as parsed from YAML/JSON) into a Profile.
+ * `file` prefixes every problem and gives the default name (its basename without .yaml/.yml).
+ * Throws BackhaulError('ERR_PROFILE_INVALID', ..., { problems: string[], file }) listing everything.
+ */
+export function parseProfile(raw: unknown, file?: string): Profile {
+  const problems = new Problems(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.add([], `expected a mapping with description and egress/ingress (got ${describeInput(raw)})`);
+    throw invalid(file, problems.list);
+  }
+  if ('extends' in raw) {
+    problems.add(['extends'], 'is resolved when a profile is loaded by name or path (backhaul profiles/--profiles); here it cannot be');
+  }
+  const rawObj = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'extends'));
+  const top = problems.parse(topSchema, rawObj, [], TOP_FIELDS);
+  const r = rawObj as Record<string, unknown>;
+
+  const egressPatch = parseDirection(r['egress'], ['egress'], problems);
+  const ingressPatch = parseDirection(r['ingress'], ['ingress'], problems);
+  const egress = applyPatch({}, egressPatch);
+  const ingress = ingressPatch === undefined ? undefined : applyPatch({}, ingressPatch);
+  const baseSeen: Record<Direction, Set<string>> = {
+    egress: egressPatch ? checkRules(egress, ['egress'], problems) : new Set(),
+    ingress: ingress ? checkRules(ingress, ['ingress'], problems) : new Set(),
+  };
+
+  let schedule: Schedule | undefined;
+  if (r['schedule'] !== undefined) {
+    const s = problems.parse(scheduleSchema, r['schedule'], ['schedule'], SCHEDULE_FIELDS);
+    if (s) {
+      if (s.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
+      const phases: Phase[] = [];
+      s.phases.forEach((rawPhase, i) => {
+        const prefix = ['schedule', 'phases', i];
+        const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, PHASE_FIELDS);
+        const pe = parseDirection(ph?.egress, [...prefix, 'egress'], problems);
+        const pi = parseDirection(ph?.ingress, [...prefix, 'ingress'], problems);
+        if (!ph) return;
+        const phase: Phase = { durationMs: ph.duration };
+        if (ph.name !== undefined) phase.name = ph.name;
+        if (pe !== undefined) phase.egress = pe;
+        if (pi !== undefined) phase.ingress = pi;
+        phases.push(phase);
+        const suffix = ' (in effect during this phase, merged with the base)';
+        if (pe !== undefined || egressPatch) checkRules(applyPatch(egress, pe), [...prefix, 'egress'], problems, suffix, baseSeen.egress);
+        if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi), [...prefix, 'ingress'], problems, suffix, baseSeen.ingress);
+      });
+      schedule = { phases, loop: s.loop ?? true };
+      if (s.loop === false) schedule.tail = s.tail ?? 'base';
+      if (s.align !== undefined && s.align !== null) schedule.alignMs = s.align;
+    }
+  }
+
+  let name = top?.name;
+  if (name === undefined && file !== undefined) {
+    const base = file.split(/[\\/]/).pop() ?? '';
+    const derived = base.replace(/\.ya?ml$/i, '');
+    if (PROFILE_NAME_RE.test(derived)) name = derived;
+    else if (top) problems.add(['name'], `required: the file name ${JSON.stringify(base)} is not a valid profile name`);
+  } else if (name === undefined && top) {
+    problems.add(['name'], 'required (no file name to take it from)');
+  }
+
+  if (problems.list.length > 0 || !top || name === undefined) throw invalid(file, problems.list);
+  const profile: Profile = { name, description: top.description, ...(top.source !== undefined ? { source: top.source } : {}), egress };
+  if (ingress !== undefined) profile.ingress = ingress;
+  if (schedule !== undefined) profile.schedule = schedule;
+  return profile;
+}
+
+function invalid(file: string | undefined, problems: string[]): BackhaulError {
+  const n = problems.length;
+  return new BackhaulError(
+    'ERR_PROFILE_INVALID',
+    `${file ?? 'profile'} is not a valid profile (${n} problem${n === 1 ? '' : 's'})`,
+    file === undefined ? { problems } : { problems, file },
+  );
+}
