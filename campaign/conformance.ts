@@ -29,7 +29,8 @@
  * is within the tolerance of zero. Scheduled profiles: the measurement mixes phases, so delay and loss must lie
  * within [min, max] over the phases (plus tolerance); jitter is not checked.
  */
-import type { Impairment, Profile } from '../core/profile.js';
+import type { Impairment, ImpairmentPatch, Profile } from '../core/profile.js';
+import { applyPatch } from '../core/schedule.js';
 
 export const Z = 4;
 
@@ -127,9 +128,9 @@ interface PathEffect {
   inOrderJitter: boolean;
 }
 
-function merge(base: Impairment | undefined, over: Impairment | undefined): Impairment | undefined {
+function merge(base: Impairment | undefined, over: ImpairmentPatch | undefined): Impairment | undefined {
   if (!base && !over) return undefined;
-  return { ...(base ?? {}), ...(over ?? {}) };
+  return applyPatch(base ?? {}, over);
 }
 
 /** The round-trip effect of one set of impairments on a probe crossing both directions. */
