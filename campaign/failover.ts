@@ -5,30 +5,33 @@
  * Time base: every time here is in ms on ONE clock (the runner converts the probe agent's times
  * with the estimated clock offset and passes that estimate's uncertainty as `clockUncertaintyMs`).
  *
- * What a probe stream can see (interval D, outage threshold M consecutive lost probes):
+ * What a probe stream can see (interval D, outage threshold M consecutive lost probes; the probe
+ * engine's convention, probe/stats/outage.ts): answered probe a, lost a+1..b-1, answered b:
  *
- *   injected at E       last answered   first lost          first answered again
- *        |                   |  |             ...                 |
- *   -----+-------------------a--f---------------------------------r-------->
- *                               <------- durationMs (+/- bound) ------>
+ *   injected at E     a    start = send(a) + D/2                end = send(b) - D/2    b
+ *        |            |      |                                       |               |
+ *   -----+------------+------+---------------------------------------+---------------+---->
+ *                            <------ durationMs = send(b)-send(a)-D (+/- D) ------->
  *
- *   firstLost f = endMs - durationMs (the probe's convention: duration = r - a - D, f = a + D)
- *   onsetMs   = f - E            fault -> first lost probe (how fast the fault bit traffic)
- *   detectMs  = f + (M-1)D - E   fault -> outage declared by the M-consecutive-loss rule (as BFD:
- *                                Detect Mult x interval, RFC 5880 6.8.4)
- *   outageMs  = durationMs       traffic interrupted (the probe's own +/- boundMs, one interval)
- *   recoverMs = r - E            fault -> traffic flows again (failover complete, or link back)
+ *   onsetMs   = start - E               fault -> traffic stopped (how fast the fault bit)
+ *   detectMs  = start + (M - 1/2)D - E  fault -> the M-th consecutive lost probe was sent, i.e. when
+ *                                       a monitor with this interval and multiplier could declare
+ *                                       the outage (as BFD: Detect Mult x interval, RFC 5880 6.8.4)
+ *   outageMs  = durationMs              traffic interrupted (the probe's own +/- boundMs)
+ *   recoverMs = end - E                 fault -> traffic flows again (failover complete, or link back)
  *
  * The true instants lie within one interval of the probe stamps (the event happened between two
- * probes), so each of onset/detect/recover is reported with bound D + clockUncertaintyMs.
+ * probes), so each of onset/detect/recover is reported with bound D + clockUncertaintyMs
+ * (conservative: the midpoint estimates are within D/2).
  *
  * Matching: an outage belongs to the event (fault or phase) whose window
- * [startMs - D - u, endMs + graceMs] contains the outage's first lost probe; faults win over phases,
+ * [startMs - D - u, endMs + graceMs] contains the outage's start; faults win over phases,
  * then the latest-starting event wins (the most recent cause). Outages that match nothing are
  * `unexpected`. An event with no matching outage is reported with `matched: false`: any
  * interruption it caused was shorter than M probes (< M x D), which is the detection limit.
  */
 
+/** An outage window as the probe engine reports it (probe/stats/outage.ts); extra fields are kept. */
 export interface OutageWindow {
   startMs: number;
   endMs: number;
@@ -98,8 +101,7 @@ export function analyseFailover(outages: readonly OutageWindow[], events: readon
 
   const sorted = [...outages].sort((a, b) => a.startMs - b.startMs);
   for (const o of sorted) {
-    const firstLost = o.endMs - o.durationMs;
-    const candidates = events.filter((e) => firstLost >= e.startMs - d - u && firstLost <= e.endMs + grace);
+    const candidates = events.filter((e) => o.startMs >= e.startMs - d - u && o.startMs <= e.endMs + grace);
     if (candidates.length === 0) {
       unexpected.push(o);
       continue;
@@ -115,12 +117,11 @@ export function analyseFailover(outages: readonly OutageWindow[], events: readon
     if (!first) {
       return { ...base, matched: false, onsetMs: null, detectMs: null, outageMs: 0, recoverMs: null, outageBoundMs: 0 };
     }
-    const firstLost = first.endMs - first.durationMs;
     return {
       ...base,
       matched: true,
-      onsetMs: firstLost - event.startMs,
-      detectMs: firstLost + (opts.outageMinLost - 1) * d - event.startMs,
+      onsetMs: first.startMs - event.startMs,
+      detectMs: first.startMs + (opts.outageMinLost - 0.5) * d - event.startMs,
       outageMs: first.durationMs,
       recoverMs: first.endMs - event.startMs,
       outageBoundMs: first.boundMs,

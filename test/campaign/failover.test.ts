@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { analyseFailover, flapEvents, type OutageWindow } from '../../campaign/failover.js';
 
-/** An outage as the probe reports it: last answered at a, first answered again at r, interval d. */
+/** An outage as the probe engine reports it: last answered sent at a, first answered again sent at r. */
 function outage(a: number, r: number, d: number): OutageWindow {
-  const durationMs = r - a - d;
-  return { startMs: a + d, endMs: r, durationMs, lost: Math.round((r - a) / d) - 1, boundMs: d };
+  return { startMs: a + d / 2, endMs: r - d / 2, durationMs: r - a - d, lost: Math.round((r - a) / d) - 1, boundMs: d };
 }
 
 describe('analyseFailover', () => {
@@ -19,17 +18,17 @@ describe('analyseFailover', () => {
     });
     const m = res.matches[0]!;
     expect(m.matched).toBe(true);
-    expect(m.onsetMs).toBe(7);
-    expect(m.detectMs).toBe(27); // 5010 + 2*10 - 5003
+    expect(m.onsetMs).toBe(2); // start = 5000 + 5
+    expect(m.detectMs).toBe(27); // third lost probe sent at 5030
     expect(m.outageMs).toBe(1490);
     expect(m.outageBoundMs).toBe(10);
-    expect(m.recoverMs).toBe(1497);
+    expect(m.recoverMs).toBe(1492); // end = 6500 - 5
     expect(m.boundMs).toBe(12);
     expect(res.unexpected).toEqual([]);
     expect(res.values).toEqual({
       'failover.detect': 27,
       'failover.outage': 1490,
-      'failover.recover': 1497,
+      'failover.recover': 1492,
       'failover.unmatched': 0,
       'outage.unexpected': 0,
     });
@@ -42,16 +41,16 @@ describe('analyseFailover', () => {
       { intervalMs: d, outageMinLost: 3, graceMs: 5000 },
     );
     expect(res.matches[0]!.outages).toHaveLength(1);
-    expect(res.unexpected.map((o) => o.endMs)).toEqual([30_200]);
+    expect(res.unexpected.map((o) => o.endMs)).toEqual([30_195]);
     expect(res.values['outage.unexpected']).toBe(1);
   });
 
   it('an outage starting just before the injection (within one interval) still matches; earlier does not', () => {
     const ev = [{ kind: 'fault' as const, name: 'f', startMs: 1000, endMs: 2000 }];
-    // first lost at 995: the fault took effect between two probes, stamps are within one interval
-    expect(analyseFailover([outage(985, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 }).matches[0]!.matched).toBe(true);
-    // first lost at 980: 20 ms before the injection: not caused by it
-    const r = analyseFailover([outage(970, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 });
+    // start 995: the fault took effect between two probes, stamps are within one interval
+    expect(analyseFailover([outage(990, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 }).matches[0]!.matched).toBe(true);
+    // start 985: 15 ms before the injection: not caused by it
+    const r = analyseFailover([outage(980, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 });
     expect(r.matches[0]!.matched).toBe(false);
     expect(r.unexpected).toHaveLength(1);
   });
@@ -95,7 +94,7 @@ describe('analyseFailover', () => {
     const res = analyseFailover([outage(990, 1520, d), outage(2990, 3510, d), outage(4990, 5530, d)], events, { intervalMs: d, outageMinLost: 3 });
     expect(res.matches.map((m) => m.outageMs)).toEqual([520, 510, 530]);
     expect(res.values['failover.outage']).toBe(530);
-    expect(res.values['failover.recover']).toBe(530);
+    expect(res.values['failover.recover']).toBe(525); // 4990 + 5 + 530 - 5000
   });
 
   it('a failover then a failback: both outages attributed to the one fault, timings from the first', () => {
@@ -105,6 +104,6 @@ describe('analyseFailover', () => {
       { intervalMs: d, outageMinLost: 3 },
     );
     expect(res.matches[0]!.outages).toHaveLength(2);
-    expect(res.matches[0]!.recoverMs).toBe(1195);
+    expect(res.matches[0]!.recoverMs).toBe(1190);
   });
 });
