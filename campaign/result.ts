@@ -4,24 +4,12 @@
  * with the estimated offsets); `tMs` fields are relative to the campaign's start.
  */
 import type { ConformanceResult } from './conformance.js';
-import type { FailoverAnalysis, OutageWindow } from './failover.js';
+import type { ProbeSummary } from '../probe/stats/summary.js';
+import type { FailoverAnalysis } from './failover.js';
 import type { LatencyDistribution } from './histogram.js';
 
-/** A probe's final statistics, as the probe engine reports them (ms, counts). */
-export interface ProbeSummary {
-  sent: number;
-  received: number;
-  lost: number;
-  late: number;
-  duplicates: number;
-  reordered: number;
-  missed?: number;
-  rttMs: { min: number; p50: number; p90: number; p99: number; p999: number; max: number; mean: number; stddev: number };
-  jitterMs: number;
-  outages: OutageWindow[];
-  /** Encoded HdrHistogram of RTTs (compressed base64), with the unit of one count. */
-  histogram?: { encoded: string; unitMs: number };
-}
+/** A probe's statistics, exactly as the probe engine reports them (docs/probe.md). */
+export type { ProbeSummary } from '../probe/stats/summary.js';
 
 /** One second of a probe's life, for the timeline plot. */
 export interface ProbeTick {
@@ -40,6 +28,8 @@ export interface ProbeResult {
   kind: 'stamp' | 'tcp' | 'http';
   intervalMs: number;
   summary: ProbeSummary | null;
+  /** The RTT histogram (HdrHistogram V2 compressed base64, nanoseconds). */
+  histogramNs?: string;
   error?: string;
   latency?: LatencyDistribution;
   ticks: ProbeTick[];

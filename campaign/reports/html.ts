@@ -24,6 +24,7 @@ function uplotAssets(): { js: string; css: string } {
   };
 }
 
+const fmt = (v: number | null): string => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(2));
 const esc = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 /** JSON that is safe inside a <script> element. */
 const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
@@ -129,7 +130,7 @@ export function renderHtml(r: CampaignResult): string {
       .map((p, pi) => {
         const sum = p.summary;
         const stats = sum
-          ? `sent ${sum.sent}, received ${sum.received}, p50 ${sum.rttMs.p50.toFixed(2)} ms, p99 ${sum.rttMs.p99.toFixed(2)} ms, loss ${((100 * sum.lost) / Math.max(1, sum.sent)).toFixed(2)}%, jitter ${sum.jitterMs.toFixed(2)} ms, outages ${sum.outages.length}`
+          ? `sent ${sum.sent}, received ${sum.received}, p50 ${fmt(sum.rttMs.p50)} ms, p99 ${fmt(sum.rttMs.p99)} ms, loss ${(100 * sum.lossRatio).toFixed(2)}%, jitter ${fmt(sum.jitterMs)} ms, outages ${sum.outageCount}`
           : esc(p.error ?? 'no result');
         const fo = (p.failover?.matches ?? [])
           .map((m) => `<li>${esc(m.event.name)}: ${m.matched ? `detect ${m.detectMs?.toFixed(0)} ms, outage ${m.outageMs.toFixed(0)} &plusmn; ${m.outageBoundMs.toFixed(0)} ms, recover ${m.recoverMs?.toFixed(0)} &plusmn; ${m.boundMs.toFixed(0)} ms` : `no outage &ge; ${m.undetectableBelowMs} ms`}</li>`)

@@ -14,14 +14,14 @@ function table(headers: string[], rows: string[][]): string {
 function probeRow(p: ProbeResult): string[] {
   const s = p.summary;
   if (!s) return [p.name, p.to, '-', '-', '-', '-', '-', p.error ?? 'no result'];
-  const loss = s.sent > 0 ? s.lost / s.sent : 0;
+  const loss = s.lossRatio;
   const maxOutage = s.outages.length ? Math.max(...s.outages.map((o) => o.durationMs)) : 0;
   return [
     p.name,
     p.to,
     String(s.sent),
-    formatMs(s.received ? s.rttMs.p50 : null),
-    formatMs(s.received ? s.rttMs.p99 : null),
+    formatMs(s.rttMs.p50),
+    formatMs(s.rttMs.p99),
     formatRatio(loss),
     formatMs(s.jitterMs),
     s.outages.length ? `${s.outages.length} (max ${formatMs(maxOutage)})` : '0',

@@ -14,8 +14,10 @@ describe('estimateClockOffset against a real reflector on loopback', () => {
     const e = await estimateClockOffset('127.0.0.1', r.address.port, { count: 8 });
     expect(e).not.toBeNull();
     expect(e!.samples).toBe(8);
-    // Both ends anchor the same wall clock with ~1 ms resolution: |offset| <= uncertainty + 2 ms.
-    expect(Math.abs(e!.offsetMs)).toBeLessThanOrEqual(e!.uncertaintyMs + 2);
+    // Both ends anchor the same wall clock by waiting for a Date.now() tick (1 ms resolution); on a
+    // loaded CPU the tick can be seen late by a scheduling delay on either side: allow 1 ms of
+    // resolution per side plus 3 ms of scheduling, on top of the exchange's own uncertainty.
+    expect(Math.abs(e!.offsetMs)).toBeLessThanOrEqual(e!.uncertaintyMs + 5);
   });
   it('no reflector: null after the timeouts', async () => {
     const e = await estimateClockOffset('127.0.0.1', 9, { count: 2, timeoutMs: 100 });
