@@ -46,6 +46,8 @@ export interface InjectedEvent {
   name: string;
   startMs: number;
   endMs: number;
+  /** May explain an outage but need not cause one (e.g. a high-loss phase): never 'unmatched'. */
+  optional?: boolean;
 }
 
 export interface FailoverOptions {
@@ -129,6 +131,7 @@ export function analyseFailover(outages: readonly OutageWindow[], events: readon
   });
 
   const matched = matches.filter((m) => m.matched);
+  const required = matches.filter((m) => !m.event.optional);
   const max = (xs: (number | null)[]): number | null => {
     const v = xs.filter((x): x is number => x !== null);
     return v.length === 0 ? null : Math.max(...v);
@@ -139,9 +142,9 @@ export function analyseFailover(outages: readonly OutageWindow[], events: readon
     values: {
       'failover.detect': max(matched.map((m) => m.detectMs)),
       // Faults that caused no detectable outage count as 0 for the outage and recovery maxima.
-      'failover.outage': matches.length === 0 ? null : Math.max(...matches.map((m) => m.outageMs)),
-      'failover.recover': matches.length === 0 ? null : Math.max(...matches.map((m) => m.recoverMs ?? 0)),
-      'failover.unmatched': matches.length - matched.length,
+      'failover.outage': required.length + matched.length === 0 ? null : Math.max(0, ...required.map((m) => m.outageMs), ...matched.map((m) => m.outageMs)),
+      'failover.recover': required.length + matched.length === 0 ? null : Math.max(0, ...required.map((m) => m.recoverMs ?? 0), ...matched.map((m) => m.recoverMs ?? 0)),
+      'failover.unmatched': required.filter((m) => !m.matched).length,
       'outage.unexpected': unexpected.length,
     },
   };

@@ -29,7 +29,8 @@ export const matchRuleSchema = z
 const agentEntry = z
   .object({
     name: nameText,
-    url: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s):// URL, e.g. 'http://10.0.0.7:9870'"),
+    /** An agent's http(s) URL, or 'in-process' (relay backend + reflector in the runner's process). */
+    url: z.string().regex(/^(https?:\/\/[^\s]+|in-process)$/, "must be an http(s):// URL (e.g. 'http://10.0.0.7:9870') or 'in-process'"),
     tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   })
   .strict();
@@ -51,7 +52,7 @@ export const impairmentSchema = z
     dev: devText.optional(),
     netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a network namespace name').optional(),
     relay: z
-      .object({ listen: hostPort, upstream: hostPort, proto: z.enum(['udp', 'tcp']).default('udp') })
+      .object({ listen: hostPort, upstream: z.union([hostPort, z.string().regex(/^agent:[A-Za-z0-9][A-Za-z0-9_.-]*$/)]), proto: z.enum(['udp', 'tcp']).default('udp') })
       .strict()
       .optional(),
     profile: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),

@@ -216,6 +216,7 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       const target: ImpairmentSpec['target'] = imp.relay
         ? { kind: 'relay', listen: imp.relay.listen, upstream: imp.relay.upstream, proto: imp.relay.proto }
         : { kind: 'netem', dev: imp.dev as string, ...(imp.netns ? { netns: imp.netns } : {}) };
+      if (target.kind === 'relay' && target.upstream.startsWith('agent:')) checkAgent(at(`impairments[${ii}].relay.upstream`), target.upstream.slice(6));
       const defaultName = `${imp.agent}-${target.kind === 'relay' ? target.listen : target.dev}`.replace(/[^A-Za-z0-9_.-]/g, '_');
       return {
         name: imp.name ?? defaultName,

@@ -84,6 +84,11 @@ describe('analyseFailover', () => {
     ]);
   });
 
+  it('optional events (high-loss phases) explain outages but are never unmatched', () => {
+    const res = analyseFailover([], [{ kind: 'phase', name: 'slot2', startMs: 0, endMs: 100, optional: true }], { intervalMs: 20, outageMinLost: 3 });
+    expect(res.values).toMatchObject({ 'failover.unmatched': 0, 'failover.outage': null, 'failover.recover': null });
+  });
+
   it('a flap gives one event per down period, each matched to its own outage', () => {
     const events = flapEvents('flap-0', 1000, 500, 1500, 3);
     expect(events.map((e) => [e.startMs, e.endMs])).toEqual([
