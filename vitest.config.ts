@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.int.test.ts', 'test/**/*.priv.test.ts', 'test/kernel/**'],
+          exclude: ['test/**/*.int.test.ts', 'test/**/*.priv.test.ts', 'test/kernel/cases/**'],
           testTimeout: 20_000,
         },
       },

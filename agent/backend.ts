@@ -13,10 +13,15 @@
  */
 import type { Direction, Impairment, Profile } from '../core/profile.js';
 
-/** Traffic selection: `peer` is a CIDR (destination on egress, source on ingress); `port` optional. */
+/**
+ * Traffic selection: `peer` is a CIDR (destination on egress, source on ingress); `port` is the
+ * peer's port (destination port on egress, source port on ingress); `localPort` is this node's port
+ * (source port on egress, destination port on ingress), used to exclude the agent's API and SSH.
+ */
 export interface MatchRule {
   peer: string;
   port?: number;
+  localPort?: number;
   proto?: 'tcp' | 'udp';
 }
 

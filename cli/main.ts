@@ -6,8 +6,14 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerApply } from './commands/apply.js';
+import { registerClear } from './commands/clear.js';
+import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerApply,
+  registerClear,
+  registerStatus,
 ];
 
 const EXIT_CODES_HELP = `

@@ -9,7 +9,7 @@
 import * as z from 'zod';
 import { BackhaulError } from './errors.js';
 import type { Direction, Impairment, ImpairmentPatch, Phase, PhaseDuration, Profile, Schedule } from './profile.js';
-import { directionSchema, DIRECTION_FIELDS, durationField, MAX_ALIGN_MS, MAX_PHASE_MS, toPatch } from './profile-schema.js';
+import { directionSchema, DIRECTION_FIELDS, durationField, MAX_ALIGN_MS, MAX_PHASE_MS, nestedKnownKeys, toPatch } from './profile-schema.js';
 import { checkImpairmentRules } from './profile-rules.js';
 import { applyPatch } from './schedule.js';
 import { parseDurationMs, UnitError } from './units.js';
@@ -65,6 +65,10 @@ const phaseDurationSchema = z.unknown().transform((v, ctx): PhaseDuration => {
       return undefined;
     }
   };
+  if (v === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'required: a duration such as 30s, or a random range such as 30s..90s' });
+    return z.NEVER;
+  }
   if (typeof v === 'string' && v.includes('..')) {
     const [a, b, ...rest] = v.split('..');
     if (rest.length > 0) {
@@ -156,14 +160,22 @@ class Problems {
     this.list.push(where === '' ? message : `${where}: ${message}`);
   }
 
-  /** safeParse `value` with `schema`, reporting issues under `prefix`; undefined on failure. */
-  parse<T extends z.ZodType>(schema: T, value: unknown, prefix: Path, known: readonly string[]): z.output<T> | undefined {
+  /**
+   * safeParse `value` with `schema`, reporting issues under `prefix`; undefined on failure.
+   * `known(path, input)` gives the accepted keys of the mapping at `path` (for "did you mean").
+   */
+  parse<T extends z.ZodType>(
+    schema: T,
+    value: unknown,
+    prefix: Path,
+    known: (path: Path, input: unknown) => readonly string[] | undefined,
+  ): z.output<T> | undefined {
     const r = schema.safeParse(value, { reportInput: true });
     if (r.success) return r.data;
     for (const issue of r.error.issues) {
       const path = [...prefix, ...issue.path];
       if (issue.code === 'unrecognized_keys') {
-        const knownHere = issue.path.length === 0 ? known : undefined;
+        const knownHere = known(issue.path, (issue as { input?: unknown }).input);
         for (const k of issue.keys) {
           this.add([...path, k], `unknown field${knownHere ? ` (${suggestKey(k, knownHere)})` : ''}`);
         }
@@ -184,19 +196,49 @@ class Problems {
   }
 }
 
-function parseDirection(value: unknown, prefix: Path, problems: Problems): ImpairmentPatch | undefined {
-  if (value === undefined) return undefined;
-  const d = problems.parse(directionSchema, value, prefix, DIRECTION_FIELDS);
-  return d === undefined ? undefined : toPatch(d);
+const fixedKeys =
+  (keys: readonly string[]) =>
+  (path: Path): readonly string[] | undefined =>
+    path.length === 0 ? keys : undefined;
+
+interface ParsedDirection {
+  patch: ImpairmentPatch;
+  /** YAML fields present but invalid ('*' = the whole block), so dependent rules are moot. */
+  invalid: Set<string>;
 }
 
-function checkRules(imp: Impairment, prefix: Path, problems: Problems, suffix = '', skip?: Set<string>): Set<string> {
+/** Parse one direction block field by field, so the valid fields still get cross-field checks. */
+function parseDirection(value: unknown, prefix: Path, problems: Problems): ParsedDirection | undefined {
+  if (value === undefined) return undefined;
+  const invalid = new Set<string>();
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.add(prefix, `expected a mapping of ${DIRECTION_FIELDS.slice(0, 5).join(', ')}, ... (got ${describeInput(value)})`);
+    return { patch: {}, invalid: new Set(['*']) };
+  }
+  const shape = directionSchema.shape as Record<string, z.ZodType>;
+  const valid: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const schema = shape[k];
+    if (!schema) {
+      problems.add([...prefix, k], `unknown field (${suggestKey(k, DIRECTION_FIELDS)})`);
+      continue;
+    }
+    const out = problems.parse(schema, v, [...prefix, k], (path, input) => (path.length === 0 ? nestedKnownKeys(k, input) : undefined));
+    if (out === undefined) invalid.add(k);
+    else valid[k] = out;
+  }
+  return { patch: toPatch(valid as z.output<typeof directionSchema>), invalid };
+}
+
+function checkRules(imp: Impairment, invalid: Set<string>, prefix: Path, problems: Problems, merged = false, skip?: Set<string>): Set<string> {
   const seen = new Set<string>();
+  if (invalid.has('*')) return seen;
   for (const p of checkImpairmentRules(imp)) {
+    if ([p.field.split('.')[0] as string, ...p.needs].some((f) => invalid.has(f))) continue;
     const key = `${p.field}: ${p.message}`;
     seen.add(key);
     if (skip?.has(key)) continue;
-    problems.add([...prefix, ...p.field.split('.')], p.message + suffix);
+    problems.add([...prefix, ...p.field.split('.')], merged ? `with the base merged in, ${p.message}` : p.message);
   }
   return seen;
 }
@@ -216,38 +258,40 @@ export function parseProfile(raw: unknown, file?: string): Profile {
     problems.add(['extends'], 'is resolved when a profile is loaded by name or path (backhaul profiles/--profiles); here it cannot be');
   }
   const rawObj = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'extends'));
-  const top = problems.parse(topSchema, rawObj, [], TOP_FIELDS);
+  const top = problems.parse(topSchema, rawObj, [], fixedKeys(TOP_FIELDS));
   const r = rawObj as Record<string, unknown>;
 
-  const egressPatch = parseDirection(r['egress'], ['egress'], problems);
-  const ingressPatch = parseDirection(r['ingress'], ['ingress'], problems);
-  const egress = applyPatch({}, egressPatch);
-  const ingress = ingressPatch === undefined ? undefined : applyPatch({}, ingressPatch);
+  const eg = parseDirection(r['egress'], ['egress'], problems);
+  const ig = parseDirection(r['ingress'], ['ingress'], problems);
+  const egress = applyPatch({}, eg?.patch);
+  const ingress = ig === undefined ? undefined : applyPatch({}, ig.patch);
+  const none = new Set<string>();
   const baseSeen: Record<Direction, Set<string>> = {
-    egress: egressPatch ? checkRules(egress, ['egress'], problems) : new Set(),
-    ingress: ingress ? checkRules(ingress, ['ingress'], problems) : new Set(),
+    egress: checkRules(egress, eg?.invalid ?? none, ['egress'], problems),
+    ingress: ingress ? checkRules(ingress, ig?.invalid ?? none, ['ingress'], problems) : new Set(),
   };
 
   let schedule: Schedule | undefined;
   if (r['schedule'] !== undefined) {
-    const s = problems.parse(scheduleSchema, r['schedule'], ['schedule'], SCHEDULE_FIELDS);
+    const s = problems.parse(scheduleSchema, r['schedule'], ['schedule'], fixedKeys(SCHEDULE_FIELDS));
     if (s) {
       if (s.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
       const phases: Phase[] = [];
       s.phases.forEach((rawPhase, i) => {
         const prefix = ['schedule', 'phases', i];
-        const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, PHASE_FIELDS);
-        const pe = parseDirection(ph?.egress, [...prefix, 'egress'], problems);
-        const pi = parseDirection(ph?.ingress, [...prefix, 'ingress'], problems);
+        const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, fixedKeys(PHASE_FIELDS));
+        const rp = (typeof rawPhase === 'object' && rawPhase !== null ? rawPhase : {}) as Record<string, unknown>;
+        const pe = parseDirection(rp['egress'], [...prefix, 'egress'], problems);
+        const pi = parseDirection(rp['ingress'], [...prefix, 'ingress'], problems);
         if (!ph) return;
         const phase: Phase = { durationMs: ph.duration };
         if (ph.name !== undefined) phase.name = ph.name;
-        if (pe !== undefined) phase.egress = pe;
-        if (pi !== undefined) phase.ingress = pi;
+        if (pe !== undefined) phase.egress = pe.patch;
+        if (pi !== undefined) phase.ingress = pi.patch;
         phases.push(phase);
-        const suffix = ' (in effect during this phase, merged with the base)';
-        if (pe !== undefined || egressPatch) checkRules(applyPatch(egress, pe), [...prefix, 'egress'], problems, suffix, baseSeen.egress);
-        if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi), [...prefix, 'ingress'], problems, suffix, baseSeen.ingress);
+        const union = (a?: ParsedDirection, b?: ParsedDirection): Set<string> => new Set([...(a?.invalid ?? []), ...(b?.invalid ?? [])]);
+        if (pe !== undefined) checkRules(applyPatch(egress, pe.patch), union(eg, pe), [...prefix, 'egress'], problems, true, baseSeen.egress);
+        if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi.patch), union(ig, pi), [...prefix, 'ingress'], problems, true, baseSeen.ingress);
       });
       schedule = { phases, loop: s.loop ?? true };
       if (s.loop === false) schedule.tail = s.tail ?? 'base';

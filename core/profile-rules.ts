@@ -10,43 +10,45 @@ export interface RuleProblem {
   /** YAML path below the direction block, e.g. 'jitter', 'reorder.gap', 'slot.max'. */
   field: string;
   message: string;
+  /** The YAML fields the rule reads besides `field` (a rule is moot when one of them is invalid). */
+  needs: string[];
 }
 
 /** Every rule the impairment breaks (empty when it is consistent). Pure. */
 export function checkImpairmentRules(imp: Impairment): RuleProblem[] {
   const out: RuleProblem[] = [];
-  const add = (field: string, message: string): void => {
-    out.push({ field, message });
+  const add = (field: string, message: string, needs: string[] = []): void => {
+    out.push({ field, message, needs });
   };
   const hasDelay = imp.delayMs !== undefined;
   const jitter = imp.jitterMs ?? 0;
 
   if (imp.jitterMs !== undefined && !hasDelay) {
-    add('jitter', 'needs delay (jitter varies the delay; write delay: 0ms to jitter around zero)');
+    add('jitter', 'needs delay (jitter varies the delay; write delay: 0ms to jitter around zero)', ['delay']);
   }
   if (imp.delayCorrelationPct !== undefined && !(jitter > 0)) {
-    add('correlation', 'needs a jitter above 0 (the delay correlation only shapes the jitter)');
+    add('correlation', 'needs a jitter above 0 (the delay correlation only shapes the jitter)', ['jitter']);
   }
   if (imp.distribution !== undefined && !(hasDelay && jitter > 0)) {
-    add('distribution', 'needs delay and a jitter above 0 (netem: "distribution specified but no latency and jitter values")');
+    add('distribution', 'needs delay and a jitter above 0 (netem: "distribution specified but no latency and jitter values")', ['delay', 'jitter']);
   }
   if (imp.reorderPct !== undefined && !((imp.delayMs ?? 0) > 0)) {
-    add('reorder', 'needs a delay above 0 (netem: "reordering not possible without specifying some delay")');
+    add('reorder', 'needs a delay above 0 (netem: "reordering not possible without specifying some delay")', ['delay']);
   }
   if (imp.reorderGap !== undefined && !((imp.reorderPct ?? 0) > 0)) {
-    add('reorder.gap', 'needs reorder.pct above 0% (netem: "gap specified without reorder probability")');
+    add('reorder.gap', 'needs reorder.pct above 0% (netem: "gap specified without reorder probability")', ['reorder']);
   }
   if (imp.reorderCorrelationPct !== undefined && !((imp.reorderPct ?? 0) > 0)) {
-    add('reorder.correlation', 'needs reorder.pct above 0%');
+    add('reorder.correlation', 'needs reorder.pct above 0%', ['reorder']);
   }
   if (imp.duplicateCorrelationPct !== undefined && !((imp.duplicatePct ?? 0) > 0)) {
-    add('duplicate.correlation', 'needs duplicate.pct above 0%');
+    add('duplicate.correlation', 'needs duplicate.pct above 0%', ['duplicate']);
   }
   if (imp.corruptCorrelationPct !== undefined && !((imp.corruptPct ?? 0) > 0)) {
-    add('corrupt.correlation', 'needs corrupt.pct above 0%');
+    add('corrupt.correlation', 'needs corrupt.pct above 0%', ['corrupt']);
   }
   if (imp.ecn === true && imp.loss === undefined) {
-    add('ecn', 'needs a loss model (ECN marks the packets the loss model would drop; netem: "ecn requested without loss model")');
+    add('ecn', 'needs a loss model (ECN marks the packets the loss model would drop; netem: "ecn requested without loss model")', ['loss']);
   }
   if (imp.loss?.model === 'random' && imp.loss.correlationPct !== undefined && imp.loss.pct === 0) {
     add('loss.correlation', 'needs loss.pct above 0%');
@@ -63,10 +65,10 @@ export function checkImpairmentRules(imp: Impairment): RuleProblem[] {
     ['cellSizeBytes', 'cell-size'],
     ['cellOverheadBytes', 'cell-overhead'],
   ] as const) {
-    if (imp[key] !== undefined && imp.rateKbit === undefined) add(field, 'needs rate (it adjusts how rate counts each packet)');
+    if (imp[key] !== undefined && imp.rateKbit === undefined) add(field, 'needs rate (it adjusts how rate counts each packet)', ['rate']);
   }
   if (imp.cellOverheadBytes !== undefined && imp.cellSizeBytes === undefined) {
-    add('cell-overhead', 'needs cell-size');
+    add('cell-overhead', 'needs cell-size', ['cell-size']);
   }
   if (imp.slot?.maxDelayMs !== undefined && imp.slot.maxDelayMs < imp.slot.minDelayMs) {
     add(

@@ -268,6 +268,29 @@ const ecnField = z.unknown().transform((v, ctx): boolean | null => {
   return fail(ctx, `must be true or false (got ${show(v)})`);
 });
 
+/** The accepted keys of a nested mapping (for "did you mean" hints), by its field and input. */
+export function nestedKnownKeys(field: string, input: unknown): readonly string[] | undefined {
+  switch (field) {
+    case 'loss': {
+      const model = typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined;
+      if (model === 'random') return ['model', 'pct', 'correlation'];
+      if (model === 'gilbert-elliott') return ['model', 'p', 'r', '1-h', '1-k'];
+      if (model === 'bursty') return ['model', 'average', 'burst'];
+      if (model === '4-state') return ['model', 'p13', 'p31', 'p32', 'p23', 'p14'];
+      return undefined;
+    }
+    case 'duplicate':
+    case 'corrupt':
+      return ['pct', 'correlation'];
+    case 'reorder':
+      return ['pct', 'correlation', 'gap'];
+    case 'slot':
+      return ['min', 'max', 'packets', 'bytes'];
+    default:
+      return undefined;
+  }
+}
+
 /** The raw schema of one direction block (YAML names). */
 export const directionSchema = z.strictObject({
   delay: delayField().optional(),

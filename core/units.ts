@@ -130,8 +130,8 @@ export function formatDuration(ms: number): string {
   if (a < 1) return `${trimNum(ms * 1000)} us`;
   if (a < 1000) return `${trimNum(ms)} ms`;
   if (a < 60_000) return `${trimNum(ms / 1000)} s`;
-  if (a < 3_600_000) return `${trimNum(ms / 60_000)} min`;
-  return `${trimNum(ms / 3_600_000)} h`;
+  if (a < 3_600_000) return `${trimNum(ms / 60_000, 2)} min`;
+  return `${trimNum(ms / 3_600_000, 2)} h`;
 }
 
 /** For people: 20000 -> '20 Mbit/s', 750 -> '750 kbit/s', 1e6 -> '1 Gbit/s'. */

@@ -1,0 +1,36 @@
+/**
+ * What the agent needs from a backend beyond `ImpairmentBackend`: the guard's revert plan and
+ * leaf-only phase switches. Adapters in the composition root (agent/main.ts) provide them.
+ */
+import type { Impairment, Profile } from '../core/profile.js';
+import type { ImpairmentBackend, Target } from './backend.js';
+
+/** One phase's full parameter set per direction (the schedule's merge already done). */
+export interface PhaseImpairments {
+  egress: Impairment;
+  ingress?: Impairment;
+}
+
+export interface AgentBackend extends ImpairmentBackend {
+  /**
+   * argv steps (no shell) that undo what is applied on `target` right now, for the revert guard to
+   * run if the agent dies. Computed after each apply. Absent or [] when the agent's death undoes it
+   * by itself (the in-process relay).
+   */
+  revertPlan?(target: Target): Promise<string[][]>;
+  /**
+   * Switch a scheduled profile's phase, touching only the leaves (no root graft). Absent when the
+   * backend runs schedules itself (the relay).
+   */
+  applyPhase?(target: Target, profile: Profile, phase: PhaseImpairments): Promise<void>;
+}
+
+/** A stable key per target, for leases and conflicts: one impairment per key. */
+export function targetKey(t: Target): string {
+  return t.kind === 'netem' ? `netem:${t.netns ?? ''}:${t.dev}` : `relay:${t.proto}:${t.listen}`;
+}
+
+/** A short human label: `eth0`, `ns1/eth0`, `udp 0.0.0.0:9000 -> 10.0.0.1:9000`. */
+export function targetLabel(t: Target): string {
+  return t.kind === 'netem' ? (t.netns ? `${t.netns}/${t.dev}` : t.dev) : `${t.proto} ${t.listen} -> ${t.upstream}`;
+}

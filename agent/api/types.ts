@@ -1,0 +1,187 @@
+/**
+ * The agent's HTTP API, v1: request and response shapes shared by the server (agent/api/routes)
+ * and the typed client (agent/api/client.ts). Keep these stable: the campaign runner builds on them.
+ *
+ * Routes (all JSON; errors are `{ code, message, details }` with the catalogued HTTP status):
+ *   GET    /v1/health                       -> Health
+ *   GET    /v1/capabilities                 -> Capabilities
+ *   GET    /v1/profiles                     -> { profiles: ProfileSummary[] }
+ *   GET    /v1/profiles/:name               -> { profile: Profile, description: string }
+ *   POST   /v1/impairments                  CreateImpairmentRequest -> 201 ImpairmentView
+ *   GET    /v1/impairments                  -> { impairments: ImpairmentView[] }
+ *   GET    /v1/impairments/:id              -> ImpairmentView
+ *   POST   /v1/impairments/:id/renew        RenewRequest -> ImpairmentView
+ *   DELETE /v1/impairments/:id[?force=true] -> DeleteResult
+ *   POST   /v1/probes                       StartProbeRequest -> 201 ProbeView
+ *   GET    /v1/probes                       -> { probes: ProbeView[] }
+ *   GET    /v1/probes/:id                   -> ProbeView (with the summary so far)
+ *   GET    /v1/probes/:id/histogram         -> ProbeHistogram
+ *   DELETE /v1/probes/:id                   -> ProbeView (final summary)
+ *   GET    /v1/reflector                    -> ReflectorView
+ *   GET    /v1/events (WebSocket)           -> AgentEvent messages, one JSON object per frame
+ *   GET    /metrics                         -> Prometheus text
+ * Auth: `Authorization: Bearer <token>` (mandatory unless the agent listens on loopback only
+ * without a tokens file). 401 missing/wrong token, 403 a read-only token tried a change,
+ * 409 the target is held by another controller's lease (retry with `force: true` to take it over).
+ */
+import type { Impairment, Profile } from '../../core/profile.js';
+import type { DirectionSelector, MatchRule, Target } from '../backend.js';
+
+export type { DirectionSelector, MatchRule, Target };
+
+export interface Health {
+  status: 'ok';
+  version: string;
+  /** Seconds since the agent started. */
+  uptimeS: number;
+  impairments: number;
+  probes: number;
+  guard: { pid: number | null; alive: boolean; restarts: number };
+}
+
+export interface Capabilities {
+  backends: ('netem' | 'relay')[];
+  kernel: { release: string; features: Record<string, boolean> };
+  iproute2Version: string | null;
+  nodeVersion: string;
+  hostname: string;
+  /** Lease limits, in milliseconds. */
+  leases: { defaultTtlMs: number; maxTtlMs: number };
+}
+
+export interface ProfileSummary {
+  name: string;
+  description: string;
+  source?: string;
+}
+
+/** A match/exclude rule in a request: an object, or the CLI string form `peer=CIDR[,port=N][,proto=tcp|udp]`. */
+export type MatchRuleInput = MatchRule | string;
+
+export type TargetInput =
+  | { kind?: 'netem'; dev: string; netns?: string }
+  | { kind: 'relay'; proto: 'udp' | 'tcp'; listen: string; upstream: string };
+
+export interface CreateImpairmentRequest {
+  target: TargetInput;
+  /** A profile name from the agent's library, or an inline profile document (YAML-shaped object). */
+  profile: string | Record<string, unknown>;
+  /** Default 'both': whatever directions the profile defines. */
+  direction?: DirectionSelector;
+  match?: MatchRuleInput[];
+  exclude?: MatchRuleInput[];
+  /** Lease duration: '30s', '10m', '1h30m' or milliseconds. Default and maximum come from the agent config. */
+  ttl?: string | number;
+  /** Who holds the lease (default: the token's name). Another controller touching the target gets 409. */
+  controller?: string;
+  /** Take the target over from another controller's lease. */
+  force?: boolean;
+  /** Do not exclude the management path (API port, SSH, the controlling peer). Default false. */
+  allowManagementInterface?: boolean;
+  disableOffloads?: boolean;
+  /** Free-form labels; `campaign` and `step` become `backhaul_campaign_step_info`. */
+  labels?: { campaign?: string; step?: string; [k: string]: string | undefined };
+}
+
+export interface RenewRequest {
+  ttl?: string | number;
+  controller?: string;
+  force?: boolean;
+}
+
+export interface PhaseSwitch {
+  index: number;
+  name: string;
+  /** Wall-clock ms when the switch was planned, and when tc confirmed it. */
+  plannedAtMs: number;
+  actualAtMs: number;
+}
+
+export interface ImpairmentView {
+  id: string;
+  target: Target;
+  backend: 'netem' | 'relay';
+  profileName: string;
+  profile: Profile;
+  direction: DirectionSelector;
+  match: MatchRule[];
+  /** Everything excluded, the management rules included. */
+  exclude: MatchRule[];
+  managementExcluded: boolean;
+  controller: string;
+  labels: Record<string, string>;
+  createdAtMs: number;
+  expiresAtMs: number;
+  /** 'active' while in effect or being re-applied; 'reverting' during delete/expiry. */
+  state: 'applying' | 'active' | 'reverting';
+  /** Whether the last check found the impairment on the system. */
+  inEffect: boolean;
+  lastCheckedAtMs: number | null;
+  lastError: string | null;
+  phase: { index: number; name: string; sinceMs: number; egress?: Impairment; ingress?: Impairment } | null;
+  /** The most recent phase switches (newest last, bounded). */
+  phaseSwitches: PhaseSwitch[];
+  reapplies: number;
+}
+
+export interface DeleteResult {
+  id: string;
+  reverted: true;
+}
+
+export interface StartProbeRequest {
+  /** `host:port` (STAMP/UDP), `tcp://host:port` or `http(s)://...`. */
+  target: string;
+  name?: string;
+  intervalMs?: number;
+  /** Stop after this long (ms); default: run until stopped. */
+  durationMs?: number;
+  count?: number;
+  sizeBytes?: number;
+  timeoutMs?: number;
+}
+
+export interface ProbeView {
+  id: string;
+  name: string;
+  target: string;
+  /** 'standing' probes come from the config file and cannot be stopped through the API. */
+  origin: 'api' | 'standing';
+  state: 'running' | 'stopped';
+  startedAtMs: number;
+  stoppedAtMs: number | null;
+  summary: Record<string, unknown>;
+}
+
+export interface ProbeHistogram {
+  id: string;
+  /** Base64 HdrHistogram (compressed), RTT in microseconds. */
+  encoded: string;
+  unit: 'us';
+}
+
+export interface ReflectorView {
+  enabled: boolean;
+  address: string | null;
+  port: number | null;
+  counters: Record<string, number>;
+}
+
+/** Events on the WebSocket stream (`GET /v1/events`), one JSON object per message. */
+export type AgentEvent =
+  | { type: 'hello'; atMs: number; version: string }
+  | { type: 'impairment.created'; atMs: number; id: string; view: ImpairmentView }
+  | { type: 'impairment.renewed'; atMs: number; id: string; expiresAtMs: number }
+  | { type: 'impairment.deleted'; atMs: number; id: string; reason: 'api' | 'expired' | 'shutdown' | 'taken-over' }
+  | { type: 'impairment.in-effect'; atMs: number; id: string; inEffect: boolean; reason: string }
+  | { type: 'impairment.reapplied'; atMs: number; id: string; reason: string }
+  | { type: 'impairment.error'; atMs: number; id: string; message: string }
+  | { type: 'phase.switched'; atMs: number; id: string; index: number; name: string; plannedAtMs: number }
+  | { type: 'guard.restarted'; atMs: number; pid: number | null }
+  | { type: 'probe.started' | 'probe.stopped'; atMs: number; id: string; target: string };
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}

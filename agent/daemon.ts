@@ -1,0 +1,126 @@
+/**
+ * The agent daemon assembled from injected parts (agent/main.ts supplies the real ones; tests
+ * supply fakes at the integration tier): manager + lease loop + API server + metrics + events.
+ *
+ * Lifecycle: `createDaemon()` builds everything (nothing listens yet; `app.inject` works);
+ * `listen()` binds; `shutdown()` stops accepting, stops schedules and probes, reverts every
+ * impairment, then tells the guard it may exit (only when everything reverted).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { AgentBackend } from './agent-backend.js';
+import type { AuditSink } from './audit.js';
+import { buildServer } from './api/server.js';
+import type { AuthConfig } from './api/auth.js';
+import type { ProfileCatalog } from './api/routes-info.js';
+import type { Capabilities, Health } from './api/types.js';
+import { EventBus } from './events.js';
+import { ImpairmentManager, type GuardPort, type LeaseConfig, type ManagerHooks, type ProfileResolver } from './impairments/manager.js';
+import type { ManagementConfig } from './impairments/management.js';
+import type { ImpairmentRecord } from './impairments/record.js';
+import type { Journal } from './journal.js';
+import { createAgentMetrics, type AgentMetrics, type TcCounters } from './metrics.js';
+import type { ProbeService, ReflectorService } from './probes/service.js';
+
+export interface DaemonParts {
+  version: string;
+  backends: Map<'netem' | 'relay', AgentBackend>;
+  profiles: ProfileResolver & ProfileCatalog;
+  journal: Journal;
+  guard: GuardPort & { pid: number | null; alive: boolean; restarts: number; finish?(): Promise<void> };
+  auth: AuthConfig;
+  audit: AuditSink;
+  leases: LeaseConfig;
+  management: ManagementConfig;
+  capabilities: () => Promise<Omit<Capabilities, 'leases'>>;
+  probes?: (ProbeService & { stopAll?(): Promise<void> }) | null;
+  reflector?: ReflectorService | null;
+  tcCounters?: (rec: ImpairmentRecord) => Promise<TcCounters[]>;
+  clock?: Clock;
+  events?: EventBus;
+  hooks?: ManagerHooks;
+  bodyLimitBytes?: number;
+  metricsAuth?: boolean;
+  https?: { key: Buffer | string; cert: Buffer | string };
+  leaseCheckMs?: number;
+  newId?: () => string;
+  log?: (line: string) => void;
+}
+
+export interface Daemon {
+  app: FastifyInstance;
+  manager: ImpairmentManager;
+  events: EventBus;
+  metrics: AgentMetrics;
+  /** Extra hooks (scheduler, reconciler) attach here after construction. */
+  hooks: ManagerHooks[];
+  shutdown(): Promise<boolean>;
+}
+
+export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
+  const clock = parts.clock ?? systemClock;
+  const events = parts.events ?? new EventBus(() => clock.wallMs());
+  const log = parts.log ?? (() => undefined);
+  const hooks: ManagerHooks[] = parts.hooks ? [parts.hooks] : [];
+  const manager = new ImpairmentManager({
+    backends: parts.backends,
+    profiles: parts.profiles,
+    journal: parts.journal,
+    guard: parts.guard,
+    clock,
+    events,
+    leases: parts.leases,
+    management: parts.management,
+    hooks: {
+      onActive: (r) => hooks.forEach((h) => h.onActive?.(r)),
+      onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r)),
+    },
+    ...(parts.newId ? { newId: parts.newId } : {}),
+    onGuardError: (e) => log(`revert guard: ${e.message}`),
+  });
+  const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) });
+  const started = clock.monoNs();
+  const health = (): Health => ({
+    status: 'ok',
+    version: parts.version,
+    uptimeS: Number((clock.monoNs() - started) / 1_000_000n) / 1000,
+    impairments: manager.all().length,
+    probes: parts.probes?.list().length ?? 0,
+    guard: { pid: parts.guard.pid, alive: parts.guard.alive, restarts: parts.guard.restarts },
+  });
+  const app = await buildServer({
+    auth: parts.auth,
+    manager,
+    probes: parts.probes ?? null,
+    reflector: parts.reflector ?? null,
+    audit: parts.audit,
+    requestsTotal: metrics.requestsTotal,
+    registry: metrics.registry,
+    events,
+    version: parts.version,
+    health,
+    capabilities: async () => ({ ...(await parts.capabilities()), leases: { ...parts.leases } }),
+    profileCatalog: parts.profiles,
+    ...(parts.bodyLimitBytes ? { bodyLimitBytes: parts.bodyLimitBytes } : {}),
+    ...(parts.metricsAuth ? { metricsAuth: true } : {}),
+    ...(parts.https ? { https: parts.https } : {}),
+  });
+  const leaseLoop = new AbortController();
+  const leaseDone = manager.runLeaseLoop(leaseLoop.signal, parts.leaseCheckMs ?? 100);
+  let shutdownPromise: Promise<boolean> | null = null;
+  const shutdown = (): Promise<boolean> => {
+    shutdownPromise ??= (async () => {
+      leaseLoop.abort();
+      await leaseDone;
+      await app.close().catch(() => undefined);
+      await parts.probes?.stopAll?.().catch(() => undefined);
+      const ok = await manager.revertAll('shutdown');
+      if (ok) await parts.guard.finish?.();
+      else log('some impairments could not be reverted; the revert guard will try when the agent exits');
+      return ok;
+    })();
+    return shutdownPromise;
+  };
+  return { app, manager, events, metrics, hooks, shutdown };
+}

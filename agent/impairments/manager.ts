@@ -1,0 +1,284 @@
+/**
+ * The impairment manager: leases, ownership, journal and guard bookkeeping around the backends.
+ *
+ *   create:  validate -> lease check (409) -> journal.put -> backend.apply -> revert plan -> guard -> event
+ *   delete:  ownership check -> backend.revert -> guard -> journal.remove -> event
+ *   expiry:  a lease loop reverts every impairment whose monotonic deadline passed
+ * One impairment per target (targetKey); the same controller re-creating on its target replaces it,
+ * another controller gets ERR_LEASE_CONFLICT (409) unless it forces. Work on one target is
+ * serialised. A failed apply leaves the target reverted (the backend reverts a partial apply; we
+ * revert again, idempotently) and no journal entry.
+ */
+import { randomBytes } from 'node:crypto';
+import { BackhaulError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { Profile } from '../../core/profile.js';
+import type { AgentBackend } from '../agent-backend.js';
+import { targetKey, targetLabel } from '../agent-backend.js';
+import type { ImpairmentView } from '../api/types.js';
+import type { CreateInput, RenewInput } from '../api/validate.js';
+import type { EventBus } from '../events.js';
+import type { Journal } from '../journal.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { managementExcludes, mergeRules, type ManagementConfig } from './management.js';
+import { toView, type ImpairmentRecord } from './record.js';
+
+export interface ProfileResolver {
+  /** A name from the library or an inline document; throws ERR_PROFILE_NOT_FOUND / ERR_PROFILE_INVALID. */
+  resolve(input: string | Record<string, unknown>): Promise<Profile>;
+}
+
+export interface GuardPort {
+  setPlan(plan: string[][]): Promise<void>;
+}
+
+/** Lifecycle hooks (the schedule runner, metrics). */
+export interface ManagerHooks {
+  onActive?(rec: ImpairmentRecord): void;
+  onRemoved?(rec: ImpairmentRecord): void;
+}
+
+export interface LeaseConfig {
+  defaultTtlMs: number;
+  maxTtlMs: number;
+}
+
+export interface ManagerDeps {
+  backends: Map<'netem' | 'relay', AgentBackend>;
+  profiles: ProfileResolver;
+  journal: Journal;
+  guard: GuardPort;
+  clock: Clock;
+  events: EventBus;
+  leases: LeaseConfig;
+  management: ManagementConfig;
+  hooks?: ManagerHooks;
+  newId?: () => string;
+  /** Called when the guard could not be updated (crash protection degraded). */
+  onGuardError?: (e: Error) => void;
+}
+
+export interface Caller {
+  /** The token's name ('anonymous' without auth). */
+  token: string;
+  /** The peer's address. */
+  peer: string | null;
+}
+
+export type DeleteReason = 'api' | 'expired' | 'shutdown';
+
+export class ImpairmentManager {
+  private readonly records = new Map<string, ImpairmentRecord>();
+  private readonly lock = new KeyedLock();
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.newId = deps.newId ?? (() => `imp-${randomBytes(5).toString('hex')}`);
+  }
+
+  /** All records, oldest first (read-only use: metrics, reconciler, scheduler). */
+  all(): ImpairmentRecord[] {
+    return [...this.records.values()];
+  }
+
+  list(): ImpairmentView[] {
+    return this.all().map(toView);
+  }
+
+  get(id: string): ImpairmentView {
+    return toView(this.mustGet(id));
+  }
+
+  record(id: string): ImpairmentRecord | undefined {
+    return this.records.get(id);
+  }
+
+  async create(input: CreateInput, caller: Caller): Promise<ImpairmentView> {
+    const profile = await this.deps.profiles.resolve(input.profile);
+    const backend = this.deps.backends.get(input.target.kind);
+    if (!backend) {
+      throw new BackhaulError('ERR_CAPABILITY_MISSING', `this agent has no ${input.target.kind} backend`, { available: [...this.deps.backends.keys()] });
+    }
+    const ttlMs = this.ttl(input.ttlMs);
+    const controller = input.controller ?? caller.token;
+    const managementExcluded = input.target.kind === 'netem' && !input.allowManagementInterface;
+    const exclude = mergeRules(input.exclude, managementExcluded ? managementExcludes(this.deps.management, caller.peer) : []);
+    const target = input.target.kind === 'netem'
+      ? { ...input.target, ...(input.match.length ? { match: input.match } : {}), ...(exclude.length ? { exclude } : {}) }
+      : input.target;
+    const key = targetKey(target);
+    return this.lock.run(key, async () => {
+      const existing = this.byKey(key);
+      if (existing && existing.controller !== controller && !input.force) throw this.conflict(existing);
+      const now = this.deps.clock.wallMs();
+      const rec: ImpairmentRecord = {
+        id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
+        exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, expiresAtMs: now + ttlMs,
+        expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, state: 'applying', inEffect: false,
+        lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
+      };
+      await this.deps.journal.put(this.entry(rec));
+      if (existing) this.drop(existing, existing.controller === controller ? 'api' : 'taken-over');
+      try {
+        await backend.apply(target, profile);
+      } catch (e) {
+        await backend.revert(target).catch(() => undefined);
+        await this.deps.journal.remove(rec.id);
+        if (existing) await this.deps.journal.remove(existing.id);
+        await this.pushGuard();
+        throw e;
+      }
+      if (existing) await this.deps.journal.remove(existing.id);
+      rec.revertPlan = (await backend.revertPlan?.(target)) ?? [];
+      rec.state = 'active';
+      rec.inEffect = true;
+      rec.lastCheckedAtMs = this.deps.clock.wallMs();
+      this.records.set(rec.id, rec);
+      await this.pushGuard();
+      this.deps.events.emit({ type: 'impairment.created', id: rec.id, view: toView(rec) });
+      this.deps.hooks?.onActive?.(rec);
+      return toView(rec);
+    });
+  }
+
+  async renew(id: string, input: RenewInput, caller: Caller): Promise<ImpairmentView> {
+    const rec = this.mustGet(id);
+    return this.lock.run(rec.key, async () => {
+      const current = this.mustGet(id);
+      this.checkOwner(current, input.controller ?? caller.token, input.force);
+      const ttlMs = this.ttl(input.ttlMs);
+      current.expiresAtMs = this.deps.clock.wallMs() + ttlMs;
+      current.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
+      if (input.force) current.controller = input.controller ?? caller.token;
+      await this.deps.journal.put(this.entry(current));
+      this.deps.events.emit({ type: 'impairment.renewed', id, expiresAtMs: current.expiresAtMs });
+      return toView(current);
+    });
+  }
+
+  /** Revert and forget. `caller` null = the agent itself (expiry, shutdown): no ownership check. */
+  async delete(id: string, opts: { force?: boolean; controller?: string | null }, caller: Caller | null, reason: DeleteReason = 'api'): Promise<void> {
+    const rec = this.mustGet(id);
+    await this.lock.run(rec.key, async () => {
+      const current = this.mustGet(id);
+      if (caller) this.checkOwner(current, opts.controller ?? caller.token, opts.force ?? false);
+      const backend = this.deps.backends.get(current.backend);
+      current.state = 'reverting';
+      this.deps.hooks?.onRemoved?.(current);
+      try {
+        await backend?.revert(current.target);
+      } catch (e) {
+        current.state = 'active';
+        current.lastError = `revert failed: ${(e as Error).message}`;
+        this.deps.events.emit({ type: 'impairment.error', id, message: current.lastError });
+        throw e;
+      }
+      this.records.delete(id);
+      await this.pushGuard();
+      await this.deps.journal.remove(id);
+      this.deps.events.emit({ type: 'impairment.deleted', id, reason });
+    });
+  }
+
+  /** Revert every impairment whose lease ended. Failures are retried on the next call. */
+  async expireDue(): Promise<void> {
+    const now = this.deps.clock.monoNs();
+    for (const rec of this.all()) {
+      if (rec.state === 'active' && rec.expiresAtMonoNs <= now) {
+        await this.delete(rec.id, {}, null, 'expired').catch(() => undefined);
+      }
+    }
+  }
+
+  /** Run the lease loop until `signal` aborts (checks every `everyMs`). */
+  async runLeaseLoop(signal: AbortSignal, everyMs = 100): Promise<void> {
+    while (!signal.aborted) {
+      await this.expireDue();
+      await this.deps.clock.sleep(everyMs, signal).catch(() => undefined);
+    }
+  }
+
+  /** Revert everything (graceful shutdown). Resolves true when all reverted. */
+  async revertAll(reason: DeleteReason = 'shutdown'): Promise<boolean> {
+    let ok = true;
+    for (const rec of this.all().reverse()) {
+      await this.delete(rec.id, {}, null, reason).catch(() => {
+        ok = false;
+      });
+    }
+    return ok;
+  }
+
+  /** Run `task` with the target's lock held (the reconciler and scheduler use it). */
+  withTarget<T>(rec: ImpairmentRecord, task: () => Promise<T>): Promise<T> {
+    return this.lock.run(rec.key, task);
+  }
+
+  /** Record a new revert plan for `rec` (after a re-apply) and hand the whole plan to the guard. */
+  async refreshPlan(rec: ImpairmentRecord): Promise<void> {
+    const backend = this.deps.backends.get(rec.backend);
+    rec.revertPlan = (await backend?.revertPlan?.(rec.target)) ?? [];
+    await this.pushGuard();
+  }
+
+  backend(rec: ImpairmentRecord): AgentBackend | undefined {
+    return this.deps.backends.get(rec.backend);
+  }
+
+  private ttl(requested: number | null): number {
+    const { defaultTtlMs, maxTtlMs } = this.deps.leases;
+    const ttl = requested ?? defaultTtlMs;
+    if (ttl <= 0) throw new BackhaulError('ERR_BAD_REQUEST', 'ttl: must be greater than zero', { problems: ['ttl: must be greater than zero'] });
+    if (ttl > maxTtlMs) {
+      throw new BackhaulError('ERR_BAD_REQUEST', `ttl: at most ${maxTtlMs} ms on this agent (got ${ttl})`, { problems: [`ttl: must be at most ${maxTtlMs} ms`], maxTtlMs });
+    }
+    return ttl;
+  }
+
+  private byKey(key: string): ImpairmentRecord | undefined {
+    for (const r of this.records.values()) if (r.key === key) return r;
+    return undefined;
+  }
+
+  private mustGet(id: string): ImpairmentRecord {
+    const rec = this.records.get(id);
+    if (!rec) throw new BackhaulError('ERR_NOT_FOUND', `no impairment ${id}`, { id });
+    return rec;
+  }
+
+  private conflict(rec: ImpairmentRecord): BackhaulError {
+    return new BackhaulError(
+      'ERR_LEASE_CONFLICT',
+      `${targetLabel(rec.target)} is held by controller "${rec.controller}" (impairment ${rec.id}) until ${new Date(rec.expiresAtMs).toISOString()}`,
+      { id: rec.id, controller: rec.controller, expiresAtMs: rec.expiresAtMs, hint: 'retry with force: true (CLI: --force) to take it over' },
+    );
+  }
+
+  private checkOwner(rec: ImpairmentRecord, controller: string, force: boolean): void {
+    if (rec.controller !== controller && !force) throw this.conflict(rec);
+  }
+
+  /** Forget a record being replaced on the same target (its effect is overwritten by the new apply). */
+  private drop(rec: ImpairmentRecord, reason: 'api' | 'taken-over'): void {
+    this.records.delete(rec.id);
+    this.deps.hooks?.onRemoved?.(rec);
+    this.deps.events.emit({ type: 'impairment.deleted', id: rec.id, reason });
+  }
+
+  private entry(rec: ImpairmentRecord) {
+    return {
+      id: rec.id, target: rec.target, backend: rec.backend, profileName: rec.profile.name,
+      controller: rec.controller, createdAtMs: rec.createdAtMs, expiresAtMs: rec.expiresAtMs,
+    };
+  }
+
+  /** Hand the guard the revert plan of everything active, newest first. */
+  private async pushGuard(): Promise<void> {
+    const plan = this.all().reverse().flatMap((r) => r.revertPlan);
+    try {
+      await this.deps.guard.setPlan(plan);
+    } catch (e) {
+      this.deps.onGuardError?.(e as Error);
+    }
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Serialise async work per key (one target's create/delete/reconcile/phase switch never overlap).
+ * A failing task does not poison the queue.
+ */
+export class KeyedLock {
+  private tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `backhaul apply <profile> --dev IF ...`: put a WAN profile on an interface with tc.
+ * `--dry-run` prints the exact commands (one per line, as a shell would run them) and changes
+ * nothing; it needs no root (the live state is read when possible, else a fresh device is assumed).
+ */
+import type { Command } from 'commander';
+import { isBackhaulError } from '../../core/errors.js';
+import type { Profile } from '../../core/profile.js';
+import { loadProfile } from '../../agent/profile-library.js';
+import { emptyDevState, type LiveState } from '../../agent/netem/live-state.js';
+import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { planLines } from '../../agent/netem/plan.js';
+import { runAction, type CliContext } from '../context.js';
+import { emit } from '../output.js';
+import { addDevFlags, addSelectionFlags, impairmentLines, targetFromFlags, type TargetFlags } from './netem-common.js';
+
+interface ApplyFlags extends TargetFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  profiles?: string[];
+}
+
+const EXAMPLES = `
+Examples:
+  backhaul apply lte-cell-edge --dev eth1                      # both directions (ingress via an IFB)
+  backhaul apply geo-satellite --dev eth1 --direction egress
+  backhaul apply ./my-link.yaml --dev eth1 --exclude peer=192.0.2.10/32,port=22,proto=tcp
+  backhaul apply fibre-business --dev r1 --netns router --match peer=10.78.2.0/24
+  backhaul apply leo-starlink --dev eth1 --dry-run             # print the tc/ip commands only
+
+Applying again replaces the previous profile completely; \`backhaul clear --dev IF\` removes it.
+A scheduled profile gets its base here; its phases run under \`backhaul agent\`.
+Exit codes: 0 ok, 2 bad input, 3 missing kernel feature/privilege (e.g. no sch_netem), 4 tc failed,
+5 the interface has a root qdisc backhaul does not own.`;
+
+export function registerApply(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('apply')
+    .description('apply a WAN profile (a name or a YAML file) to an interface with tc (htb + netem)')
+    .argument('<profile>', 'profile name (see `backhaul profiles list`) or path to a .yaml file');
+  addDevFlags(cmd, true);
+  addSelectionFlags(cmd)
+    .option('--dry-run', 'print the tc/ip commands instead of running them (no root needed)')
+    .option('--profiles <dir>', 'extra directory of profiles (repeatable; also $BACKHAUL_PROFILES)', (v: string, p: string[] = []) => [...p, v])
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', EXAMPLES)
+    .action(async (name: string, flags: ApplyFlags) => {
+      await runAction(ctx, flags, async () => {
+        const target = targetFromFlags(flags);
+        const profile = await loadProfile(name, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
+        const backend = new NetemBackend();
+        if (flags.dryRun) return dryRun(ctx, flags, backend, target, profile);
+        const applied = await backend.apply(target, profile, ctx.signal);
+        const warnings = (applied.details?.['warnings'] as string[] | undefined) ?? [];
+        const scheduleNote = profile.schedule
+          ? `profile ${profile.name} has a schedule of ${profile.schedule.phases.length} phases: its base is applied; run it under \`backhaul agent\` for the phases`
+          : undefined;
+        emit(ctx.io, flags, { ...applied, ...(scheduleNote ? { note: scheduleNote } : {}) }, () => {
+          const out = [`applied ${profile.name} to ${target.dev}${target.netns ? ` (netns ${target.netns})` : ''}`];
+          if (applied.egress) out.push('  egress', ...impairmentLines(applied.egress));
+          if (applied.ingress) out.push(`  ingress (via ${String(applied.details?.['ifb'])})`, ...impairmentLines(applied.ingress));
+          if (scheduleNote) out.push(`note: ${scheduleNote}`);
+          return out.join('\n');
+        });
+        for (const w of warnings) ctx.io.err(`warning: ${w}\n`);
+      });
+    });
+}
+
+async function dryRun(ctx: CliContext, flags: ApplyFlags, backend: NetemBackend, target: ReturnType<typeof targetFromFlags>,
+  profile: Profile): Promise<number> {
+  let state: LiveState | undefined;
+  const notes: string[] = [];
+  try {
+    state = await backend.runner.readLiveState(target);
+  } catch (e) {
+    if (!isBackhaulError(e) || (e.code !== 'ERR_PERMISSION' && e.code !== 'ERR_CAPABILITY_MISSING')) throw e;
+    notes.push(`could not read ${target.dev}'s current tc state (${e.message}); showing the plan for an interface with its default qdisc`);
+    state = { dev: { ...emptyDevState(), ingressFilters: [] }, ifb: null };
+  }
+  const plan = await backend.plan(target, profile, state);
+  const lines = planLines(plan);
+  emit(ctx.io, flags, { dryRun: true, profile: profile.name, commands: lines, warnings: [...notes, ...plan.warnings] }, () => lines.join('\n'));
+  if (!flags.json) for (const w of [...notes, ...plan.warnings]) ctx.io.err(`warning: ${w}\n`);
+  return 0;
+}

@@ -1,0 +1,34 @@
+/**
+ * `backhaul clear --dev IF [--netns NS]`: remove everything backhaul put on an interface (its htb
+ * tree, the ingress redirect and IFB, offload changes) and nothing else. Clearing an interface
+ * that has nothing of ours succeeds.
+ */
+import type { Command } from 'commander';
+import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { runAction, type CliContext } from '../context.js';
+import { emit } from '../output.js';
+import { addDevFlags, targetFromFlags } from './netem-common.js';
+
+interface ClearFlags {
+  dev?: string;
+  netns?: string;
+  json?: boolean;
+}
+
+export function registerClear(program: Command, ctx: CliContext): void {
+  const cmd = program.command('clear').description('remove backhaul\'s impairment from an interface (only what backhaul added)');
+  addDevFlags(cmd, true)
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  backhaul clear --dev eth1\n  backhaul clear --dev r1 --netns router\n')
+    .action(async (flags: ClearFlags) => {
+      await runAction(ctx, flags, async () => {
+        const target = targetFromFlags({ ...flags, direction: 'both' });
+        const backend = new NetemBackend();
+        const before = await backend.status(target);
+        await backend.revert(target, ctx.signal);
+        const where = `${target.dev}${target.netns ? ` (netns ${target.netns})` : ''}`;
+        emit(ctx.io, flags, { dev: target.dev, ...(target.netns ? { netns: target.netns } : {}), cleared: before !== null },
+          () => (before ? `cleared ${where}${before.profileName ? ` (was ${before.profileName})` : ''}` : `nothing of backhaul's on ${where}`));
+      });
+    });
+}

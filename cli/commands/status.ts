@@ -1,0 +1,79 @@
+/**
+ * `backhaul status [--dev IF] [--netns NS]`: what backhaul has in effect, read back live from the
+ * kernel field by field (never from a cache), with the kernel and iproute2 versions. Without
+ * --dev, every interface of the namespace that carries a backhaul tree is shown.
+ */
+import type { Command } from 'commander';
+import type { Applied } from '../../agent/backend.js';
+import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { parseIfbAlias } from '../../agent/netem/names.js';
+import { parseLinks } from '../../agent/netem/tc-json.js';
+import { runAction, type CliContext } from '../context.js';
+import { emit } from '../output.js';
+import { addDevFlags, impairmentLines, targetFromFlags } from './netem-common.js';
+
+interface StatusFlags {
+  dev?: string;
+  netns?: string;
+  json?: boolean;
+}
+
+interface TreeDetails {
+  attachedAt?: string;
+  leaf?: string;
+  leafHandle?: string;
+  filters?: string[];
+  unreadable?: string[];
+}
+
+function treeLines(label: string, tree: TreeDetails | undefined): string[] {
+  if (!tree) return [];
+  const at = tree.attachedAt === 'root' ? 'root' : `under foreign ${tree.attachedAt}`;
+  const out = [`  ${label}  htb bac0: at ${at}, leaf ${tree.leaf ?? 'none'} ${tree.leafHandle ?? ''}`.trimEnd()];
+  if (tree.filters?.length) out.push('    selection', ...tree.filters.map((f) => `      ${f}`));
+  else out.push('    selection     all traffic');
+  if (tree.unreadable?.length) out.push(`    not reported by the kernel: ${tree.unreadable.join(', ')}`);
+  return out;
+}
+
+function render(a: Applied): string[] {
+  const d = (a.details ?? {}) as Record<string, unknown>;
+  const t = a.target.kind === 'netem' ? a.target : undefined;
+  const out = [`${t?.dev ?? '?'}${t?.netns ? ` (netns ${t.netns})` : ''}: ${a.profileName ? `profile ${a.profileName}` : 'backhaul tree (profile not recorded)'}${d['appliedAt'] ? `, applied ${String(d['appliedAt'])}` : ''}`];
+  if (d['egressTree']) out.push(...treeLines('egress ', d['egressTree'] as TreeDetails), ...impairmentLines(a.egress));
+  if (d['ifb']) {
+    out.push(...treeLines(`ingress (IFB ${String(d['ifb'])})`, d['ingressTree'] as TreeDetails | undefined));
+    if (d['ingressTree']) out.push(...impairmentLines(a.ingress));
+  }
+  if (d['offloadsRecorded']) out.push(`  offloads to restore on clear: ${JSON.stringify(d['offloadsRecorded'])}`);
+  return out;
+}
+
+export function registerStatus(program: Command, ctx: CliContext): void {
+  const cmd = program.command('status').description('show the impairment in effect, read back live from the kernel');
+  addDevFlags(cmd, false)
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  backhaul status\n  backhaul status --dev eth1 --json\n')
+    .action(async (flags: StatusFlags) => {
+      await runAction(ctx, flags, async () => {
+        const backend = new NetemBackend();
+        const versions = await backend.versions();
+        let devs: string[];
+        if (flags.dev !== undefined) devs = [flags.dev];
+        else {
+          const r = await backend.runner.run(['ip', ...(flags.netns ? ['-n', flags.netns] : []), '-j', 'link', 'show']);
+          devs = parseLinks(r.stdout).filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
+        }
+        const results: Applied[] = [];
+        for (const dev of devs) {
+          const a = await backend.status(targetFromFlags({ dev, ...(flags.netns !== undefined ? { netns: flags.netns } : {}) }));
+          if (a) results.push(a);
+        }
+        emit(ctx.io, flags, { ...versions, interfaces: results }, () => {
+          const head = `kernel ${versions.kernel}, iproute2 ${versions.iproute2}`;
+          if (results.length === 0) return `${head}\nno backhaul impairment on ${flags.dev ?? 'any interface'}${flags.netns ? ` in netns ${flags.netns}` : ''}`;
+          return [head, ...results.flatMap(render)].join('\n');
+        });
+      });
+    });
+}

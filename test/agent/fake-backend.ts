@@ -1,0 +1,55 @@
+/**
+ * An in-memory backend for the unit and integration tiers (never above): records applies and
+ * reverts, can be told to fail, and "loses" an impairment on demand (like a removed qdisc).
+ */
+import { BackhaulError } from '../../core/errors.js';
+import type { Profile } from '../../core/profile.js';
+import type { Applied, Target } from '../../agent/backend.js';
+import type { AgentBackend, PhaseImpairments } from '../../agent/agent-backend.js';
+import { targetKey } from '../../agent/agent-backend.js';
+
+export class FakeBackend implements AgentBackend {
+  readonly kind = 'netem' as const;
+  readonly live = new Map<string, { target: Target; profile: Profile; phase?: PhaseImpairments }>();
+  readonly calls: string[] = [];
+  failApply: Error | null = null;
+  failRevert: Error | null = null;
+  missingDevs = new Set<string>();
+
+  async apply(target: Target, profile: Profile): Promise<Applied> {
+    this.calls.push(`apply ${targetKey(target)} ${profile.name}`);
+    if (this.failApply) throw this.failApply;
+    if (target.kind === 'netem' && this.missingDevs.has(target.dev)) {
+      throw new BackhaulError('ERR_INTERFACE_NOT_FOUND', `no interface ${target.dev}`);
+    }
+    this.live.set(targetKey(target), { target, profile });
+    return { target, backend: 'netem', profileName: profile.name, egress: profile.egress };
+  }
+
+  async revert(target: Target): Promise<void> {
+    this.calls.push(`revert ${targetKey(target)}`);
+    if (this.failRevert) throw this.failRevert;
+    this.live.delete(targetKey(target));
+  }
+
+  async status(target: Target): Promise<Applied | null> {
+    const l = this.live.get(targetKey(target));
+    return l ? { target, backend: 'netem', profileName: l.profile.name, egress: l.phase?.egress ?? l.profile.egress } : null;
+  }
+
+  async revertPlan(target: Target): Promise<string[][]> {
+    return [['true', 'revert', targetKey(target)]];
+  }
+
+  async applyPhase(target: Target, _profile: Profile, phase: PhaseImpairments): Promise<void> {
+    const l = this.live.get(targetKey(target));
+    if (!l) throw new BackhaulError('ERR_TC_FAILED', 'nothing applied');
+    l.phase = phase;
+    this.calls.push(`phase ${targetKey(target)} ${JSON.stringify(phase.egress)}`);
+  }
+
+  /** Simulate someone deleting our qdisc (or the interface going away). */
+  lose(target: Target): void {
+    this.live.delete(targetKey(target));
+  }
+}

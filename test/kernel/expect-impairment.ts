@@ -1,0 +1,80 @@
+/**
+ * Field-by-field comparison of impairments for the kernel tier, with tc's rounding allowed
+ * (times to the ns, percentages to netem's 2^-32 steps, rates to bytes/s).
+ *
+ * `rawNetemDiff` checks a netem qdisc's `tc -j` options against an Impairment with this file's own
+ * unit conversions (seconds, fractions, bytes/s), independently of the backend's parser: a shared
+ * misunderstanding between planner and parser (an inverted 1-h, ms vs s) cannot hide behind a
+ * plan -> parse round trip.
+ */
+import { IMPAIRMENT_KEYS, type Impairment } from '../../core/profile.js';
+
+function close(a: number, b: number): boolean {
+  return Math.abs(a - b) <= Math.max(1e-4 * Math.abs(b), 1e-6);
+}
+
+function deepNear(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return close(a, b);
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) if (!deepNear((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+    return true;
+  }
+  return a === b;
+}
+
+/** Differences between two impairments, one line per field; `skip` names fields not compared. */
+export function diffImpairment(expected: Impairment, actual: Impairment | undefined, skip: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (const k of IMPAIRMENT_KEYS) {
+    if (skip.includes(k)) continue;
+    const e = expected[k];
+    const a = actual?.[k];
+    if (!deepNear(a, e)) out.push(`${k}: expected ${JSON.stringify(e)}, read back ${JSON.stringify(a)}`);
+  }
+  return out;
+}
+
+const pct = (frac: unknown): number | undefined => (typeof frac === 'number' ? frac * 100 : undefined);
+const ms = (sec: unknown): number | undefined => (typeof sec === 'number' ? sec * 1000 : undefined);
+
+function get(o: Record<string, unknown> | undefined, path: string): unknown {
+  let cur: unknown = o;
+  for (const k of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
+
+/**
+ * Check the netem fields `tc -j` shows against `imp` (delay, jitter, loss of every model,
+ * duplicate, corrupt, reorder, slot, ecn; rate only when the netem carries it). A field absent
+ * from `imp` must be absent or zero in tc. Returns one line per mismatch.
+ */
+export function rawNetemDiff(options: Record<string, unknown> | undefined, imp: Impairment): string[] {
+  const out: string[] = [];
+  const want = (label: string, got: number | undefined, exp: number | undefined): void => {
+    const g = got ?? 0;
+    const e = exp ?? 0;
+    if (!close(g, e)) out.push(`tc ${label}: expected ${e}, tc shows ${got === undefined ? 'nothing' : g}`);
+  };
+  want('delay (ms)', ms(get(options, 'delay.delay')), imp.delayMs);
+  want('jitter (ms)', ms(get(options, 'delay.jitter')), imp.jitterMs);
+  const loss = imp.loss;
+  want('random loss (%)', pct(get(options, 'loss-random.loss')), loss?.model === 'random' ? loss.pct : undefined);
+  if (loss?.model === 'gilbert-elliott') {
+    want('GE p (%)', pct(get(options, 'loss-gemodel.p')), loss.pPct);
+    want('GE r (%)', pct(get(options, 'loss-gemodel.r')), loss.rPct);
+    want('GE 1-h (%)', pct(get(options, 'loss-gemodel.1-h')), loss.oneMinusHPct ?? 100);
+    want('GE 1-k (%)', pct(get(options, 'loss-gemodel.1-k')), loss.oneMinusKPct ?? 0);
+  } else if (get(options, 'loss-gemodel') !== undefined) out.push('tc shows a Gilbert-Elliott loss the profile does not have');
+  if (loss?.model === '4-state') want('4-state p13 (%)', pct(get(options, 'loss-state.p13')), loss.p13Pct);
+  else if (get(options, 'loss-state') !== undefined) out.push('tc shows a 4-state loss the profile does not have');
+  want('duplicate (%)', pct(get(options, 'duplicate.duplicate')), imp.duplicatePct);
+  want('corrupt (%)', pct(get(options, 'corrupt.corrupt')), imp.corruptPct);
+  want('reorder (%)', pct(get(options, 'reorder.reorder')), imp.reorderPct);
+  want('slot min (ms)', ms(get(options, 'slot.min-delay')), imp.slot?.minDelayMs);
+  if (imp.slot?.packets !== undefined) want('slot packets', get(options, 'slot.packets') as number | undefined, imp.slot.packets);
+  if ((get(options, 'ecn') === true) !== (imp.ecn === true)) out.push(`tc ecn: expected ${imp.ecn === true}, tc shows ${String(get(options, 'ecn'))}`);
+  const rateBps = get(options, 'rate.rate');
+  if (typeof rateBps === 'number' && rateBps > 0) want('netem rate (kbit)', (rateBps * 8) / 1000, imp.rateKbit);
+  return out;
+}

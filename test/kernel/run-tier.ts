@@ -1,0 +1,52 @@
+/**
+ * Host side of `npm run test:kernel`: bundle the driver (suite.ts and its imports) into one .mjs,
+ * boot the guest, run it there, stream its output, and exit with the suite's result.
+ *
+ * Pass = the guest reported exit status 0 AND the driver printed `N passed, 0 failed` with N > 0.
+ * Anything else (a failed case, a guest killed at the limit, no status, no summary) fails.
+ * Environment: KERNEL_CASES (regex of case names), KERNEL_TIMEOUT_S (guest limit, default 280).
+ */
+import { build } from 'esbuild';
+import { join } from 'node:path';
+import { defaultCacheDir, exitCodeOf, runInVm, VmPrereqError } from './vm.js';
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  const cache = defaultCacheDir();
+  const outfile = join(cache, 'suite.mjs');
+  await build({
+    entryPoints: [join(process.cwd(), 'test/kernel/suite.ts')],
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'warning',
+    // CommonJS dependencies bundled into ESM call require() for node builtins.
+    banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
+  });
+  const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 280);
+  const env: Record<string, string> = {};
+  if (process.env['KERNEL_CASES']) env['KERNEL_CASES'] = process.env['KERNEL_CASES'];
+  let out = '';
+  const r = await runInVm({
+    argv: ['node', outfile], env, timeoutMs: timeoutS * 1000,
+    onOutput: (s) => { out += s; process.stdout.write(s); },
+  });
+  const summary = /^(\d+) passed, (\d+) failed$/m.exec(out);
+  const secs = (ms: number | null): string => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
+  process.stderr.write(`test:kernel: ${r.detail}; boot to driver ${secs(r.bootMs)}, guest ${secs(r.wallMs)}, tier total ${secs(Date.now() - t0)}\n`);
+  if (r.outcome !== 'exited') return exitCodeOf(r);
+  if (!summary) {
+    process.stderr.write('test:kernel: FAILED: the driver printed no "N passed, N failed" summary\n');
+    return 1;
+  }
+  if (r.exitCode === 0 && (summary[2] !== '0' || summary[1] === '0')) {
+    process.stderr.write(`test:kernel: FAILED: exit status 0 but summary "${summary[0]}"\n`);
+    return 1;
+  }
+  return r.exitCode ?? 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`test:kernel: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof VmPrereqError ? 3 : 70);
+  },
+);

@@ -1,0 +1,35 @@
+/**
+ * The kernel tier's driver: bundled (esbuild) into ONE .mjs that runs inside the guest, so the
+ * guest starts one node process. `npm run test:kernel` builds and boots it (see run-tier.ts).
+ *
+ * To add a case: write `test/kernel/cases/<topic>.ts` exporting `KernelCase[]` (see harness.ts)
+ * and append it to CASES below. Run only some cases: `KERNEL_CASES='regex' npm run test:kernel`.
+ */
+import { execFileSync } from 'node:child_process';
+import { runCases, type KernelCase } from './harness.js';
+import { rawNetemCases } from './cases/raw-netem.js';
+
+export const CASES: readonly KernelCase[] = [...rawNetemCases];
+
+function version(argv: string[]): string {
+  try {
+    return execFileSync(argv[0] as string, argv.slice(1), { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+  } catch (e) {
+    return `unavailable (${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+async function main(): Promise<number> {
+  process.stdout.write(`kernel tier: kernel ${version(['uname', '-r'])}, ${version(['tc', '-V'])}, node ${process.version}\n`);
+  const pattern = process.env['KERNEL_CASES'];
+  const { failed } = await runCases(CASES, pattern ? { filter: new RegExp(pattern) } : {});
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stdout.write(`kernel tier driver crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n0 passed, 1 failed\n`);
+    process.exit(1);
+  },
+);
