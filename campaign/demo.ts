@@ -57,7 +57,7 @@ export async function demoCampaign(reflector: string, stepMs: number): Promise<C
   const raw = {
     name: 'demo',
     description: 'A store on fibre, then on a congested LTE cell edge, then on a GEO satellite, then a failover outage on fibre: measured through the userspace relay on loopback.',
-    agents: [{ name: 'site', url: 'http://127.0.0.1:1' }],
+    agents: [{ name: 'site', url: 'in-process' }],
     leaseTtl: '15s',
     startDelay: '500ms',
     steps: [

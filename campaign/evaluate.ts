@@ -17,7 +17,7 @@ import type { ProbeSummary } from '../probe/stats/summary.js';
 import { evaluate, type Assertion } from './assertions.js';
 import { checkConformance, type ConformanceMeasurement } from './conformance.js';
 import { analyseFailover, type InjectedEvent } from './failover.js';
-import { decodeHistogram, distributionFrom } from './histogram.js';
+import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
 import type { AssertionResult, HookResult, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
 import type { PhaseRecord } from './sites/site.js';
 import type { ImpairmentSpec, ProbeSpec, StepSpec } from './spec.js';
@@ -56,6 +56,12 @@ function crossed(m: StepMeasurements, p: MeasuredProbe): ImpairmentSpec[] {
   const all = m.impairments.map((i) => i.spec);
   if (p.spec.crosses.length > 0) return all.filter((i) => p.spec.crosses.includes(i.name));
   return all.filter((i) => i.target.kind === 'relay' && i.target.listen === p.target);
+}
+
+function hasLoss(p: Profile | undefined): boolean {
+  if (!p) return false;
+  const any = (i: { loss?: unknown } | null | undefined): boolean => Boolean(i?.loss);
+  return any(p.egress) || any(p.ingress) || (p.schedule?.phases.some((ph) => any(ph.egress) || any(ph.ingress)) ?? false);
 }
 
 function probeValues(s: ProbeSummary | null): Record<string, number | null> {
@@ -97,11 +103,17 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
 
   const probes: ProbeResult[] = m.probes.map((p) => {
     const crosses = crossed(m, p);
+    const crossedImps = m.impairments.filter((i) => crosses.includes(i.spec));
     const events: InjectedEvent[] = [
       ...m.faults.filter((f) => f.error === undefined).map((f) => ({ kind: 'fault' as const, name: f.name, startMs: f.startMs, endMs: f.endMs })),
-      ...m.impairments
-        .filter((i) => crosses.includes(i.spec))
-        .flatMap((i) => i.phases.filter((ph) => ph.name !== 'base').map((ph) => ({ kind: 'phase' as const, name: `${i.spec.name}: ${ph.name}`, startMs: ph.startMs, endMs: Math.min(ph.endMs, m.endMs), optional: !ph.outage }))),
+      // Phases that drop everything are expected outages.
+      ...crossedImps.flatMap((i) =>
+        i.phases.filter((ph) => ph.outage).map((ph) => ({ kind: 'phase' as const, name: `${i.spec.name}: ${ph.name}`, startMs: ph.startMs, endMs: Math.min(ph.endMs, m.endMs) })),
+      ),
+      // A profile with a loss model explains bursts of lost probes anywhere in the step.
+      ...crossedImps
+        .filter((i) => hasLoss(m.profiles.get(i.spec.name)))
+        .map((i) => ({ kind: 'phase' as const, name: `${i.spec.name}: loss model`, startMs: m.startMs, endMs: m.endMs, optional: true })),
     ];
     const result: ProbeResult = {
       step: stepName,
@@ -131,6 +143,9 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
       });
       for (const o of p.summary.outages) spans.push({ kind: 'outage', label: `${p.spec.name} outage ${o.durationMs.toFixed(0)} ms`, startMs: o.startMs, endMs: o.endMs, owner: p.spec.name });
       const s = p.summary;
+      // Probes lost in outages that faults caused are not the profile's doing.
+      const faultLost = result.failover.matches.filter((x) => x.event.kind === 'fault').reduce((a, x) => a + x.outages.reduce((b, o) => b + o.lost, 0), 0);
+      const spread = result.latency ? robustSigmaMs(result.latency) : null;
       if (s.rttMs.p50 !== null) {
         for (const imp of crosses) {
           const profile = m.profiles.get(imp.name);
@@ -141,7 +156,12 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
             result: checkConformance({
               profile,
               direction: imp.direction,
-              measured: { sent: s.sent, received: s.received, rttMs: { p50: s.rttMs.p50, ...(s.rttMs.p90 !== null ? { p90: s.rttMs.p90 } : {}), stddev: s.rttMs.stddev ?? 0 } },
+              measured: {
+                sent: s.sent - faultLost,
+                received: s.received,
+                rttMs: { p50: s.rttMs.p50, ...(s.rttMs.p90 !== null ? { p90: s.rttMs.p90 } : {}), stddev: s.rttMs.stddev ?? 0 },
+                ...(spread !== null ? { spreadMs: spread } : {}),
+              },
               ...(p.baseline ? { baseline: p.baseline } : {}),
               resolutionMs: DEFAULT_RESOLUTION_MS,
               packetBytes: (s.sizeBytes ?? 44) + WIRE_OVERHEAD_BYTES,

@@ -14,7 +14,7 @@ export interface LatencyDistribution {
   cdf: { xMs: number[]; y: number[] };
   /** Log-spaced bins: lower edge in ms and the sample count in [edge_i, edge_{i+1}). */
   bins: { edgeMs: number[]; count: number[] };
-  percentilesMs: Record<'p50' | 'p90' | 'p99' | 'p999', number>;
+  percentilesMs: Record<'p25' | 'p50' | 'p75' | 'p90' | 'p99' | 'p999', number>;
 }
 
 /** Recorded (value, count) pairs of an encoded histogram, values converted to ms. */
@@ -64,5 +64,11 @@ export function distributionFrom(points: readonly { valueMs: number; count: numb
       count[i] = (count[i] as number) + p.count;
     }
   }
-  return { count: total, cdf: { xMs, y }, bins: { edgeMs, count }, percentilesMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999) } };
+  return { count: total, cdf: { xMs, y }, bins: { edgeMs, count }, percentilesMs: { p25: pct(0.25), p50: pct(0.5), p75: pct(0.75), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999) } };
+}
+
+/** A robust standard-deviation estimate: IQR / 1.349 (exact for a normal distribution). */
+export function robustSigmaMs(d: LatencyDistribution): number | null {
+  const { p25, p75 } = d.percentilesMs;
+  return Number.isFinite(p25) && Number.isFinite(p75) ? (p75 - p25) / 1.349 : null;
 }

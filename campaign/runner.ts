@@ -19,6 +19,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Profile } from '../core/profile.js';
 import { estimateClockOffset } from './clock-offset.js';
 import type { ConformanceMeasurement } from './conformance.js';
+import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
 import { runStep } from './run-step.js';
 import { baselineKey, guard, type ProgressEvent, type RunnerDeps } from './run-shared.js';
 
@@ -71,7 +72,10 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
           if (pf.reflector) {
             const [host, port] = [pf.reflector.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), Number(pf.reflector.split(':').pop())];
             const off = await estimateClockOffset(host, port, { count: 8, timeoutMs: 500 });
-            if (off) Object.assign(rep, { clockOffsetMs: off.offsetMs, clockUncertaintyMs: off.uncertaintyMs });
+            if (off) {
+              Object.assign(rep, { clockOffsetMs: off.offsetMs, clockUncertaintyMs: off.uncertaintyMs });
+              site(a.name).setClockOffset?.(off.offsetMs);
+            }
             else rep.problems.push(`its reflector ${pf.reflector} did not answer: clock offset unknown`);
           }
         } catch (e) {
@@ -177,7 +181,8 @@ async function measureBaselines(
         const fin = await run?.stop().catch(() => null);
         const s = fin?.summary;
         if (s && s.received > 1 && s.rttMs.p50 !== null) {
-          out.set(key, { sent: s.sent, received: s.received, rttMs: { p50: s.rttMs.p50, ...(s.rttMs.p90 !== null ? { p90: s.rttMs.p90 } : {}), stddev: s.rttMs.stddev ?? 0 } });
+          const spread = fin?.histogramNs ? robustSigmaMs(distributionFrom(decodeHistogram(fin.histogramNs, 1e-6))) : null;
+          out.set(key, { sent: s.sent, received: s.received, rttMs: { p50: s.rttMs.p50, ...(s.rttMs.p90 !== null ? { p90: s.rttMs.p90 } : {}), stddev: s.rttMs.stddev ?? 0 }, ...(spread !== null ? { spreadMs: spread } : {}) });
         }
       }
     }),

@@ -9,11 +9,13 @@ import type { CliContext, RegisterCommand } from './context.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerStatus } from './commands/status.js';
+import { registerCampaign } from './commands/campaign.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
+  registerCampaign,
 ];
 
 const EXIT_CODES_HELP = `

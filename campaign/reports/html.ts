@@ -133,7 +133,8 @@ export function renderHtml(r: CampaignResult): string {
           ? `sent ${sum.sent}, received ${sum.received}, p50 ${fmt(sum.rttMs.p50)} ms, p99 ${fmt(sum.rttMs.p99)} ms, loss ${(100 * sum.lossRatio).toFixed(2)}%, jitter ${fmt(sum.jitterMs)} ms, outages ${sum.outageCount}`
           : esc(p.error ?? 'no result');
         const fo = (p.failover?.matches ?? [])
-          .map((m) => `<li>${esc(m.event.name)}: ${m.matched ? `detect ${m.detectMs?.toFixed(0)} ms, outage ${m.outageMs.toFixed(0)} &plusmn; ${m.outageBoundMs.toFixed(0)} ms, recover ${m.recoverMs?.toFixed(0)} &plusmn; ${m.boundMs.toFixed(0)} ms` : `no outage &ge; ${m.undetectableBelowMs} ms`}</li>`)
+          .filter((m) => !m.event.optional || m.matched)
+          .map((m) => `<li>${esc(m.event.name)}: ${m.event.optional ? `explains ${m.outages.length} outage(s)` : m.matched ? `detect ${m.detectMs?.toFixed(0)} ms, outage ${m.outageMs.toFixed(0)} &plusmn; ${m.outageBoundMs.toFixed(0)} ms, recover ${m.recoverMs?.toFixed(0)} &plusmn; ${m.boundMs.toFixed(0)} ms` : `no outage &ge; ${m.undetectableBelowMs} ms`}</li>`)
           .join('');
         return `<h3>${esc(p.name)} &rarr; ${esc(p.to)}</h3><p>${stats}</p>${fo ? `<ul>${fo}</ul>` : ''}<div class="plots" id="plots-${si}-${pi}"></div>`;
       })

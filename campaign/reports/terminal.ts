@@ -37,7 +37,7 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
   out.push(`campaign ${r.campaign} (${r.source})`);
   for (const a of r.agents) {
     const clock = a.clockOffsetMs === null ? 'clock offset unknown' : `clock offset ${a.clockOffsetMs.toFixed(1)} ms +/- ${(a.clockUncertaintyMs ?? 0).toFixed(1)}`;
-    out.push(`  agent ${a.name} ${a.url}: ${a.reachable ? 'reachable' : 'UNREACHABLE'}${a.version ? `, v${a.version}` : ''}, backends ${a.backends.join('/') || '-'}, ${clock}${a.problems.length ? `; ${a.problems.join('; ')}` : ''}`);
+    out.push(`  agent ${a.name} ${a.url}: ${a.reachable ? 'reachable' : 'UNREACHABLE'}${a.version ? `, ${/^\d/.test(a.version) ? 'v' : ''}${a.version}` : ''}, backends ${a.backends.join('/') || '-'}, ${clock}${a.problems.length ? `; ${a.problems.join('; ')}` : ''}`);
   }
   for (const s of r.steps) {
     out.push('');
@@ -53,6 +53,10 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
     }
     for (const p of s.probes) {
       for (const m of p.failover?.matches ?? []) {
+        if (m.event.optional) {
+          if (m.matched) out.push(`  ${m.outages.length} outage(s) on ${p.name} explained by ${m.event.name} (max ${formatMs(Math.max(...m.outages.map((o) => o.durationMs)))})`);
+          continue;
+        }
         out.push(
           m.matched
             ? `  failover ${p.name} <- ${m.event.name}: detect ${formatMs(m.detectMs)}, outage ${formatMs(m.outageMs)} +/- ${formatMs(m.outageBoundMs)}, recover ${formatMs(m.recoverMs)} +/- ${formatMs(m.boundMs)}`

@@ -66,5 +66,7 @@ export interface SiteDriver {
   /** Inject a fault and restore it; resolves after the restore with the actual times. */
   fault(f: FaultSpec, signal?: AbortSignal): Promise<{ startMs: number; endMs: number }>;
   startProbe(p: ProbeSpec, target: string, durationMs: number): Promise<SiteProbeRun>;
+  /** Told after pre-flight: this site's clock minus the controller's (ms). Remote sites convert with it. */
+  setClockOffset?(offsetMs: number): void;
   close(): Promise<void>;
 }

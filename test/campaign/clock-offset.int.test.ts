@@ -17,7 +17,7 @@ describe('estimateClockOffset against a real reflector on loopback', () => {
     // Both ends anchor the same wall clock by waiting for a Date.now() tick (1 ms resolution); on a
     // loaded CPU the tick can be seen late by a scheduling delay on either side: allow 1 ms of
     // resolution per side plus 3 ms of scheduling, on top of the exchange's own uncertainty.
-    expect(Math.abs(e!.offsetMs)).toBeLessThanOrEqual(e!.uncertaintyMs + 5);
+    expect(Math.abs(e!.offsetMs), JSON.stringify(e)).toBeLessThanOrEqual(e!.uncertaintyMs + 5);
   });
   it('no reflector: null after the timeouts', async () => {
     const e = await estimateClockOffset('127.0.0.1', 9, { count: 2, timeoutMs: 100 });
