@@ -109,7 +109,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoOutcome> {
   const stepInfo = new Gauge({ name: CAMPAIGN_METRICS.stepInfo, help: 'The campaign step in progress (1)', labelNames: ['campaign', 'step', 'impairment'], registers: [registry] });
   const { server, url } = await serveMetrics(registry, opts.metricsListen ?? '127.0.0.1:0');
   opts.onMetrics?.(url);
-  const site = new InProcessSite('site', { registry });
+  // 'sleep' timers: the demo must not burn a core (and must not be starved by its own spinning).
+  const site = new InProcessSite('site', { registry, timer: 'sleep' });
   try {
     const reflector = await site.start();
     const campaign = await demoCampaign(reflector, opts.stepMs ?? 12_000);

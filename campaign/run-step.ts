@@ -17,6 +17,7 @@ import type { Profile } from '../core/profile.js';
 import type { ConformanceMeasurement } from './conformance.js';
 import { evaluateStep, type MeasuredProbe, type StepMeasurements } from './evaluate.js';
 import { runHook } from './hooks.js';
+import { isLocalFault, runLocalFault } from './local-faults.js';
 import { queryPrometheus } from './promql.js';
 import type { HookResult, ProbeTick, StepResult } from './result.js';
 import { baselineKey, guard, SiteLost, type ProgressEvent, type RunnerDeps } from './run-shared.js';
@@ -129,7 +130,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         (async () => {
           try {
             await clock.sleep(Math.max(0, plannedStartMs + f.atMs - clock.wallMs()), signal);
-            const t = await guard(f.agent, site(f.agent).fault(f, signal));
+            const t = isLocalFault(f) ? await runLocalFault(f, clock, signal) : await guard(f.agent, site(f.agent).fault(f, signal));
             faults.push({ name: f.name, kind: f.kind, agent: f.agent, ...t });
           } catch (e) {
             if (e instanceof SiteLost) fail(e);

@@ -20,6 +20,7 @@ import type { Profile } from '../core/profile.js';
 import { estimateClockOffset } from './clock-offset.js';
 import type { ConformanceMeasurement } from './conformance.js';
 import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
+import { isLocalFault } from './local-faults.js';
 import { runStep } from './run-step.js';
 import { baselineKey, guard, type ProgressEvent, type RunnerDeps } from './run-shared.js';
 
@@ -96,7 +97,9 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
       }
       for (const f of s.faults) {
         const pf = preflights.get(f.agent);
-        if (pf && !pf.faults.includes(f.kind)) problems.push(`step ${s.name}: agent ${f.agent} cannot inject '${f.kind}' (it can: ${pf.faults.join(', ') || 'nothing'})`);
+        if (isLocalFault(f)) {
+          if (process.getuid?.() !== 0) problems.push(`step ${s.name}: fault ${f.name} runs 'ip -n ${(f as { netns?: string }).netns}' on this host: that needs root`);
+        } else if (pf && !pf.faults.includes(f.kind)) problems.push(`step ${s.name}: agent ${f.agent} cannot inject '${f.kind}' (it can: ${pf.faults.join(', ') || 'nothing'})`);
       }
       for (const p of s.probes) {
         if (p.to.startsWith('agent:') && !preflights.get(p.to.slice(6))?.reflector) problems.push(`step ${s.name}: probe ${p.name}: agent ${p.to.slice(6)} runs no reflector`);

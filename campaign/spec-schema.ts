@@ -89,6 +89,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('blackhole'),
       ...faultBase,
+      /** Run on the controller's host in this network namespace (see local-faults.ts). */
+      netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
       peer: z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be an IP address or CIDR'),
       duration: durationText,
     })

@@ -50,7 +50,7 @@ export interface ImpairmentSpec {
 export type FaultSpec =
   | { kind: 'link-down'; name: string; agent: string; atMs: number; durationMs: number; dev: string; netns?: string }
   | { kind: 'flap'; name: string; agent: string; atMs: number; dev: string; netns?: string; downForMs: number; upForMs: number; count: number }
-  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string };
+  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string; netns?: string };
 
 export interface ProbeSpec {
   name: string;
@@ -244,7 +244,7 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       } else if (f.kind === 'link-down') {
         fault = { kind: 'link-down', name, agent: f.agent, atMs, durationMs: ms(f.duration), dev: f.dev, ...(f.netns ? { netns: f.netns } : {}) };
       } else {
-        fault = { kind: 'blackhole', name, agent: f.agent, atMs, durationMs: ms(f.duration), peer: f.peer };
+        fault = { kind: 'blackhole', name, agent: f.agent, atMs, durationMs: ms(f.duration), peer: f.peer, ...(f.netns ? { netns: f.netns } : {}) };
       }
       const end = faultEndMs(fault);
       if (end > durationMs) p(at(`faults[${fi}]`), `ends at ${end} ms, after the step's ${durationMs} ms`);
