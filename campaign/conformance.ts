@@ -11,8 +11,9 @@
  *                         with pi_bad = p/(p+r)
  *
  * Tolerances (z = 4: a correct impairment is flagged with probability ~6e-5 per check), all derived
- * from the sample size n (replies) and the measurement resolution res (probe timestamp resolution
- * plus the impairing backend's timer error, per direction):
+ * from the sample size n (replies) and the measurement resolution res per direction (the campaign
+ * passes 1 ms of timestamp/timer granularity plus the probe's measured send lateness p90: a loaded
+ * host fires the impairing relay's timers late just as it does the probe's):
  *   delay   z x 1.2533 x s_rtt / sqrt(n)    (standard error of a median; s_rtt is the MEASURED spread:
  *           IQR/1.349 when the histogram is known, else the standard deviation) + 2 x res + baseline spread (p90 - p50 of the baseline)
  *           + 0.5 x s for pareto-family tables (their median is not their mean)

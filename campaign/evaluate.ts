@@ -163,7 +163,9 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
                 ...(spread !== null ? { spreadMs: spread } : {}),
               },
               ...(p.baseline ? { baseline: p.baseline } : {}),
-              resolutionMs: DEFAULT_RESOLUTION_MS,
+              // A loaded host fires timers late, in the impairing relay as in the probe: the probe's
+              // own send lateness (p90) measures it and widens the resolution.
+              resolutionMs: DEFAULT_RESOLUTION_MS + (s.sendLatenessMs?.p90 ?? 0),
               packetBytes: (s.sizeBytes ?? 44) + WIRE_OVERHEAD_BYTES,
               probeIntervalMs: p.spec.intervalMs,
             }),
