@@ -49,7 +49,8 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
     .description('Run a campaign: pre-flight, steps at agreed times, leases, live progress, reports; always reverts')
     .option('--out <dir>', 'report folder (default: backhaul-report-NAME-TIME)')
     .option('--baseline <duration>', 'probe the unimpaired paths first, for conformance (0 to skip)', '2s')
-    .option('--json', 'print the full result as JSON instead of the summary')
+    .option('--json', 'print the full result as JSON instead of the summary (progress stays on stderr)')
+    .option('--quiet', 'no live progress on stderr')
     .addHelpText(
       'after',
       `
@@ -57,7 +58,7 @@ Exit codes: 0 every assertion holds, 1 some do not, 2 the campaign could not run
 pre-flight failed, a site was lost, interrupted). Reports: summary.txt, result.json, junit.xml,
 report.html in --out. Kill switch: backhaul campaign clear FILE.`,
     )
-    .action(async (file: string, opts: { out?: string; baseline: string; json?: boolean }) =>
+    .action(async (file: string, opts: { out?: string; baseline: string; json?: boolean; quiet?: boolean }) =>
       runAction(ctx, opts, async () => {
         const baselineMs = parseDurationMs(opts.baseline);
         if (baselineMs === null) throw usageError(`--baseline: '${opts.baseline}' is not a duration`, "e.g. --baseline 2s, or 0s to skip");
@@ -68,7 +69,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
           signal: ctx.signal,
           baselineMs,
           cwd: process.cwd(),
-          onProgress: opts.json ? undefined : progressPrinter(ctx.io.err, ctx.io.isTTY),
+          onProgress: opts.quiet ? undefined : progressPrinter(ctx.io.err, ctx.io.isTTY),
         } as Parameters<typeof runCampaign>[1]);
         const out = resolve(opts.out ?? defaultOut(c.name));
         const paths = await writeReports(result, out);
@@ -108,13 +109,14 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
     .option('--out <dir>', 'report folder', 'backhaul-demo-report')
     .option('--metrics <addr>', '/metrics listen address while it runs', '127.0.0.1:0')
     .option('--step <duration>', 'length of each of the 4 steps', '12s')
-    .option('--json', 'print the full result as JSON')
-    .action(async (opts: { out: string; metrics: string; step: string; json?: boolean }) =>
+    .option('--json', 'print the full result as JSON (progress stays on stderr)')
+    .option('--quiet', 'no live progress on stderr')
+    .action(async (opts: { out: string; metrics: string; step: string; json?: boolean; quiet?: boolean }) =>
       runAction(ctx, opts, async () => {
         const stepMs = parseDurationMs(opts.step);
         if (stepMs === null || stepMs < 6000) throw usageError(`--step: '${opts.step}' must be a duration of at least 6s`);
         const out = resolve(opts.out);
-        const say = opts.json ? (): void => undefined : ctx.io.err;
+        const say = opts.quiet ? (): void => undefined : ctx.io.err;
         say(`backhaul demo: 4 steps of ${opts.step} through the userspace relay on 127.0.0.1; reports will be in ${out}/\n`);
         const o = await runDemo({
           outDir: out,
@@ -122,7 +124,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
           stepMs,
           signal: ctx.signal,
           onMetrics: (url) => say(`metrics: ${url} (Prometheus text, while the demo runs)\n`),
-          ...(opts.json ? {} : { onProgress: progressPrinter(ctx.io.err, ctx.io.isTTY) }),
+          ...(opts.quiet ? {} : { onProgress: progressPrinter(ctx.io.err, ctx.io.isTTY) }),
         });
         emit(ctx.io, opts, { ...o.result, demoChecks: o.checks, reports: o.reports, exitCode: o.exitCode }, () =>
           [
