@@ -29,8 +29,9 @@ export const matchRuleSchema = z
 const agentEntry = z
   .object({
     name: nameText,
-    /** An agent's http(s) URL, or 'in-process' (relay backend + reflector in the runner's process). */
-    url: z.string().regex(/^(https?:\/\/[^\s]+|in-process)$/, "must be an http(s):// URL (e.g. 'http://10.0.0.7:9870') or 'in-process'"),
+    /** An agent's http(s) URL, 'in-process' (relay backend + reflector in the runner's process), or
+     *  'netns:NAME' (a network namespace on this host: probes run inside it; needs root). */
+    url: z.string().regex(/^(https?:\/\/[^\s]+|in-process|netns:[A-Za-z0-9_.-]{1,64})$/, "must be an http(s):// URL (e.g. 'http://10.0.0.7:9870'), 'in-process' or 'netns:NAME'"),
     tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   })
   .strict();
