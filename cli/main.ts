@@ -10,12 +10,14 @@ import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerStatus } from './commands/status.js';
 import { registerCampaign } from './commands/campaign.js';
+import { registerVerify } from './commands/verify.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
   registerCampaign,
+  registerVerify,
 ];
 
 const EXIT_CODES_HELP = `

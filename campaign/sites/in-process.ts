@@ -1,6 +1,7 @@
 /**
  * A site in this process: the userspace relay backend (UDP), a STAMP reflector on loopback and
- * probe sessions. No root, no services: what `backhaul demo` and loopback tests run on.
+ * probe sessions. No root, no services: what `backhaul demo` and loopback tests run on. Given a
+ * netem backend (root), it also impairs this host's interfaces (`backhaul verify --dev`).
  *
  *   probe session --> relay listen [egress engine] --> upstream (e.g. the reflector)
  *                 <--             [ingress engine] <--
@@ -22,8 +23,16 @@ import { startUdpRelay, type UdpRelayHandle } from '../../agent/relay/udp-relay.
 import { startReflector, type Reflector } from '../../probe/reflector.js';
 import { startProbeSession } from '../../probe/session.js';
 import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
+import type { ImpairmentBackend, NetemTarget } from '../../agent/backend.js';
 import type { FaultSpec } from '../spec.js';
 import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+
+interface HeldNetem {
+  id: string;
+  target: NetemTarget;
+  leaseTimer: NodeJS.Timeout;
+  appliedAtMs: number;
+}
 
 interface Held {
   id: string;
@@ -44,6 +53,8 @@ export interface InProcessSiteOptions {
   /** Timer mode of the relay's release pipes (default: the probe's default). */
   timer?: TimerMode;
   reflectorHost?: string;
+  /** An interface backend (the tc/netem one) for `dev` targets on this host; needs root. */
+  netem?: ImpairmentBackend;
 }
 
 const BLACKHOLE: Impairment = { loss: { model: 'random', pct: 100 } };
@@ -67,6 +78,7 @@ function ipv4InCidr(ip: string, cidr: string): boolean {
 export class InProcessSite implements SiteDriver {
   private reflector: Reflector | null = null;
   private readonly held = new Map<string, Held>();
+  private readonly heldNetem = new Map<string, HeldNetem>();
   private counter = 0;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -87,11 +99,12 @@ export class InProcessSite implements SiteDriver {
 
   async preflight(): Promise<SitePreflight> {
     const reflector = await this.start();
-    return { reachable: true, authorised: true, version: 'in-process', backends: ['relay'], faults: ['blackhole'], reflector, problems: [] };
+    return { reachable: true, authorised: true, version: 'in-process', backends: this.opts.netem ? ['relay', 'netem'] : ['relay'], faults: ['blackhole'], reflector, problems: [] };
   }
 
   async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
     const t = req.impairment.target;
+    if (t.kind === 'netem' && this.opts.netem) return this.applyNetem(req, t);
     if (t.kind !== 'relay' || t.proto !== 'udp') {
       throw new BackhaulError('ERR_UNSUPPORTED', `site ${this.name} runs in process: only UDP relay targets (got ${t.kind === 'relay' ? `relay ${t.proto}` : `interface ${t.dev}`})`);
     }
@@ -121,6 +134,24 @@ export class InProcessSite implements SiteDriver {
     this.held.set(id, held);
     if (req.profile.schedule) void this.runSchedule(held, appliedAtMs);
     else held.phases.push({ name: 'base', startMs: appliedAtMs, endMs: Number.POSITIVE_INFINITY, outage: false });
+    return { id, appliedAtMs };
+  }
+
+  private async applyNetem(req: ApplyRequest, t: { dev: string; netns?: string }): Promise<{ id: string; appliedAtMs: number }> {
+    if (req.profile.schedule) throw new BackhaulError('ERR_UNSUPPORTED', `site ${this.name}: scheduled profiles on an interface need an agent (it switches the phases)`);
+    const backend = this.opts.netem as ImpairmentBackend;
+    const target: NetemTarget = {
+      kind: 'netem',
+      dev: t.dev,
+      ...(t.netns ? { netns: t.netns } : {}),
+      direction: req.impairment.direction,
+      ...(req.impairment.match ? { match: req.impairment.match } : {}),
+      ...(req.impairment.exclude ? { exclude: req.impairment.exclude } : {}),
+    };
+    await backend.apply(target, req.profile);
+    const id = `${this.name}-${++this.counter}`;
+    const appliedAtMs = this.clock.wallMs();
+    this.heldNetem.set(id, { id, target, appliedAtMs, leaseTimer: setTimeout(() => void this.revert(id), req.ttlMs) });
     return { id, appliedAtMs };
   }
 
@@ -163,6 +194,12 @@ export class InProcessSite implements SiteDriver {
   }
 
   async renew(id: string, ttlMs: number): Promise<void> {
+    const n = this.heldNetem.get(id);
+    if (n) {
+      clearTimeout(n.leaseTimer);
+      n.leaseTimer = setTimeout(() => void this.revert(id), ttlMs);
+      return;
+    }
     const h = this.held.get(id);
     if (!h) throw new BackhaulError('ERR_NOT_FOUND', `site ${this.name}: no impairment ${id} (its lease may have expired)`);
     clearTimeout(h.leaseTimer);
@@ -170,6 +207,8 @@ export class InProcessSite implements SiteDriver {
   }
 
   async inEffect(id: string): Promise<boolean | null> {
+    const n = this.heldNetem.get(id);
+    if (n) return (await (this.opts.netem as ImpairmentBackend).status(n.target)) !== null;
     const h = this.held.get(id);
     if (!h) return false;
     if (h.blackholed > 0) return true;
@@ -178,10 +217,19 @@ export class InProcessSite implements SiteDriver {
   }
 
   async phases(id: string): Promise<PhaseRecord[]> {
+    const n = this.heldNetem.get(id);
+    if (n) return [{ name: 'base', startMs: n.appliedAtMs, endMs: this.clock.wallMs(), outage: false }];
     return (this.held.get(id)?.phases ?? []).map((p) => ({ ...p }));
   }
 
   async revert(id: string): Promise<void> {
+    const n = this.heldNetem.get(id);
+    if (n) {
+      this.heldNetem.delete(id);
+      clearTimeout(n.leaseTimer);
+      await (this.opts.netem as ImpairmentBackend).revert(n.target);
+      return;
+    }
     const h = this.held.get(id);
     if (!h) return;
     this.held.delete(id);
@@ -193,7 +241,7 @@ export class InProcessSite implements SiteDriver {
   }
 
   async clearAll(): Promise<number> {
-    const ids = [...this.held.keys()];
+    const ids = [...this.held.keys(), ...this.heldNetem.keys()];
     for (const id of ids) await this.revert(id);
     return ids.length;
   }
