@@ -2,14 +2,11 @@
  * What the agent needs from a backend beyond `ImpairmentBackend`: the guard's revert plan and
  * leaf-only phase switches. Adapters in the composition root (agent/main.ts) provide them.
  */
-import type { Impairment, Profile } from '../core/profile.js';
 import type { ImpairmentBackend, Target } from './backend.js';
+import type { Profile } from '../core/profile.js';
 
-/** One phase's full parameter set per direction (the schedule's merge already done). */
-export interface PhaseImpairments {
-  egress: Impairment;
-  ingress?: Impairment;
-}
+/** A phase switch read and planned ahead of its boundary; `run()` executes it (one tc batch). */
+export type PreparedSwitch = () => Promise<void>;
 
 export interface AgentBackend extends ImpairmentBackend {
   /**
@@ -19,10 +16,12 @@ export interface AgentBackend extends ImpairmentBackend {
    */
   revertPlan?(target: Target): Promise<string[][]>;
   /**
-   * Switch a scheduled profile's phase, touching only the leaves (no root graft). Absent when the
-   * backend runs schedules itself (the relay).
+   * Read the live state and plan a switch of a scheduled profile to `phaseIndex` (null = the base),
+   * touching only the leaves (no root graft); the returned function executes it. Splitting the two
+   * lets the schedule runner plan before the boundary and switch at it. Absent when the backend
+   * runs schedules itself (the relay).
    */
-  applyPhase?(target: Target, profile: Profile, phase: PhaseImpairments): Promise<void>;
+  preparePhase?(target: Target, profile: Profile, phaseIndex: number | null): Promise<PreparedSwitch>;
 }
 
 /** A stable key per target, for leases and conflicts: one impairment per key. */

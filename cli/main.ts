@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerStatus } from './commands/status.js';
@@ -18,6 +19,7 @@ const COMMANDS: RegisterCommand[] = [
   registerStatus,
   registerCampaign,
   registerVerify,
+  registerAgent,
 ];
 
 const EXIT_CODES_HELP = `

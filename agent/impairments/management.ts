@@ -13,6 +13,8 @@ export interface ManagementConfig {
   sshPorts: number[];
   /** Extra always-excluded rules from the config file (e.g. the Prometheus server). */
   extra: MatchRule[];
+  /** Agent-wide opt-out (config `management.allowManagementInterface: true`): no default excludes. */
+  disabled?: boolean;
 }
 
 /** Normalise a socket address: strip an IPv4-mapped prefix and a zone id. */

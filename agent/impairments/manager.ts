@@ -101,7 +101,7 @@ export class ImpairmentManager {
     }
     const ttlMs = this.ttl(input.ttlMs);
     const controller = input.controller ?? caller.token;
-    const managementExcluded = input.target.kind === 'netem' && !input.allowManagementInterface;
+    const managementExcluded = input.target.kind === 'netem' && !input.allowManagementInterface && !this.deps.management.disabled;
     const exclude = mergeRules(input.exclude, managementExcluded ? managementExcludes(this.deps.management, caller.peer) : []);
     const target = input.target.kind === 'netem'
       ? { ...input.target, ...(input.match.length ? { match: input.match } : {}), ...(exclude.length ? { exclude } : {}) }

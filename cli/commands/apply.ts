@@ -6,15 +6,17 @@
 import type { Command } from 'commander';
 import { isBackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
-import { loadProfile } from '../../agent/profile-library.js';
+import { loadProfile, readProfileYaml } from '../../agent/profile-library.js';
 import { emptyDevState, type LiveState } from '../../agent/netem/live-state.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { planLines } from '../../agent/netem/plan.js';
 import { runAction, type CliContext } from '../context.js';
-import { emit } from '../output.js';
+import { emit, usageError } from '../output.js';
 import { addDevFlags, addSelectionFlags, impairmentLines, targetFromFlags, type TargetFlags } from './netem-common.js';
+import { addAgentFlags, applyViaAgent, type RemoteFlags } from './agent-remote.js';
 
-interface ApplyFlags extends TargetFlags {
+interface ApplyFlags extends TargetFlags, RemoteFlags {
   dryRun?: boolean;
   json?: boolean;
   profiles?: string[];
@@ -27,6 +29,7 @@ Examples:
   backhaul apply ./my-link.yaml --dev eth1 --exclude peer=192.0.2.10/32,port=22,proto=tcp
   backhaul apply fibre-business --dev r1 --netns router --match peer=10.78.2.0/24
   backhaul apply leo-starlink --dev eth1 --dry-run             # print the tc/ip commands only
+  backhaul apply lte-cell-edge --dev eth1 --agent https://site17:8470 --ttl 30m   # through an agent, leased
 
 Applying again replaces the previous profile completely; \`backhaul clear --dev IF\` removes it.
 A scheduled profile gets its base here; its phases run under \`backhaul agent\`.
@@ -39,7 +42,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .description('apply a WAN profile (a name or a YAML file) to an interface with tc (htb + netem)')
     .argument('<profile>', 'profile name (see `backhaul profiles list`) or path to a .yaml file');
   addDevFlags(cmd, true);
-  addSelectionFlags(cmd)
+  addAgentFlags(addSelectionFlags(cmd), { lease: true })
     .option('--dry-run', 'print the tc/ip commands instead of running them (no root needed)')
     .option('--profiles <dir>', 'extra directory of profiles (repeatable; also $BACKHAUL_PROFILES)', (v: string, p: string[] = []) => [...p, v])
     .option('--json', 'machine-readable output')
@@ -47,8 +50,22 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .action(async (name: string, flags: ApplyFlags) => {
       await runAction(ctx, flags, async () => {
         const target = targetFromFlags(flags);
+        if (flags.agent) {
+          if (flags.dryRun) throw usageError('--dry-run is local only (the agent plans against its own live state)');
+          // A name goes to the agent's library; a local file is sent inline (parsed here first, so errors show locally).
+          const isFile = /[/\\]|\.ya?ml$/i.test(name);
+          const inline = isFile ? await readProfileYaml(name) : null;
+          if (inline !== null) await loadProfile(name, { env: ctx.env });
+          return applyViaAgent(ctx, flags, {
+            profile: inline !== null ? (inline as Record<string, unknown>) : name, dev: target.dev, ...(target.netns ? { netns: target.netns } : {}),
+            direction: target.direction, match: flags.match ?? [], exclude: flags.exclude ?? [], ...(target.disableOffloads ? { disableOffloads: true } : {}),
+          });
+        }
+        if (flags.ttl || flags.controller || flags.force || flags.allowManagementInterface) {
+          throw usageError('--ttl, --controller, --force and --allow-management-interface need --agent URL');
+        }
         const profile = await loadProfile(name, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
-        const backend = new NetemBackend();
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         if (flags.dryRun) return dryRun(ctx, flags, backend, target, profile);
         const applied = await backend.apply(target, profile, ctx.signal);
         const warnings = (applied.details?.['warnings'] as string[] | undefined) ?? [];

@@ -5,11 +5,15 @@
  */
 import type { Command } from 'commander';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
 import { addDevFlags, targetFromFlags } from './netem-common.js';
+import { addAgentFlags, clearViaAgent, type RemoteFlags } from './agent-remote.js';
+import { usageError } from '../output.js';
 
-interface ClearFlags {
+interface ClearFlags extends RemoteFlags {
+  all?: boolean;
   dev?: string;
   netns?: string;
   json?: boolean;
@@ -17,13 +21,17 @@ interface ClearFlags {
 
 export function registerClear(program: Command, ctx: CliContext): void {
   const cmd = program.command('clear').description('remove backhaul\'s impairment from an interface (only what backhaul added)');
-  addDevFlags(cmd, true)
+  addAgentFlags(addDevFlags(cmd, false))
+    .option('--all', 'with --agent: clear every impairment the agent holds')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  backhaul clear --dev eth1\n  backhaul clear --dev r1 --netns router\n')
+    .addHelpText('after', '\nExample:\n  backhaul clear --dev eth1\n  backhaul clear --dev r1 --netns router\n  backhaul clear --dev eth1 --agent https://site17:8470\n  backhaul clear --all --agent https://site17:8470\n')
     .action(async (flags: ClearFlags) => {
       await runAction(ctx, flags, async () => {
+        if (flags.agent) return clearViaAgent(ctx, flags, flags.dev, flags.netns);
+        if (flags.all) throw usageError('--all needs --agent URL (locally, clear one --dev at a time)');
+        if (!flags.dev) throw usageError('--dev is required');
         const target = targetFromFlags({ ...flags, direction: 'both' });
-        const backend = new NetemBackend();
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const before = await backend.status(target);
         await backend.revert(target, ctx.signal);
         const where = `${target.dev}${target.netns ? ` (netns ${target.netns})` : ''}`;

@@ -6,13 +6,15 @@
 import type { Command } from 'commander';
 import type { Applied } from '../../agent/backend.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
+import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { parseIfbAlias } from '../../agent/netem/names.js';
 import { parseLinks } from '../../agent/netem/tc-json.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
 import { addDevFlags, impairmentLines, targetFromFlags } from './netem-common.js';
+import { addAgentFlags, statusViaAgent, type RemoteFlags } from './agent-remote.js';
 
-interface StatusFlags {
+interface StatusFlags extends RemoteFlags {
   dev?: string;
   netns?: string;
   json?: boolean;
@@ -51,12 +53,13 @@ function render(a: Applied): string[] {
 
 export function registerStatus(program: Command, ctx: CliContext): void {
   const cmd = program.command('status').description('show the impairment in effect, read back live from the kernel');
-  addDevFlags(cmd, false)
+  addAgentFlags(addDevFlags(cmd, false))
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  backhaul status\n  backhaul status --dev eth1 --json\n')
     .action(async (flags: StatusFlags) => {
       await runAction(ctx, flags, async () => {
-        const backend = new NetemBackend();
+        if (flags.agent) return statusViaAgent(ctx, flags, flags.dev, flags.netns);
+        const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const versions = await backend.versions();
         let devs: string[];
         if (flags.dev !== undefined) devs = [flags.dev];

@@ -5,12 +5,12 @@
 import { BackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
 import type { Applied, Target } from '../../agent/backend.js';
-import type { AgentBackend, PhaseImpairments } from '../../agent/agent-backend.js';
+import type { AgentBackend, PreparedSwitch } from '../../agent/agent-backend.js';
 import { targetKey } from '../../agent/agent-backend.js';
 
 export class FakeBackend implements AgentBackend {
   readonly kind = 'netem' as const;
-  readonly live = new Map<string, { target: Target; profile: Profile; phase?: PhaseImpairments }>();
+  readonly live = new Map<string, { target: Target; profile: Profile; phase: number | null }>();
   readonly calls: string[] = [];
   failApply: Error | null = null;
   failRevert: Error | null = null;
@@ -22,7 +22,7 @@ export class FakeBackend implements AgentBackend {
     if (target.kind === 'netem' && this.missingDevs.has(target.dev)) {
       throw new BackhaulError('ERR_INTERFACE_NOT_FOUND', `no interface ${target.dev}`);
     }
-    this.live.set(targetKey(target), { target, profile });
+    this.live.set(targetKey(target), { target, profile, phase: null });
     return { target, backend: 'netem', profileName: profile.name, egress: profile.egress };
   }
 
@@ -34,18 +34,20 @@ export class FakeBackend implements AgentBackend {
 
   async status(target: Target): Promise<Applied | null> {
     const l = this.live.get(targetKey(target));
-    return l ? { target, backend: 'netem', profileName: l.profile.name, egress: l.phase?.egress ?? l.profile.egress } : null;
+    return l ? { target, backend: 'netem', profileName: l.profile.name, egress: l.profile.egress, details: { phase: l.phase } } : null;
   }
 
   async revertPlan(target: Target): Promise<string[][]> {
     return [['true', 'revert', targetKey(target)]];
   }
 
-  async applyPhase(target: Target, _profile: Profile, phase: PhaseImpairments): Promise<void> {
-    const l = this.live.get(targetKey(target));
-    if (!l) throw new BackhaulError('ERR_TC_FAILED', 'nothing applied');
-    l.phase = phase;
-    this.calls.push(`phase ${targetKey(target)} ${JSON.stringify(phase.egress)}`);
+  async preparePhase(target: Target, _profile: Profile, phaseIndex: number | null): Promise<PreparedSwitch> {
+    return async () => {
+      const l = this.live.get(targetKey(target));
+      if (!l) throw new BackhaulError('ERR_NOT_FOUND', 'nothing applied');
+      l.phase = phaseIndex;
+      this.calls.push(`phase ${targetKey(target)} ${phaseIndex}`);
+    };
   }
 
   /** Simulate someone deleting our qdisc (or the interface going away). */

@@ -1,0 +1,218 @@
+/**
+ * The tc backend for real, through the CLI, in network namespaces (root; this kernel has htb, tbf,
+ * ifb, u32 and mirred but no netem). Throughput is measured with iperf3 at the receiver; rates are
+ * checked within 15% (htb's token bucket on veth delivers ~95% of the configured rate as goodput).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { gateway, twoHosts, type Gateway, type TwoHosts } from '../../support/netns.js';
+import { cli, iperfMbit, scratchDirs, writeProfile } from './cli-harness.js';
+import { ifbNameFor } from '../../../agent/netem/names.js';
+
+const dirs = scratchDirs();
+const env = { BACKHAUL_STATE_DIR: dirs.stateDir, BACKHAUL_PROFILES: dirs.profileDir };
+const RATE_ONLY = writeProfile(dirs.profileDir, 'rate-only', 'name: rate-only\ndescription: rate only, both ways\negress:\n  rate: 10mbit\ningress:\n  rate: 6mbit\n');
+const RATE_EGRESS = writeProfile(dirs.profileDir, 'rate-egress', 'name: rate-egress\ndescription: 5 Mbit/s uplink\negress:\n  rate: 5mbit\n');
+
+const within = (measured: number, want: number, tol = 0.15): void => {
+  expect(measured, `measured ${measured.toFixed(2)} Mbit/s, configured ${want}`).toBeGreaterThan(want * (1 - tol));
+  expect(measured, `measured ${measured.toFixed(2)} Mbit/s, configured ${want}`).toBeLessThan(want * (1 + tol));
+};
+
+async function tcJson(h: TwoHosts, what: 'qdisc' | 'filter', dev = h.aIf): Promise<string> {
+  return (await h.a.exec(['tc', '-j', what, 'show', 'dev', dev])).stdout;
+}
+
+async function ifbs(h: TwoHosts): Promise<string> {
+  return (await h.a.exec(['ip', '-o', 'link', 'show', 'type', 'ifb'])).stdout.trim();
+}
+
+describe('netem backend on two hosts', () => {
+  let h: TwoHosts;
+  beforeAll(async () => {
+    h = await twoHosts();
+  });
+  afterAll(async () => {
+    await h?.destroy();
+  });
+  afterEach(async () => {
+    await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env);
+  });
+
+  it('a rate-only profile shapes for real, both directions (egress htb, ingress via IFB), with no netem', async () => {
+    const r = await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await tcJson(h, 'qdisc')).not.toContain('netem');
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201), 10);
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201, { reverse: true }), 6);
+  });
+
+  it('ingress via IFB is installed and removed without a trace (IFB, ingress qdisc)', async () => {
+    const before = await tcJson(h, 'qdisc');
+    expect(await ifbs(h)).toBe('');
+    await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--direction', 'ingress'], env);
+    const ifb = ifbNameFor(h.aIf, h.a.name);
+    expect(await ifbs(h)).toContain(ifb);
+    expect(await tcJson(h, 'qdisc')).toContain('"kind":"ingress"');
+    const st = await cli(['status', '--dev', h.aIf, '--netns', h.a.name, '--json'], env);
+    const status = JSON.parse(st.stdout) as { interfaces: { ingress?: { rateKbit?: number }; egress?: unknown }[] };
+    expect(status.interfaces[0]?.ingress?.rateKbit).toBe(6000);
+    expect(status.interfaces[0]?.egress).toBeUndefined();
+    const c = await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env);
+    expect(c.code).toBe(0);
+    expect(await ifbs(h)).toBe('');
+    expect(await tcJson(h, 'qdisc')).toBe(before);
+  });
+
+  it('--match shapes only the matched peer/port; other traffic is untouched', async () => {
+    const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--match', `peer=${h.bIp}/32,port=5201,proto=tcp`], env);
+    expect(r.code).toBe(0);
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
+    expect(await iperfMbit(h.a, h.b, h.bIp, 5202)).toBeGreaterThan(5 * 4);
+  });
+
+  it('--exclude leaves the excluded peer/port unshaped and shapes the rest (IPv6 too)', async () => {
+    const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--exclude', `peer=${h.bIp}/32,port=5202`,
+      '--exclude', `peer=${h.bIp6}/128,port=5202`], env);
+    expect(r.code).toBe(0);
+    expect(await iperfMbit(h.a, h.b, h.bIp, 5202)).toBeGreaterThan(5 * 4);
+    expect(await iperfMbit(h.a, h.b, h.bIp6, 5202)).toBeGreaterThan(5 * 4);
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
+    within(await iperfMbit(h.a, h.b, h.bIp6, 5201), 5);
+  });
+
+  it('apply twice = same state; B over A leaves no trace of A; clear twice succeeds', async () => {
+    const pristine = [await tcJson(h, 'qdisc'), await ifbs(h)];
+    const args = ['--dev', h.aIf, '--netns', h.a.name, '--match', `peer=${h.bIp}/32`];
+    const snap = async (): Promise<string[]> => [
+      (await tcJson(h, 'qdisc')).replace(/"direct_packets_stat":\d+,/g, ''),
+      (await h.a.exec(['tc', 'class', 'show', 'dev', h.aIf])).stdout,
+      await tcJson(h, 'filter'),
+      await ifbs(h),
+    ];
+    expect((await cli(['apply', RATE_ONLY, ...args], env)).code).toBe(0);
+    const once = await snap();
+    expect((await cli(['apply', RATE_ONLY, ...args], env)).code).toBe(0);
+    expect(await snap()).toEqual(once);
+    // B (egress only, other rate, no match) over A: the IFB and A's filters and rate are gone.
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    const b = await snap();
+    expect(b[3]).toBe('');
+    expect(b[2]).toBe('[]');
+    expect(b[1]).toContain('rate 5Mbit');
+    expect(b[1]).not.toContain('10Mbit');
+    expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    const again = await cli(['clear', '--dev', h.aIf, '--netns', h.a.name, '--json'], env);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ cleared: false });
+    expect([await tcJson(h, 'qdisc'), await ifbs(h)]).toEqual(pristine);
+  });
+
+  it('a foreign tbf root stays byte-identical in tc -j after apply + clear, and keeps passing traffic', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', 'rate', '50mbit', 'burst', '64kb', 'latency', '50ms']);
+    const before = JSON.parse(await tcJson(h, 'qdisc')) as unknown[];
+    const tbfBefore = JSON.stringify(before[0]);
+    try {
+      expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      const during = JSON.parse(await tcJson(h, 'qdisc')) as { handle: string; parent?: string }[];
+      expect(JSON.stringify(during[0])).toBe(tbfBefore);
+      expect(during.find((q) => q.handle === 'bac0:')?.parent).toBe('1:1');
+      within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      const after = JSON.parse(await tcJson(h, 'qdisc')) as { kind: string; handle: string; parent?: string }[];
+      // The tbf itself, byte for byte; under it only the bfifo default we put back (a deleted tbf
+      // child would be noop, which drops everything).
+      expect(JSON.stringify(after[0])).toBe(tbfBefore);
+      expect(after.slice(1).map((q) => `${q.kind} ${q.handle} ${q.parent}`)).toEqual(['bfifo bacf: 1:1']);
+      expect((await h.a.exec(['ping', '-c', '2', '-W', '2', '-i', '0.2', h.bIp], { allowFail: true })).exitCode).toBe(0);
+      // A second cycle ends in exactly the same state.
+      await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env);
+      await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env);
+      expect(JSON.parse(await tcJson(h, 'qdisc'))).toEqual(after);
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
+    }
+  });
+
+  it('refuses a foreign htb root (exit 5) and leaves it alone', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '7:', 'htb']);
+    try {
+      const before = await tcJson(h, 'qdisc');
+      const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/root qdisc htb 7: that backhaul did not create/);
+      expect(await tcJson(h, 'qdisc')).toBe(before);
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
+    }
+  });
+
+  it('a netem profile on a kernel without sch_netem fails with the actionable message (exit 3) and touches nothing', async () => {
+    const before = [await tcJson(h, 'qdisc'), await ifbs(h)];
+    const r = await cli(['apply', 'lte-good', '--dev', h.aIf, '--netns', h.a.name], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/sch_netem is not available/);
+    expect(r.stderr).toMatch(/modprobe sch_netem/);
+    expect(r.stderr).toMatch(/kernel-modules-extra/);
+    expect(r.stderr).toMatch(/--backend relay/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect([await tcJson(h, 'qdisc'), await ifbs(h)]).toEqual(before);
+  });
+
+  it.each([
+    [['apply', 'rate-only', '--dev', 'eth0;reboot'], /invalid interface name "eth0;reboot"/],
+    [['apply', 'rate-only', '--dev', 'abcdefghijklmnop'], /longer than 15 characters/],
+    [['apply', 'no-such-profile', '--dev', 'a0'], /no profile named "no-such-profile"/],
+    [['apply', 'rate-only', '--dev', 'a0', '--netns', '../etc'], /invalid network namespace name/],
+    [['apply', 'rate-only', '--dev', 'a0', '--match', 'peer=10.0.0.1/8'], /host bits set/],
+    [['apply', 'rate-only', '--dev', 'a0', '--direction', 'sideways'], /--direction must be/],
+    [['clear', '--dev', 'a0/x'], /invalid interface name/],
+  ])('hostile or wrong input is rejected clearly (exit 2): %j', async (args, msg) => {
+    const before = await tcJson(h, 'qdisc');
+    const r = await cli([...args, ...(args.includes('--netns') ? [] : ['--netns', h.a.name])], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(await tcJson(h, 'qdisc')).toBe(before);
+  });
+
+  it('a missing namespace or interface is a clear error, not a crash', async () => {
+    const r1 = await cli(['apply', RATE_EGRESS, '--dev', 'a0', '--netns', 'bh-no-such-ns'], env);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/no such network namespace/);
+    const r2 = await cli(['apply', RATE_EGRESS, '--dev', 'nope0', '--netns', h.a.name], env);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/no such interface/);
+  });
+
+  it('--dry-run prints tc/ip commands only and changes nothing', async () => {
+    const before = await tcJson(h, 'qdisc');
+    const r = await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--dry-run'], env);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.every((l) => l.startsWith(`tc -n ${h.a.name} `) || l.startsWith(`ip -n ${h.a.name} `))).toBe(true);
+    expect(lines).toContain(`tc -n ${h.a.name} qdisc add dev ${h.aIf} root handle bac0: htb default 10 direct_qlen 1000`);
+    expect(await tcJson(h, 'qdisc')).toBe(before);
+  });
+});
+
+describe('netem backend on a gateway (client - router - server)', () => {
+  let g: Gateway;
+  beforeAll(async () => {
+    g = await gateway();
+  });
+  afterAll(async () => {
+    await g?.destroy();
+  });
+
+  it('impairment on the router\'s interface shapes forwarded traffic both ways', async () => {
+    const r = await cli(['apply', RATE_ONLY, '--dev', g.routerServerIf, '--netns', g.router.name], env);
+    expect(r.code).toBe(0);
+    try {
+      within(await iperfMbit(g.client, g.server, g.serverIp, 5201), 10); // leaves r1: egress
+      within(await iperfMbit(g.client, g.server, g.serverIp, 5201, { reverse: true }), 6); // enters r1: ingress via IFB
+    } finally {
+      expect((await cli(['clear', '--dev', g.routerServerIf, '--netns', g.router.name], env)).code).toBe(0);
+    }
+    expect((await g.router.exec(['ip', '-o', 'link', 'show', 'type', 'ifb'])).stdout.trim()).toBe('');
+  });
+});
