@@ -24,9 +24,7 @@ import { packetTimeNs, rateSendTimeNs, type RateConfig } from './stages/rate.js'
 import { createReorder, type Reorder } from './stages/reorder.js';
 import { createSlot, type SlotState } from './stages/slot.js';
 import { Tfifo } from './tfifo.js';
-
-/** netem's default queue limit (packets). */
-export const DEFAULT_LIMIT_PACKETS = 1000;
+import { effectiveLimitPackets } from '../../core/limit.js';
 
 export type EngineDropCause = 'loss' | 'queue';
 
@@ -56,7 +54,7 @@ export class NetemEngine<M> {
   private reorder!: Reorder;
   private rate: RateConfig | null = null;
   private slot: SlotState | null = null;
-  private limit = DEFAULT_LIMIT_PACKETS;
+  private limit = 1000;
 
   constructor(
     imp: Impairment,
@@ -77,7 +75,9 @@ export class NetemEngine<M> {
     this.reorder = createReorder(imp, rng);
     this.rate = imp.rateKbit && imp.rateKbit > 0 ? { ...imp, rateKbit: imp.rateKbit } : null;
     this.slot = imp.slot ? createSlot(imp.slot, rng, nowNs) : null;
-    this.limit = imp.limitPackets ?? DEFAULT_LIMIT_PACKETS;
+    // The same limit the netem backend renders (explicit limitPackets wins; otherwise sized so the
+    // 1000-packet default never drops silently at line rate x delay: core/limit.ts).
+    this.limit = effectiveLimitPackets(imp);
   }
 
   get impairment(): Impairment {

@@ -78,11 +78,11 @@ export interface TcpDirectionPlan {
  * Plan one TCP direction. Without `lenient`, any field TCP cannot express throws ERR_UNSUPPORTED
  * naming every such field; with it, they are listed in `ignored`.
  */
-export function planTcpDirection(imp: Impairment, direction: Direction, lenient = false): TcpDirectionPlan {
+export function planTcpDirection(imp: Impairment, direction: Direction, lenient = false, where = ''): TcpDirectionPlan {
   const bad: string[] = [];
   const notes: string[] = [];
   let outage = false;
-  const f = (k: string): string => `${direction}.${k}`;
+  const f = (k: string): string => `${where}${direction}.${k}`;
   if (imp.loss) {
     if (imp.loss.model === 'random' && imp.loss.pct >= 100) outage = true;
     else bad.push(f('loss'));

@@ -40,6 +40,9 @@ export interface UdpRelayOptions {
   name?: string;
   idleTimeoutMs?: number;
   maxFlows?: number;
+  /** Kernel receive/send buffer per socket (bytes, capped by net.core.rmem_max/wmem_max);
+   *  default 4 MiB, so an event-loop stall of tens of ms does not overflow the socket. */
+  socketBufferBytes?: number;
 }
 
 export interface UdpRelayDeps {
@@ -74,6 +77,16 @@ interface Flow {
 const IP_UDP_HEADER = { 4: 28, 6: 48 } as const;
 /** netem on an Ethernet device counts the 14-byte MAC header too (skb->len at the qdisc). */
 const ETH_HEADER = 14;
+
+/** Best effort: the kernel caps the size at rmem_max / wmem_max, and some platforms refuse. */
+export function growBuffers(sock: Socket, bytes: number): void {
+  try {
+    sock.setRecvBufferSize(bytes);
+    sock.setSendBufferSize(bytes);
+  } catch {
+    /* keep the default */
+  }
+}
 
 function bindSocket(sock: Socket, hp: { host: string; port: number }): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -115,6 +128,8 @@ export async function startUdpRelay(opts: UdpRelayOptions, deps: UdpRelayDeps): 
     const code = (e as NodeJS.ErrnoException).code;
     throw new BackhaulError('ERR_USAGE', `--listen: cannot bind UDP ${opts.listen}: ${code ?? String(e)}`, { listen: opts.listen, code }, { cause: e });
   }
+  const bufferBytes = opts.socketBufferBytes ?? 4 * 1024 * 1024;
+  growBuffers(listenSock, bufferBytes);
   const bound = listenSock.address();
   const listen: HostPort = { host: bound.address, port: bound.port };
   const name = opts.name ?? `udp:${formatHostPort(listen)}`;
@@ -187,7 +202,7 @@ export async function startUdpRelay(opts: UdpRelayOptions, deps: UdpRelayDeps): 
     sock.on('error', () => closeFlow(flow));
     // Unbound sockets bind to an ephemeral port on first send; bind explicitly so replies are
     // accepted from the first datagram on.
-    sock.bind(0, upFamily === 6 ? '::' : '0.0.0.0');
+    sock.bind(0, upFamily === 6 ? '::' : '0.0.0.0', () => growBuffers(sock, bufferBytes));
     flows.set(flow.key, flow);
     return flow;
   };

@@ -27,6 +27,7 @@ export async function startSink(): Promise<{ port: number; got: { seq: number; t
     got.push({ seq: msg.length >= 4 ? msg.readUInt32BE(0) : -1, tNs: process.hrtime.bigint(), data: msg });
   });
   await new Promise<void>((res) => s.bind(0, '127.0.0.1', () => res()));
+  s.setRecvBufferSize(4 * 1024 * 1024);
   return { port: s.address().port, got, sock: s, close: () => new Promise((res) => s.close(() => res())) };
 }
 
@@ -35,20 +36,30 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Send `n` datagrams (4-byte seq + padding to `size`) from `sock` to port at `pps`, paced against
- * absolute deadlines with a setImmediate spin (so the offered rate is real). Returns send times (ns).
+ * Send `n` datagrams (4-byte seq + padding to `size`) from `sock` to `port` at `pps` against
+ * absolute deadlines: every ~1 ms timer tick sends the datagrams that are due (so the offered rate is
+ * real without spinning a core that the relay under test needs). Returns each send time (ns).
  */
 export async function paceSend(sock: Socket, port: number, n: number, pps: number, size = 64): Promise<bigint[]> {
+  return paceSendTo(sock, () => port, n, pps, size);
+}
+
+/** As paceSend, with the destination port chosen per datagram (e.g. alternating relays). */
+export async function paceSendTo(sock: Socket, portFor: (i: number) => number, n: number, pps: number, size = 64): Promise<bigint[]> {
   const times: bigint[] = [];
-  const intervalNs = BigInt(Math.round(1e9 / pps));
+  const intervalNs = 1e9 / pps;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    const due = start + BigInt(i) * intervalNs;
-    while (process.hrtime.bigint() < due) await new Promise((r) => setImmediate(r));
-    const b = Buffer.alloc(size);
-    b.writeUInt32BE(i, 0);
-    times.push(process.hrtime.bigint());
-    sock.send(b, port, '127.0.0.1');
+  let i = 0;
+  while (i < n) {
+    const now = Number(process.hrtime.bigint() - start);
+    while (i < n && i * intervalNs <= now) {
+      const b = Buffer.alloc(size);
+      b.writeUInt32BE(i, 0);
+      times.push(process.hrtime.bigint());
+      sock.send(b, portFor(i), '127.0.0.1');
+      i++;
+    }
+    if (i < n) await new Promise((r) => setTimeout(r, 1));
   }
   return times;
 }
