@@ -77,11 +77,13 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   let renewTimer: NodeJS.Timeout | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
   let startMs = plannedStartMs;
+  let stepEnded = false;
 
   try {
     await clock.sleep(Math.max(0, plannedStartMs - clock.wallMs()), signal);
-    // Apply everywhere at the agreed instant.
-    await Promise.all(
+    // Apply everywhere at the agreed instant. Wait for every apply to settle (even when one site
+    // is lost) so that everything applied is known, and reverted.
+    const settled = await Promise.allSettled(
       s.impairments.map(async (spec) => {
         const imp = spec.target.kind === 'relay' ? { ...spec, target: { ...spec.target, upstream: x.resolveAddr(spec.target.upstream) } } : spec;
         const profile = x.profiles.get(`${s.name}/${imp.name}`) as Profile;
@@ -93,10 +95,12 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           imps.push({ spec: imp, applied: true, inEffect: null, phases: [] });
         } catch (e) {
           imps.push({ spec: imp, applied: false, inEffect: false, phases: [], error: (e as Error).message });
-          if (e instanceof SiteLost) throw e;
+          throw e;
         }
       }),
     );
+    const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
+    if (lost) throw lost.reason;
     const notApplied = imps.filter((i) => !i.applied);
     if (notApplied.length) throw new Error(`could not apply ${notApplied.map((i) => `${i.spec.name} (${i.error ?? ''})`).join(', ')}`);
     startMs = clock.wallMs();
@@ -105,12 +109,16 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     renewTimer = setInterval(() => {
       for (const imp of s.impairments) {
         const id = ids.get(imp.name);
-        if (id && held.has(id)) guard(imp.agent, site(imp.agent).renew(id, c.leaseTtlMs)).catch(fail);
+        if (!id || !held.has(id)) continue;
+        guard(imp.agent, site(imp.agent).renew(id, c.leaseTtlMs)).catch((e: unknown) => {
+          // A renew racing this step's own revert is not an error; anything else is.
+          if (held.has(id) && !stepEnded) fail(e);
+        });
       }
     }, Math.max(250, c.leaseTtlMs / 3));
 
-    // Probes for the rest of the step.
-    await Promise.all(
+    // Probes for the rest of the step (all settled before going on, as for the applies).
+    const started = await Promise.allSettled(
       s.probes.map(async (p) => {
         const target = x.resolveTarget(p);
         const live: LiveProbe = { spec: p, target, run: null, ticks: [], prevHist: null, prevSent: 0, prevLost: 0 };
@@ -123,6 +131,8 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         }
       }),
     );
+    const lostProbe = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (lostProbe) throw lostProbe.reason;
 
     // Faults and hooks at their offsets.
     for (const f of s.faults) {
@@ -230,7 +240,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
       promql.push({ name: a.name, ...(await (x.deps.query ?? queryPrometheus)(c.prometheus, a.query, endMs)) });
     }
   }
-  // Phases as switched, then revert this step's impairments.
+  // Phases as switched, then revert this step's impairments (no more renewals from here on).
+  stepEnded = true;
+  clearInterval(renewTimer);
   for (const i of imps) {
     const id = ids.get(i.spec.name);
     if (!id) continue;

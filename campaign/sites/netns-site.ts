@@ -76,7 +76,7 @@ export class NetnsSite implements SiteDriver {
     child.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
     void child.then((r) => {
       this.children.delete(child);
-      if (!latest || r.exitCode !== 0) final(Promise.reject(new BackhaulError('ERR_INTERNAL', `probe in ${this.netns} exited ${r.exitCode}: ${stderr.trim().slice(-500)}`)) as never);
+      if (!latest || r.exitCode !== 0) final(Promise.reject(new BackhaulError('ERR_INTERNAL', `probe in ${this.netns} ended (${r.exitCode ?? r.signal ?? '?'}) without a final report: ${stderr.trim().slice(-500)}`)) as never);
     });
     return {
       snapshot: async () => {
