@@ -140,6 +140,7 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
         intervalMs: p.spec.intervalMs,
         outageMinLost: p.spec.outageMinLost,
         clockUncertaintyMs: p.clockUncertaintyMs,
+        slackMs: p.summary.sendLatenessMs?.p99 ?? 0,
       });
       for (const o of p.summary.outages) spans.push({ kind: 'outage', label: `${p.spec.name} outage ${o.durationMs.toFixed(0)} ms`, startMs: o.startMs, endMs: o.endMs, owner: p.spec.name });
       const s = p.summary;

@@ -25,7 +25,8 @@
  * (conservative: the midpoint estimates are within D/2).
  *
  * Matching: an outage belongs to the event (fault or phase) whose window
- * [startMs - D - u, endMs + graceMs] contains the outage's start; faults win over phases,
+ * [startMs - D - u - slack, endMs + graceMs] contains the outage's start (slack: the probe host's
+ * measured scheduling lag); faults win over phases,
  * then the latest-starting event wins (the most recent cause). Outages that match nothing are
  * `unexpected`. An event with no matching outage is reported with `matched: false`: any
  * interruption it caused was shorter than M probes (< M x D), which is the detection limit.
@@ -58,6 +59,9 @@ export interface FailoverOptions {
   graceMs?: number;
   /** Uncertainty of the clock offset between the probe's agent and the injector (ms). */
   clockUncertaintyMs?: number;
+  /** Scheduling lag on the probe's host (e.g. its send lateness p99, ms): a datagram sent just
+   *  before the injection may be handled just after it, so a window may start that much early. */
+  slackMs?: number;
 }
 
 export interface FailoverMatch {
@@ -98,12 +102,13 @@ export function analyseFailover(outages: readonly OutageWindow[], events: readon
   const d = opts.intervalMs;
   const u = opts.clockUncertaintyMs ?? 0;
   const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const slack = opts.slackMs ?? 0;
   const byEvent = new Map<InjectedEvent, OutageWindow[]>(events.map((e) => [e, []]));
   const unexpected: OutageWindow[] = [];
 
   const sorted = [...outages].sort((a, b) => a.startMs - b.startMs);
   for (const o of sorted) {
-    const candidates = events.filter((e) => o.startMs >= e.startMs - d - u && o.startMs <= e.endMs + grace);
+    const candidates = events.filter((e) => o.startMs >= e.startMs - d - u - slack && o.startMs <= e.endMs + grace);
     if (candidates.length === 0) {
       unexpected.push(o);
       continue;

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'bin/backhaul.js');
@@ -45,7 +47,7 @@ describe('backhaul demo (non-root, built CLI)', () => {
     expect(p50('lte-cell-edge')).toBeLessThan(p50('geo-satellite'));
     const fo = res.steps.find((s: any) => s.name === 'failover').probes[0].failover;
     const m = fo.matches.find((x: any) => x.event.kind === 'fault');
-    expect(m.matched).toBe(true);
+    expect(m.matched, JSON.stringify(fo)).toBe(true);
     // a 2.5 s blackhole: the matched outage lies within one interval (+ scheduling) of it
     expect(Math.abs(m.outageMs - 2500)).toBeLessThan(m.outageBoundMs + 250);
     expect(res.demoChecks.every((c: any) => c.passed), JSON.stringify(res.demoChecks)).toBe(true);
@@ -63,8 +65,24 @@ describe('backhaul demo (non-root, built CLI)', () => {
     const junit = new XMLParser({ ignoreAttributes: false, isArray: (n) => n === 'testsuite' || n === 'testcase' }).parse(await readFile(join(out, 'junit.xml'), 'utf8'));
     const cases = junit.testsuites.testsuite.flatMap((s: any) => s.testcase);
     expect(cases).toHaveLength(json.steps.reduce((n: number, s: any) => n + s.assertions.length, 0));
-    const html = await readFile(join(out, 'report.html'), 'utf8');
-    expect(html).toMatch(/uPlot/);
+    // The real report opens in headless Chromium, without console errors, with data in every plot.
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('console', (msg) => msg.type() === 'error' && errors.push(msg.text()));
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`file://${join(out, 'report.html')}`);
+      await page.waitForFunction(() => (window as any).__backhaulPlots?.length > 0);
+      const plots = await page.evaluate(() => (window as any).__backhaulPlots.map((p: any) => ({ kind: p.kind, n: p.plot.data[1].filter((v: unknown) => v !== null).length })));
+      expect(errors).toEqual([]);
+      expect(plots.filter((p: any) => p.kind === 'cdf')).toHaveLength(4);
+      expect(plots.filter((p: any) => p.kind === 'histogram')).toHaveLength(4);
+      expect(plots.filter((p: any) => p.kind === 'timeline')).toHaveLength(1);
+      for (const p of plots) expect(p.n).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
     expect(await readFile(join(out, 'summary.txt'), 'utf8')).toMatch(/PASSED/);
   });
 });

@@ -55,6 +55,12 @@ describe('analyseFailover', () => {
     expect(r.unexpected).toHaveLength(1);
   });
 
+  it('slack: scheduling lag on the probe host widens the window before the injection', () => {
+    const ev = [{ kind: 'fault' as const, name: 'f', startMs: 1000, endMs: 2000 }];
+    expect(analyseFailover([outage(960, 1500, d)], ev, { intervalMs: d, outageMinLost: 3 }).matches[0]!.matched).toBe(false);
+    expect(analyseFailover([outage(960, 1500, d)], ev, { intervalMs: d, outageMinLost: 3, slackMs: 30 }).matches[0]!.matched).toBe(true);
+  });
+
   it('grace: an outage after the event ended is attributed to it only within the grace period', () => {
     const ev = [{ kind: 'fault' as const, name: 'f', startMs: 1000, endMs: 2000 }];
     expect(analyseFailover([outage(4000, 4500, d)], ev, { intervalMs: d, outageMinLost: 3, graceMs: 3000 }).unexpected).toHaveLength(0);

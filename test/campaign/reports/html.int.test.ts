@@ -9,14 +9,14 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtml } from '../../../campaign/reports/html.js';
 import { fixtureResult } from '../fixture.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../support/chromium.js';
 
-export const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('HTML report in headless Chromium', () => {
   let browser: Browser;
   let dir: string;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     dir = await mkdtemp(join(tmpdir(), 'bh-html-'));
   });
   afterAll(async () => {
