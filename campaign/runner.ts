@@ -14,7 +14,7 @@
  * own leases expire on the site (the agent's guard reverts it). Exit codes: 0 all assertions hold,
  * 1 some do not, 2 the campaign could not run (see result.ts `verdictOf`).
  */
-import { BackhaulError, isBackhaulError } from '../core/errors.js';
+import { BackhaulError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Profile } from '../core/profile.js';
 import { estimateClockOffset } from './clock-offset.js';
@@ -25,10 +25,9 @@ import { runStep } from './run-step.js';
 import { baselineKey, guard, type ProgressEvent, type RunnerDeps } from './run-shared.js';
 
 export type { ProgressEvent, RunnerDeps } from './run-shared.js';
-import type { queryPrometheus } from './promql.js';
-import { verdictOf, type AgentReport, type CampaignResult, type RevertReport, type StepResult } from './result.js';
+import { verdictOf, type AgentReport, type CampaignResult } from './result.js';
 import type { SiteDriver, SitePreflight, SiteProbeRun } from './sites/site.js';
-import type { AgentSpec, Campaign, ProbeSpec, ProfileRef } from './spec.js';
+import type { Campaign, ProbeSpec } from './spec.js';
 
 export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<CampaignResult> {
   const clock = deps.clock ?? systemClock;
