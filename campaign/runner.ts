@@ -108,6 +108,19 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
         if (up.startsWith('agent:') && !preflights.get(up.slice(6))?.reflector) problems.push(`step ${s.name}: impairment ${i.name}: agent ${up.slice(6)} runs no reflector`);
       }
     }
+    // Profiles sent by name are resolved by the site's own library: it must know them.
+    for (const a of c.agents) {
+      const s = site(a.name);
+      if (!s.missingProfiles || !preflights.get(a.name)?.reachable) continue;
+      const names = [...new Set(c.steps.flatMap((st) => st.impairments.filter((i) => i.agent === a.name && 'name' in i.profile).map((i) => (i.profile as { name: string }).name)))];
+      if (names.length === 0) continue;
+      try {
+        const missing = await s.missingProfiles(names);
+        if (missing.length) problems.push(`agent ${a.name} does not know profile(s) ${missing.join(', ')} (install them in its --profiles dir, or inline them in the campaign)`);
+      } catch (e) {
+        problems.push(`agent ${a.name}: cannot list its profiles: ${(e as Error).message}`);
+      }
+    }
     emit({ type: 'preflight', agents: result.agents });
     if (problems.length) throw new BackhaulError('ERR_CAMPAIGN_INVALID', `pre-flight failed, no site was touched: ${problems.join('; ')}`, { problems });
 

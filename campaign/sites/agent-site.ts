@@ -82,6 +82,11 @@ export class AgentSite implements SiteDriver {
     return pf;
   }
 
+  async missingProfiles(names: string[]): Promise<string[]> {
+    const known = new Set((await this.client.listProfiles()).map((p) => p.name));
+    return names.filter((n) => !known.has(n));
+  }
+
   async apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }> {
     const t = req.impairment.target;
     const ref = req.impairment.profile;

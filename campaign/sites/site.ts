@@ -66,6 +66,8 @@ export interface SiteDriver {
   /** Inject a fault and restore it; resolves after the restore with the actual times. */
   fault(f: FaultSpec, signal?: AbortSignal): Promise<{ startMs: number; endMs: number }>;
   startProbe(p: ProbeSpec, target: string, durationMs: number): Promise<SiteProbeRun>;
+  /** Of these profile names, the ones the site cannot resolve (its own library); absent = it uses ours. */
+  missingProfiles?(names: string[]): Promise<string[]>;
   /** Told after pre-flight: this site's clock minus the controller's (ms). Remote sites convert with it. */
   setClockOffset?(offsetMs: number): void;
   close(): Promise<void>;

@@ -165,6 +165,16 @@ describe('runCampaign with fake sites', () => {
     expect(sites.a.applied.size + sites.b.applied.size).toBe(0);
   });
 
+  it('a profile the agent does not know fails pre-flight: exit 2, nothing touched', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    (sites.a as FakeSite & { missingProfiles(n: string[]): Promise<string[]> }).missingProfiles = async (names) => names.filter((n) => n !== 'clean');
+    const r = await runCampaign(campaign(), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.error).toMatch(/agent a does not know profile\(s\) slow/);
+    expect(sites.a.log).toEqual([]);
+    expect(sites.b.log).toEqual([]);
+  });
+
   it('pre-flight failure touches nothing: exit 2', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     sites.b.preflight = async () => ({ reachable: false, authorised: false, backends: [], faults: [], reflector: null, problems: ['connection refused'] });
