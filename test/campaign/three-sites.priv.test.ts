@@ -144,6 +144,25 @@ ${extraStep}`,
     for (const s of sites) expect(await qdiscs(s.ns)).toBe(before.get(s.ns.name));
   });
 
+  it('kill switch: campaign clear FILE removes what is left on every agent of the campaign', { timeout: 60_000 }, async () => {
+    const profile = join(dir, 'leftover.yaml');
+    await writeFile(profile, 'name: leftover\ndescription: left behind\negress: { rate: 1mbit }\n');
+    for (const s of sites) {
+      const a = await execa('ip', ['netns', 'exec', hub.name, process.execPath, CLI, 'apply', profile, '--dev', 'eth0', '--direction', 'egress', '--agent', `http://${s.addr}:8470`, '--ttl', '5m'], { reject: false, env: { BACKHAUL_TOKEN: TOKEN } });
+      expect(a.exitCode, String(a.stderr)).toBe(0);
+      expect(await qdiscs(s.ns)).toMatch(/htb/);
+    }
+    const c = await execa('ip', ['netns', 'exec', hub.name, process.execPath, CLI, 'campaign', 'clear', join(dir, 'pass.yaml'), '--json'], { reject: false, env: { BH_TOKEN: TOKEN } });
+    expect(c.exitCode, String(c.stderr)).toBe(0);
+    const rows = JSON.parse(String(c.stdout)) as { agent: string; cleared?: number }[];
+    expect(rows.filter((r) => r.agent.startsWith('s')).map((r) => [r.agent, r.cleared])).toEqual([
+      ['s1', 1],
+      ['s2', 1],
+      ['s3', 1],
+    ]);
+    for (const s of sites) expect(await qdiscs(s.ns)).toBe(before.get(s.ns.name));
+  });
+
   it('an agent killed mid-campaign: reported, the rest reverted, exit 2, its site reverted (guard, else journal on restart)', { timeout: 120_000 }, async () => {
     const victim = sites[1] as Site;
     const second = `  - name: after\n    duration: 3s\n    probes: [{ name: q, from: n1, to: "${(sites[0] as Site).hubAddr}:862" }]\n    assertions: [loss < 5%]\n`;
