@@ -140,7 +140,9 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
         intervalMs: p.spec.intervalMs,
         outageMinLost: p.spec.outageMinLost,
         clockUncertaintyMs: p.clockUncertaintyMs,
-        slackMs: p.summary.sendLatenessMs?.p99 ?? 0,
+        // The longest sender stall: a window can start that much before the injection (no probe
+        // was sent in between to see when traffic really stopped).
+        slackMs: Math.max(p.summary.sendLatenessMs?.max ?? 0, p.summary.missedMaxLatenessMs ?? 0),
       });
       for (const o of p.summary.outages) spans.push({ kind: 'outage', label: `${p.spec.name} outage ${o.durationMs.toFixed(0)} ms`, startMs: o.startMs, endMs: o.endMs, owner: p.spec.name });
       const s = p.summary;

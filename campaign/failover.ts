@@ -25,8 +25,8 @@
  * (conservative: the midpoint estimates are within D/2).
  *
  * Matching: an outage belongs to the event (fault or phase) whose window
- * [startMs - D - u - slack, endMs + graceMs] contains the outage's start (slack: the probe host's
- * measured scheduling lag); faults win over phases,
+ * [startMs - D - u - slack, endMs + graceMs] contains the outage's start (slack: the probe
+ * sender's longest measured stall); faults win over phases,
  * then the latest-starting event wins (the most recent cause). Outages that match nothing are
  * `unexpected`. An event with no matching outage is reported with `matched: false`: any
  * interruption it caused was shorter than M probes (< M x D), which is the detection limit.
@@ -59,8 +59,8 @@ export interface FailoverOptions {
   graceMs?: number;
   /** Uncertainty of the clock offset between the probe's agent and the injector (ms). */
   clockUncertaintyMs?: number;
-  /** Scheduling lag on the probe's host (e.g. its send lateness p99, ms): a datagram sent just
-   *  before the injection may be handled just after it, so a window may start that much early. */
+  /** The probe sender's longest stall (ms): with no probe sent during a stall, a window may start
+   *  up to that much before the injection that caused it. */
   slackMs?: number;
 }
 

@@ -57,6 +57,13 @@ export interface InProcessSiteOptions {
   netem?: ImpairmentBackend;
 }
 
+/** Wall time = one Date.now() anchor + monotonic elapsed (consistent within the site). */
+export function anchoredClock(): Clock {
+  const monoA = systemClock.monoNs();
+  const wallA = systemClock.wallMs();
+  return { monoNs: systemClock.monoNs, wallMs: () => wallA + Number(systemClock.monoNs() - monoA) / 1e6, sleep: systemClock.sleep };
+}
+
 const BLACKHOLE: Impairment = { loss: { model: 'random', pct: 100 } };
 
 function ipv4InCidr(ip: string, cidr: string): boolean {
@@ -87,13 +94,17 @@ export class InProcessSite implements SiteDriver {
     readonly name: string,
     private readonly opts: InProcessSiteOptions = {},
   ) {
-    this.clock = opts.clock ?? systemClock;
+    // One time base for everything this site stamps (probe windows, fault and phase switches): a
+    // single wall-clock anchor advanced by the monotonic clock. Each probe session would otherwise
+    // anchor Date.now() itself, and on a loaded host two anchors can disagree by tens of ms, more
+    // than a probe interval. (Sub-ms wall values make the probe's timestamper take it as is.)
+    this.clock = opts.clock ?? anchoredClock();
     this.random = opts.random ?? seededRandom(randomSeed());
   }
 
   /** Start the site's reflector (idempotent); returns HOST:PORT. */
   async start(): Promise<string> {
-    if (!this.reflector) this.reflector = await startReflector({ host: this.opts.reflectorHost ?? '127.0.0.1', port: 0, ratePps: 0 });
+    if (!this.reflector) this.reflector = await startReflector({ host: this.opts.reflectorHost ?? '127.0.0.1', port: 0, ratePps: 0 }, { clock: this.clock });
     return `${this.reflector.address.address}:${this.reflector.address.port}`;
   }
 

@@ -36,7 +36,25 @@ describe('backhaul demo (non-root, built CLI)', () => {
     const out = join(dir, 'report');
     const [file, ...args] = asNobody([process.execPath, CLI, 'demo', '--out', out, '--json']);
     const started = Date.now();
-    const r = await execa(file as string, args, { cwd: dir, reject: false, timeout: 120_000, env: { HOME: dir } });
+    const child = execa(file as string, args, { cwd: dir, reject: false, timeout: 120_000, env: { HOME: dir } });
+    // /metrics is served while it runs: scrape it once the first step is under way.
+    const scraped = new Promise<string>((ok) => {
+      let err = '';
+      let done = false;
+      child.stderr?.on('data', (c: Buffer) => {
+        err += String(c);
+        const url = /metrics: (http:\/\/\S+)/.exec(err)?.[1];
+        if (!done && url && /step 1\/4 fibre/.test(err) && /fibre \d+s left/.test(err)) {
+          done = true;
+          fetch(url).then((res) => res.text()).then(ok, (e: Error) => ok(`scrape failed: ${e.message}`));
+        }
+      });
+    });
+    const r = await child;
+    const metrics = await scraped;
+    expect(metrics).toMatch(/^backhaul_probe_sent_total\{target="fibre",probe="store-to-dc"\} [1-9]/m);
+    expect(metrics).toMatch(/^backhaul_relay_packets_total\{/m);
+    expect(metrics).toMatch(/^backhaul_campaign_step_info\{campaign="demo",step="fibre",impairment="wan"\} 1/m);
     const elapsed = Date.now() - started;
     expect(r.timedOut, `timed out; stderr: ${r.stderr}`).toBe(false);
     expect(elapsed).toBeLessThan(120_000);
