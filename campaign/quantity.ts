@@ -2,7 +2,7 @@
  * Quantities as written in campaign files, converted once at the edge to base units used inside
  * the campaign code: durations in milliseconds, ratios as fractions 0..1.
  *
- *   '250ms' -> 250    '1.5s' -> 1500    '2m' -> 120000    '500us' -> 0.5    '1h' -> 3600000
+ *   '250ms' -> 250    '1.5s' -> 1500    '2m' -> 120000    '500us' -> 0.5    '1h' -> 3600000    '0' -> 0
  *   '1%' -> 0.01      '0.5%' -> 0.005
  */
 
@@ -20,6 +20,7 @@ const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)\s*$/;
 
 /** Parse a duration such as '250ms', '1.5s', '2m'. Returns milliseconds, or null when malformed. */
 export function parseDurationMs(text: string): number | null {
+  if (/^\s*0\s*$/.test(text)) return 0;
   const m = DURATION_RE.exec(text);
   if (!m) return null;
   const unit = DURATION_UNITS_MS[m[2] as string];
