@@ -49,6 +49,17 @@ interface LiveProbe {
   prevLost: number;
 }
 
+/**
+ * A probe counts as lost only once its timeout has passed: book the newly lost probes on the tick
+ * of their send time (about `sentBeforeMs`), so the timeline shows loss when it happened.
+ */
+export function attributeLoss(ticks: ProbeTick[], lost: number, sentBeforeMs: number): void {
+  if (lost <= 0 || ticks.length === 0) return;
+  let i = ticks.length - 1;
+  while (i > 0 && (ticks[i] as ProbeTick).tMs - 1000 >= sentBeforeMs) i--;
+  (ticks[i] as ProbeTick).lost += lost;
+}
+
 const pct = (h: hdr.Histogram | null, q: number): number | null => (h && h.totalCount > 0 ? h.getValueAtPercentile(q) / 1e6 : null);
 
 export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepContext): Promise<StepResult> {
@@ -177,8 +188,10 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           }
           const sent = snap.summary.sent - p.prevSent;
           const lost = snap.summary.lost - p.prevLost;
-          const t: ProbeTick = { tMs: clock.wallMs(), sent, lost, p50Ms: pct(diff, 50), p99Ms: pct(diff, 99) };
+          const now = clock.wallMs();
+          const t: ProbeTick = { tMs: now, sent, lost: 0, p50Ms: pct(diff, 50), p99Ms: pct(diff, 99) };
           p.ticks.push(t);
+          attributeLoss(p.ticks, lost, now - p.spec.timeoutMs);
           p.prevHist = cur;
           p.prevSent = snap.summary.sent;
           p.prevLost = snap.summary.lost;
@@ -222,6 +235,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         try {
           const fin = await guard(p.spec.from, p.run.stop());
           summary = fin.summary;
+          attributeLoss(p.ticks, fin.summary.lost - p.prevLost, clock.wallMs() - p.spec.timeoutMs);
           histogramNs = fin.histogramNs;
         } catch (e) {
           perr = (e as Error).message;
