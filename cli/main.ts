@@ -13,10 +13,10 @@ import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
-import { registerStatus } from './commands/status.js';
 import { registerCampaign } from './commands/campaign.js';
 import { registerVerify } from './commands/verify.js';
 import { registerRelay } from './commands/relay.js';
+import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
@@ -27,8 +27,8 @@ const COMMANDS: RegisterCommand[] = [
   registerStatus,
   registerCampaign,
   registerVerify,
-  registerAgent,
   registerRelay,
+  registerAgent,
 ];
 
 const EXIT_CODES_HELP = `

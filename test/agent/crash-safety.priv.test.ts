@@ -206,4 +206,26 @@ describe('crash safety (privileged, real agent process)', () => {
     }
     expect(readFileSync(join(stateDir, 'guard.log'), 'utf8')).toMatch(/agent (gone|finished cleanly)/);
   });
+
+  it('a cgroup-style kill (agent and guard together), then `agent revert-journal` (ExecStopPost) reverts; it refuses while the agent runs', async () => {
+    const stateDir = join(dir, 'exec-stop-post');
+    await prepareRoot(1);
+    const before = await snap();
+    const agent = await start(stateDir);
+    await impair(agent);
+    const cli = await agentBundle();
+    const refused = await run([process.execPath, cli, 'agent', 'revert-journal', '--state-dir', stateDir], { allowFail: true });
+    expect(refused.exitCode).toBe(5);
+    expect(refused.stderr).toMatch(/is running/);
+    expect(await snap()).not.toBe(before);
+    process.kill(agent.guardPid, 'SIGKILL');
+    process.kill(agent.pid, 'SIGKILL');
+    await agent.exited;
+    await waitForGuardExit(agent.guardPid, 10_000);
+    expect(await snap()).not.toBe(before);
+    const r = await run([process.execPath, cli, 'agent', 'revert-journal', '--state-dir', stateDir, '--json']);
+    expect(JSON.parse(r.stdout).reverted).toHaveLength(1);
+    expect(await snap()).toBe(before);
+    expect((await readJournal(join(stateDir, 'journal.json'))).entries).toEqual([]);
+  });
 });

@@ -8,8 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { runCases, type KernelCase } from './harness.js';
 import { rawNetemCases } from './cases/raw-netem.js';
+import { agentCases } from './cases/agent.js';
 
-export const CASES: readonly KernelCase[] = [...rawNetemCases];
+export const CASES: readonly KernelCase[] = [...rawNetemCases, ...agentCases];
 
 function version(argv: string[]): string {
   try {

@@ -41,6 +41,13 @@ describe('netem options -> Impairment (captured from a kernel with sch_netem)', 
   });
 });
 
+describe('netem normalisations', () => {
+  it('gap 1 (what tc sets for `reorder P` without a gap, seen on a 6.1 guest) reads as no gap', () => {
+    const opts = { limit: 1000, delay: { delay: 0.05, jitter: 0, correlation: 0 }, reorder: { reorder: 0.05, correlation: 0 }, ecn: false, gap: 1 };
+    expect(netemOptionsToImpairment(opts)).toEqual({ limitPackets: 1000, delayMs: 50, reorderPct: 5 });
+  });
+});
+
 describe('our tree shape read back (hand-written htb + netem leaf)', () => {
   it('reads the leaf netem and the class rate only when the tree is ours', () => {
     // The hand-written tree uses handle 1:, not ours: readBack must not claim it.
@@ -64,6 +71,13 @@ describe('htb classes (iproute2 6.1 prints text even with -j)', () => {
       ['1:20', undefined, 1.5e6, 1.5e6, 1599],
       ['1:30', undefined, 100e9, 100e9, 0],
     ]);
+  });
+});
+
+describe('htb classes as JSON (newer iproute2; shape per q_htb.c/tc_class.c, rate in bytes/s: not capturable with 6.1)', () => {
+  it('converts bytes/s to bits/s and keeps leaf/parent', () => {
+    const text = '[{"class":"htb","handle":"bac0:10","root":true,"leaf":"bac1:","prio":0,"rate":625000,"ceil":625000,"burst":3026,"cburst":3026}]';
+    expect(parseClasses(text)).toEqual([{ classid: 'bac0:10', leaf: 'bac1:', rateBps: 5e6, ceilBps: 5e6, burstBytes: 3026 }]);
   });
 });
 

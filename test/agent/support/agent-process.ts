@@ -4,12 +4,20 @@
  * killed with real signals. Also the byte-level tc snapshot the crash tests compare.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { run } from '../../support/netns.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
+/** The repository root: the nearest directory upwards holding backhaul's package.json. */
+function repoRoot(): string {
+  for (let d = import.meta.dirname; ; d = dirname(d)) {
+    const pkg = join(d, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'backhaul') return d;
+    if (dirname(d) === d) throw new Error('not inside the backhaul repository');
+  }
+}
+const ROOT = repoRoot();
 const OUT_DIR = join(ROOT, 'node_modules', '.cache', 'bh-agent-test');
 let bundle: Promise<string> | null = null;
 
