@@ -45,6 +45,11 @@ function render(a: Applied): string[] {
   if (d['egressTree']) out.push(...treeLines('egress ', d['egressTree'] as TreeDetails), ...impairmentLines(a.egress));
   if (d['ifb']) {
     out.push(...treeLines(`ingress (IFB ${String(d['ifb'])})`, d['ingressTree'] as TreeDetails | undefined));
+    const hook = d['ingressHook'] as { qdisc: string | null; redirect: boolean; filtersBefore: number } | undefined;
+    if (hook) {
+      out.push(`    redirect      ${hook.redirect ? `on the ${hook.qdisc ?? '?'} hook (prio 49152)` : 'MISSING: the downlink is not impaired (re-apply)'}`);
+      if (hook.filtersBefore > 0) out.push(`    note          ${hook.filtersBefore} foreign filter(s) run before the redirect and may bypass it`);
+    }
     if (d['ingressTree']) out.push(...impairmentLines(a.ingress));
   }
   if (d['offloadsRecorded']) out.push(`  offloads to restore on clear: ${JSON.stringify(d['offloadsRecorded'])}`);
@@ -62,20 +67,28 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const versions = await backend.versions();
         let devs: string[];
+        const orphans: { ifb: string; dev: string }[] = [];
         if (flags.dev !== undefined) devs = [flags.dev];
         else {
           const r = await backend.runner.run(['ip', ...(flags.netns ? ['-n', flags.netns] : []), '-j', 'link', 'show']);
-          devs = parseLinks(r.stdout).filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
+          const links = parseLinks(r.stdout);
+          devs = links.filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
+          // Our IFBs whose device is gone: `clear --dev <that device>` removes them.
+          for (const l of links) {
+            const a = parseIfbAlias(l.alias);
+            if (a && !devs.includes(a.dev)) orphans.push({ ifb: l.ifname, dev: a.dev });
+          }
         }
         const results: Applied[] = [];
         for (const dev of devs) {
           const a = await backend.status(targetFromFlags({ dev, ...(flags.netns !== undefined ? { netns: flags.netns } : {}) }));
           if (a) results.push(a);
         }
-        emit(ctx.io, flags, { ...versions, interfaces: results }, () => {
+        emit(ctx.io, flags, { ...versions, interfaces: results, ...(orphans.length ? { orphanIfbs: orphans } : {}) }, () => {
           const head = `kernel ${versions.kernel}, iproute2 ${versions.iproute2}`;
-          if (results.length === 0) return `${head}\nno backhaul impairment on ${flags.dev ?? 'any interface'}${flags.netns ? ` in netns ${flags.netns}` : ''}`;
-          return [head, ...results.flatMap(render)].join('\n');
+          const orphanLines = orphans.map((o) => `orphaned IFB ${o.ifb}: its interface ${o.dev} is gone (backhaul clear --dev ${o.dev}${flags.netns ? ` --netns ${flags.netns}` : ''} removes it)`);
+          if (results.length === 0) return [`${head}`, `no backhaul impairment on ${flags.dev ?? 'any interface'}${flags.netns ? ` in netns ${flags.netns}` : ''}`, ...orphanLines].join('\n');
+          return [head, ...results.flatMap(render), ...orphanLines].join('\n');
         });
       });
     });
