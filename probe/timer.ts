@@ -50,7 +50,7 @@ export interface WaiterStats {
   totalLatenessNs: bigint;
   /** Time spent in spin steps (ns): the part of waiting that costs CPU. */
   spinNs: bigint;
-  /** hybrid: the current learned spin margin (ns). */
+  /** hybrid: the current learned spin margin (ns); 0 for sleep and busy. */
   marginNs: bigint;
 }
 
@@ -88,7 +88,7 @@ export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions 
     if (m > spinMaxNs) m = spinMaxNs;
     return m;
   };
-  s.marginNs = currentMargin();
+  s.marginNs = mode === 'hybrid' ? currentMargin() : 0n;
 
   const learn = (overshootNs: number): void => {
     // Reject wild outliers (a GC pause or a descheduled process) so one stall cannot widen the spin

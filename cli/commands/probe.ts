@@ -111,7 +111,9 @@ Missed slots (the sender was late) are counted separately and never as loss.`)
         const onAbort = (): void => void session.stop();
         ctx.signal.addEventListener('abort', onAbort, { once: true });
 
-        const jsonl = flags.jsonl ? createJsonlExporter(process.stdout) : undefined;
+        const jsonl = flags.jsonl
+          ? createJsonlExporter({ write: (line) => ctx.io.out(line), get writableNeedDrain() { return process.stdout.writableNeedDrain; } })
+          : undefined;
         const live = !flags.json && !flags.jsonl && ctx.io.isTTY;
         session.on('snapshot', (s) => {
           if (s.done) return;

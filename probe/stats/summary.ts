@@ -46,6 +46,8 @@ export interface ProbeSummary {
   direction: { forwardLost: number; reverseLost: number; unknownLost: number } | null;
   outages: OutageWindow[];
   outageCount: number;
+  /** Consecutive lost probes right now (an outage in progress once it reaches outageMinLost). */
+  currentLossRun: number;
   outageTotalMs: number;
   outageMinLost: number;
   precision: { rttSignificantDigits: number; rttRelativeError: number };
@@ -102,6 +104,7 @@ export function buildSummary(s: ProbeStats, meta: SummaryMeta, withHistogram = f
       : null,
     outages: [...s.outages.windows],
     outageCount: s.outages.count,
+    currentLossRun: s.outages.openRunLost,
     outageTotalMs: Math.round(s.outages.totalDurationMs * 1000) / 1000,
     outageMinLost: s.cfg.outageMinLost,
     precision: { rttSignificantDigits: HDR_SIGNIFICANT_DIGITS, rttRelativeError: 10 ** -HDR_SIGNIFICANT_DIGITS },
