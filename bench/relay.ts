@@ -8,8 +8,8 @@
  * The relay runs in a child process (this same file in `host` mode), as it would in production;
  * the traffic generator and sink run here.
  *
- *   npx esbuild bench/relay.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/relay-bench.mjs
- *   node /tmp/relay-bench.mjs [seconds-per-run]
+ *   npx esbuild bench/relay.ts --bundle --platform=node --format=esm --packages=external --outfile=.cache/relay-bench.mjs
+ *   node .cache/relay-bench.mjs [seconds-per-run] [delay|udp|tcp]     (BENCH_PPS=, BENCH_TIMER= narrow the delay runs)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -18,7 +18,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { startRelay } from '../agent/relay/relay.js';
 import type { Impairment, Profile } from '../core/profile.js';
-import type { TimerMode } from '../probe/timer.js';
+import { createWaiter, type TimerMode, type Waiter } from '../probe/timer.js';
 
 interface HostCfg {
   proto: 'udp' | 'tcp';
@@ -33,6 +33,10 @@ interface HostReport {
   gcMaxMs: number;
   gcTotalMs: number;
   wallS: number;
+  /** Waiter figures: waits done, mean lateness of a wait (us), time spent spinning (ms). */
+  waits: number;
+  waitLatenessMeanUs: number;
+  spinMs: number;
 }
 
 /** Child role: run one relay, print its port, report CPU and GC when stdin closes. */
@@ -43,7 +47,17 @@ async function host(cfg: HostCfg): Promise<void> {
   });
   obs.observe({ entryTypes: ['gc'] });
   const profile: Profile = { name: 'bench', description: 'bench', egress: cfg.egress };
-  const relay = await startRelay({ proto: cfg.proto, listen: '127.0.0.1:0', upstream: cfg.upstream, profile, timer: cfg.timer, seed: 1 });
+  const waiters: Waiter[] = [];
+  const relay = await startRelay(
+    { proto: cfg.proto, listen: '127.0.0.1:0', upstream: cfg.upstream, profile, timer: cfg.timer, seed: 1 },
+    {
+      createWaiter: (mode, clock) => {
+        const w = createWaiter(mode, clock);
+        waiters.push(w);
+        return w;
+      },
+    },
+  );
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   process.stdout.write(JSON.stringify({ port: relay.listen.port }) + '\n');
@@ -59,6 +73,13 @@ async function host(cfg: HostCfg): Promise<void> {
     gcMaxMs: gc.length ? Math.max(...gc) : 0,
     gcTotalMs: gc.reduce((a, b) => a + b, 0),
     wallS,
+    waits: waiters.reduce((a, w) => a + w.stats().waits, 0),
+    waitLatenessMeanUs: (() => {
+      const st = waiters.map((w) => w.stats());
+      const n = st.reduce((a, x) => a + x.waits, 0);
+      return n ? Number(st.reduce((a, x) => a + x.totalLatenessNs, 0n)) / n / 1e3 : 0;
+    })(),
+    spinMs: Number(waiters.reduce((a, w) => a + w.stats().spinNs, 0n)) / 1e6,
   };
   process.stdout.write(JSON.stringify(report) + '\n');
 }
@@ -143,10 +164,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function delayError(seconds: number): Promise<void> {
   const delayMs = 5;
   console.log(`\n## Added-delay error (configured ${delayMs} ms, ${seconds} s per run; error = received - sent - ${delayMs} ms)\n`);
-  console.log('| pps | timer | relay err p50 (us) | relay err p99 (us) | lost | relay CPU % | GC pauses (n / max ms / total ms) | direct p50 (us) | direct p99 (us) |');
+  console.log('| pps | timer | relay err p50 (us) | relay err p99 (us) | unsent at stop | relay CPU % | GC pauses (n / max ms / total ms) | direct p50 (us) | direct p99 (us) |');
   console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const pps of [1000, 10_000]) {
-    for (const timer of ['sleep', 'hybrid', 'busy'] as const) {
+  const ppsList = process.env['BENCH_PPS'] ? [Number(process.env['BENCH_PPS'])] : [1000, 10_000];
+  const timers = process.env['BENCH_TIMER'] ? [process.env['BENCH_TIMER'] as TimerMode] : (['sleep', 'hybrid', 'busy'] as const);
+  for (const pps of ppsList) {
+    for (const timer of timers) {
       const s = await sink();
       const tx = createSocket('udp4');
       // baseline: straight to the sink, same pattern
@@ -163,6 +186,7 @@ async function delayError(seconds: number): Promise<void> {
         const r = s.recv.get(i);
         if (r !== undefined) errs.push(Number(r - sent[i]!) / 1e3 - delayMs * 1000);
       }
+      if (process.env['BENCH_DEBUG']) console.error(JSON.stringify(rep));
       console.log(
         `| ${pps} | ${timer} | ${pct(errs, 0.5).toFixed(0)} | ${pct(errs, 0.99).toFixed(0)} | ${sent.length - errs.length} | ${rep.cpuPct.toFixed(0)} | ${rep.gcCount} / ${rep.gcMaxMs.toFixed(1)} / ${rep.gcTotalMs.toFixed(0)} | ${pct(dErr, 0.5).toFixed(0)} | ${pct(dErr, 0.99).toFixed(0)} |`,
       );
@@ -175,6 +199,7 @@ async function delayError(seconds: number): Promise<void> {
 /** Offer as much as the sender can for `seconds`; count what the sink gets per second. */
 async function blast(port: number, seconds: number, s: { count: () => number }): Promise<{ sentPps: number; recvPps: number }> {
   const tx = createSocket('udp4');
+  await new Promise<void>((r) => tx.bind(0, '127.0.0.1', () => r()));
   tx.setSendBufferSize(4 << 20);
   const buf = Buffer.alloc(64);
   const c0 = s.count();
@@ -242,7 +267,8 @@ if (process.argv[2] === 'host') {
   const seconds = Number(process.argv[2] ?? 3);
   const { stdout: kernel } = await execa('uname', ['-r']);
   console.log(`# relay bench: node ${process.version}, kernel ${kernel}, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  await delayError(seconds);
-  await udpThroughput(Math.min(seconds, 3));
-  await tcpThroughput(Math.min(seconds, 3));
+  const only = process.argv[3];
+  if (!only || only === 'delay') await delayError(seconds);
+  if (!only || only === 'udp') await udpThroughput(Math.min(seconds, 3));
+  if (!only || only === 'tcp') await tcpThroughput(Math.min(seconds, 3));
 }

@@ -11,7 +11,7 @@ import { seededRandom } from '../../../core/random.js';
 import { parseDistFile } from '../../../agent/relay/dist-tables.js';
 import { tableDist } from '../../../agent/relay/stages/delay.js';
 import { startRelay, type RelayHandle } from '../../../agent/relay/relay.js';
-import { paceSend, paceSendTo, sleep, startSink } from './udp-support.js';
+import { paceSend, paceSendTo, startSink, waitFor } from './udp-support.js';
 import { binomialBound, ks2, ksCritical, quantile } from './stats-support.js';
 
 const TC_LIB_DIR = process.env['TC_LIB_DIR'] ?? '/usr/lib/x86_64-linux-gnu/tc';
@@ -56,15 +56,18 @@ function installedTable(name: 'normal' | 'pareto'): Int16Array {
 
 describe('UDP relay conformance (loopback, real packet rate)', () => {
   it.each(['normal', 'pareto'] as const)(
-    'added delay follows the installed iproute2 %s table (n >= 5000 at 2.5 kpps, KS alpha 0.001 against the table + the time-matched baseline)',
+    'added delay follows the installed iproute2 %s table (n >= 5000 at 1 kpps, KS alpha 0.001 against the table + the time-matched baseline)',
     async (dist) => {
       // A wide distribution keeps the shape test about the table, not about sub-ms timer noise:
-      // the pareto table's density peaks at 2.25 / sigma per ms, so with sigma = 100 ms a 1 ms
-      // difference in timer lateness moves D by at most ~0.02.
-      const muMs = 300;
-      const sigmaMs = 100;
-      const seconds = 3;
-      const pps = 2500;
+      // the pareto table's density peaks at 2.25 / sigma per ms, so with sigma = 200 ms a 1 ms
+      // difference in timer lateness moves D by at most ~0.011.
+      const muMs = 600;
+      const sigmaMs = 200;
+      // 1 kpps per relay (2 kpps through this process): on a 2-core machine shared with other jobs
+      // and test files, a faster rate can outrun this process's CPU share, and a backlog in the
+      // socket buffers ahead of the relay is lateness no baseline can match.
+      const seconds = 7;
+      const pps = 1000;
       const sinkA = await startSink();
       const sinkB = await startSink();
       cleanups.push(() => sinkA.close(), () => sinkB.close());
@@ -73,7 +76,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
       const relayB = await udpRelay(sinkB.port, { delayMs: muMs, jitterMs: sigmaMs, distribution: dist, limitPackets: 100_000 }, 4);
       const c = await client();
       const sent = await paceTwo(c, relayA.listen.port, relayB.listen.port, pps * seconds, pps);
-      await sleep(muMs + 4.1 * sigmaMs + 500);
+      await waitFor(() => sinkA.got.length >= sent.a.length && sinkB.got.length >= sent.b.length, 'every datagram through both relays', 30_000);
       const recvA = new Map(sinkA.got.map((g) => [g.seq >> 1, g.tNs]));
       const recvB = new Map(sinkB.got.map((g) => [g.seq >> 1, g.tNs]));
       expect(recvA.size).toBe(sent.a.length);
@@ -125,7 +128,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
       // The test can fail: the same samples are far from the other distribution.
       expect(ks2(measured, wrong)).toBeGreaterThan(crit);
     },
-    60_000,
+    90_000,
   );
 
   it('random loss 10 % within a binomial bound (n = 5000 at 5 kpps)', async () => {
@@ -135,7 +138,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
     const c = await client();
     const n = 5000;
     await paceSend(c, r.listen.port, n, 5000);
-    await sleep(100);
+    await waitFor(() => r.stats().egress.packetsIn === n && sink.got.length === r.stats().egress.packetsOut, 'the relay to handle every datagram');
     const lost = n - sink.got.length;
     expect(Math.abs(lost - n * 0.1)).toBeLessThan(binomialBound(n, 0.1));
     expect(r.stats().egress.drops.loss).toBe(lost);
@@ -149,7 +152,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
     const c = await client();
     const n = 10_000;
     await paceSend(c, r.listen.port, n, 5000);
-    await sleep(100);
+    await waitFor(() => r.stats().egress.packetsIn === n && sink.got.length === r.stats().egress.packetsOut, 'the relay to handle every datagram');
     const got = new Set(sink.got.map((g) => g.seq));
     const lostSeq = Array.from({ length: n }, (_, i) => !got.has(i));
     const k = lostSeq.filter(Boolean).length;
@@ -178,7 +181,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
     const c = await client();
     const n = 5000;
     const sent = await paceSend(c, r.listen.port, n, 5000);
-    await sleep(delayMs + 200);
+    await waitFor(() => r.stats().egress.packetsIn === n && r.stats().egress.queueDepth === 0 && sink.got.length === r.stats().egress.packetsOut, 'the relay to release every datagram');
     const count = new Map<number, number>();
     for (const g of sink.got) count.set(g.seq, (count.get(g.seq) ?? 0) + 1);
     const dups = [...count.values()].filter((v) => v > 1).length;
@@ -220,7 +223,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
     const capacityPps = (rateKbit * 1000) / 8 / wire;
     const n = Math.round(capacityPps * 1.6 * 2); // 2 s of offered load
     await paceSend(c, r.listen.port, n, capacityPps * 1.6, size);
-    await sleep(500 * (1000 / capacityPps) + 300);
+    await waitFor(() => r.stats().egress.packetsIn === n && r.stats().egress.queueDepth === 0 && sink.got.length === r.stats().egress.packetsOut, 'the queue to drain', 20_000);
     const s = r.stats().egress;
     expect(s.packetsIn).toBe(n);
     expect(s.packetsOut + (s.drops.queue ?? 0)).toBe(n);
