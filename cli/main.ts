@@ -6,23 +6,23 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerProfiles } from './commands/profiles.js';
+import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, withProfileDirs } from './profile-options.js';
+import { registerProbe } from './commands/probe.js';
+import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
-import { registerProbe } from './commands/probe.js';
-import { registerReflect } from './commands/reflect.js';
 import { registerRelay } from './commands/relay.js';
 import { registerStatus } from './commands/status.js';
-import { registerProfiles } from './commands/profiles.js';
-import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, withProfileDirs } from './profile-options.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
+  registerProbe,
+  registerReflect,
   registerApply,
   registerClear,
   registerStatus,
-  registerProbe,
-  registerReflect,
   registerRelay,
   registerAgent,
 ];

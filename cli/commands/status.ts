@@ -8,11 +8,17 @@ import type { Applied } from '../../agent/backend.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { parseIfbAlias } from '../../agent/netem/names.js';
-import { parseLinks } from '../../agent/netem/tc-json.js';
+import { parseJsonDup, parseLinks } from '../../agent/netem/tc-json.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
 import { addDevFlags, impairmentLines, targetFromFlags } from './netem-common.js';
 import { addAgentFlags, statusViaAgent, type RemoteFlags } from './agent-remote.js';
+
+function parseJsonDupList(text: string): Record<string, unknown>[] {
+  if (text.trim() === '') return [];
+  const v = parseJsonDup(text);
+  return Array.isArray(v) ? (v as Record<string, unknown>[]) : [];
+}
 
 interface StatusFlags extends RemoteFlags {
   dev?: string;
@@ -74,10 +80,16 @@ export function registerStatus(program: Command, ctx: CliContext): void {
           const links = parseLinks(r.stdout);
           devs = links.filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
           // Our IFBs whose device is gone: `clear --dev <that device>` removes them.
+          const withIfb = new Set<string>();
           for (const l of links) {
             const a = parseIfbAlias(l.alias);
             if (a && !devs.includes(a.dev)) orphans.push({ ifb: l.ifname, dev: a.dev });
+            if (a) withIfb.add(a.dev);
           }
+          // One dump of every qdisc in the namespace: look closer only where our htb is (or our IFB points).
+          const all = await backend.runner.run(['tc', ...(flags.netns ? ['-n', flags.netns] : []), '-j', 'qdisc', 'show']);
+          const ours = new Set((parseJsonDupList(all.stdout)).filter((q) => q['handle'] === 'bac0:').map((q) => String(q['dev'])));
+          devs = devs.filter((d) => ours.has(d) || withIfb.has(d));
         }
         const results: Applied[] = [];
         for (const dev of devs) {
