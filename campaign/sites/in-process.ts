@@ -61,7 +61,13 @@ export interface InProcessSiteOptions {
 export function anchoredClock(): Clock {
   const monoA = systemClock.monoNs();
   const wallA = systemClock.wallMs();
-  return { monoNs: systemClock.monoNs, wallMs: () => wallA + Number(systemClock.monoNs() - monoA) / 1e6, sleep: systemClock.sleep };
+  // Never an exact integer: probe/timestamps.ts takes a sub-ms wall clock as is, but spins to
+  // anchor an integer one, and would then mix the two kinds (BigInt of a fraction throws).
+  const wallMs = (): number => {
+    const v = wallA + Number(systemClock.monoNs() - monoA) / 1e6;
+    return Number.isInteger(v) ? v + 0.001 : v; // 1 us: well above the float spacing at ~1.8e12 ms
+  };
+  return { monoNs: systemClock.monoNs, wallMs, sleep: systemClock.sleep };
 }
 
 const BLACKHOLE: Impairment = { loss: { model: 'random', pct: 100 } };

@@ -17,3 +17,15 @@ describe('quantities', () => {
     expect([formatRatio(0.0052), formatRatio(0.2), formatRatio(undefined)]).toEqual(['0.52%', '20.0%', '-']);
   });
 });
+
+import { anchoredClock } from '../../campaign/sites/in-process.js';
+describe('anchoredClock', () => {
+  it('advances with the monotonic clock and never returns an integer (the probe timestamper takes sub-ms clocks as is)', async () => {
+    const c = anchoredClock();
+    const a = c.wallMs();
+    await new Promise((r) => setTimeout(r, 20));
+    const b = c.wallMs();
+    expect(b - a).toBeGreaterThanOrEqual(19);
+    for (let i = 0; i < 10_000; i++) expect(Number.isInteger(c.wallMs())).toBe(false);
+  });
+});
