@@ -42,6 +42,19 @@ describe('backhaul campaign run (in-process sites)', () => {
     expect(cases.filter((c: any) => c.failure).map((c: any) => c['@_name'])).toEqual(expect.arrayContaining(['pos: rtt.p99 < 100ms', 'smoke: exit == 0']));
   });
 
+  it('satellite-site (GEO, then LEO with its 15 s reconfiguration) passes: exit 0', { timeout: 90_000 }, async () => {
+    const out = join(dir, 'sat');
+    const r = await cli(['campaign', 'run', join(ROOT, 'campaigns/satellite-site.yaml'), '--out', out, '--baseline', '1s', '--json'], dir);
+    const res = JSON.parse(String(r.stdout));
+    const failed = res.steps.flatMap((s: any) => s.assertions.filter((a: any) => !a.passed));
+    expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    const [geo, leo] = res.steps.map((s: any) => s.probes[0].summary.rttMs.p50);
+    expect(geo).toBeGreaterThan(leo);
+    // LEO's schedule: the phases switched during the step are on the timeline
+    expect(res.steps[1].spans.filter((sp: any) => sp.kind === 'phase').length).toBeGreaterThan(0);
+  });
+
   it('an unreachable agent: exit 2 after pre-flight, nothing touched', async () => {
     const file = join(dir, 'unreachable.yaml');
     await writeFile(
