@@ -268,6 +268,9 @@ export class InProcessSite implements SiteDriver {
       throw new BackhaulError('ERR_UNSUPPORTED', `site ${this.name} runs in process: '${f.kind}' needs a real interface (an agent with the netem backend); use 'blackhole'`);
     }
     const hit = [...this.held.values()].filter((h) => ipv4InCidr(h.upstreamHost, f.peer));
+    if (hit.length === 0) {
+      throw new BackhaulError('ERR_NOT_FOUND', `site ${this.name}: blackhole ${f.peer} matches none of its relays' upstreams (${[...this.held.values()].map((h) => h.upstreamHost).join(', ') || 'no relay held'})`);
+    }
     const startMs = this.clock.wallMs();
     for (const h of hit) {
       h.blackholed += 1;
