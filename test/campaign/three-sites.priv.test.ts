@@ -1,7 +1,7 @@
 /**
  * A three-site campaign in network namespaces, an agent in each (`backhaul agent`, token auth on
- * a non-loopback address) applying the impairments, probes from each namespace (`netns:` sites,
- * as this agent build has no probe engine wired yet), the controller (`backhaul campaign run`, the built CLI) in a hub
+ * a non-loopback address, its built-in reflector on) applying the impairments and running the probes,
+ * the controller (`backhaul campaign run`, the built CLI) in a hub
  * namespace joined to every site, a reflector in the hub. This kernel has htb but not sch_netem,
  * so the impairment is a rate-only profile (htb on the site's uplink).
  *   - assertions that hold: exit 0, every site's qdisc back as it was
@@ -12,7 +12,7 @@
  *     the journal)
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -37,7 +37,12 @@ async function qdiscs(ns: Netns): Promise<string> {
 }
 
 async function startAgent(s: Site): Promise<void> {
-  s.agent = s.ns.spawn(['env', `BACKHAUL_TOKEN=${TOKEN}`, process.execPath, CLI, 'agent', '--listen', `${s.addr}:8470`, '--state-dir', s.stateDir, '--json']);
+  // The agent's built-in STAMP reflector on its site address: the controller measures the site's
+  // clock offset with it.
+  await mkdir(s.stateDir, { recursive: true });
+  const config = join(s.stateDir, 'agent.yaml');
+  await writeFile(config, `reflector: { listen: "${s.addr}:862" }\n`);
+  s.agent = s.ns.spawn(['env', `BACKHAUL_TOKEN=${TOKEN}`, process.execPath, CLI, 'agent', '--config', config, '--listen', `${s.addr}:8470`, '--state-dir', s.stateDir, '--json']);
   const line = await new Promise<string>((ok, fail) => {
     let buf = '';
     s.agent!.stdout?.on('data', (c: Buffer) => {
@@ -84,11 +89,9 @@ describe('three sites, an agent in each', () => {
 
   async function run(name: string, assertions: string[], hook: string, extraStep = '', whileRunning?: () => Promise<void>): Promise<{ code: number; res: any }> {
     const file = join(dir, `${name}.yaml`);
-    // Impairments through each site's agent; probes from the same namespace (a netns: site: this
-    // agent build runs no probe engine yet).
-    const agents = sites.map((s, i) => `  - { name: s${i + 1}, url: "http://${s.addr}:8470", tokenEnv: BH_TOKEN }\n  - { name: n${i + 1}, url: "netns:${s.ns.name}" }`).join('\n');
+    const agents = sites.map((s, i) => `  - { name: s${i + 1}, url: "http://${s.addr}:8470", tokenEnv: BH_TOKEN }`).join('\n');
     const imps = sites.map((_, i) => `      - { name: up${i + 1}, agent: s${i + 1}, dev: eth0, direction: egress, profile: { name: slow-uplink, description: rate only, egress: { rate: 5mbit } } }`).join('\n');
-    const probes = sites.map((s, i) => `      - { name: p${i + 1}, from: n${i + 1}, to: "${s.hubAddr}:862", interval: 20ms, crosses: [up${i + 1}] }`).join('\n');
+    const probes = sites.map((s, i) => `      - { name: p${i + 1}, from: s${i + 1}, to: "${s.hubAddr}:862", interval: 20ms, crosses: [up${i + 1}] }`).join('\n');
     await writeFile(
       file,
       `name: ${name}
@@ -123,11 +126,14 @@ ${extraStep}`,
 
   it('assertions that hold: exit 0, every site reverted', { timeout: 120_000 }, async () => {
     const { code, res } = await run('pass', ['rtt.p50 < 50ms', 'loss < 5%'], 'true');
-    expect(res.agents.filter((a: any) => a.name.startsWith('s')).map((a: any) => [a.name, a.reachable, a.authorised])).toEqual([
+    expect(res.agents.map((a: any) => [a.name, a.reachable, a.authorised])).toEqual([
       ['s1', true, true],
       ['s2', true, true],
       ['s3', true, true],
     ]);
+    // same host: every site's clock offset, measured over STAMP, is within its uncertainty + anchoring (ms)
+    for (const a of res.agents) expect(Math.abs(a.clockOffsetMs)).toBeLessThan(a.clockUncertaintyMs + 50);
+    console.log(`three sites: offsets ${res.agents.map((a: any) => `${a.name} ${a.clockOffsetMs.toFixed(2)}+/-${a.clockUncertaintyMs.toFixed(2)} ms`).join(', ')}; skew ${JSON.stringify(res.steps[0].skewMs)}; received ${res.steps[0].probes.map((p: any) => p.summary.received).join('/')}`);
     expect(res.steps[0].impairments.every((i: any) => i.applied && i.inEffect === true)).toBe(true);
     // (each probe is a node child started in its namespace: its start-up eats into the 4 s step)
     expect(res.steps[0].probes.map((p: any) => p.summary?.received > 20 || p.error || p.summary?.received)).toEqual([true, true, true]);
@@ -155,7 +161,7 @@ ${extraStep}`,
     const c = await execa('ip', ['netns', 'exec', hub.name, process.execPath, CLI, 'campaign', 'clear', join(dir, 'pass.yaml'), '--json'], { reject: false, env: { BH_TOKEN: TOKEN } });
     expect(c.exitCode, String(c.stderr)).toBe(0);
     const rows = JSON.parse(String(c.stdout)) as { agent: string; cleared?: number }[];
-    expect(rows.filter((r) => r.agent.startsWith('s')).map((r) => [r.agent, r.cleared])).toEqual([
+    expect(rows.map((r) => [r.agent, r.cleared])).toEqual([
       ['s1', 1],
       ['s2', 1],
       ['s3', 1],
@@ -165,7 +171,7 @@ ${extraStep}`,
 
   it('an agent killed mid-campaign: reported, the rest reverted, exit 2, its site reverted (guard, else journal on restart)', { timeout: 120_000 }, async () => {
     const victim = sites[1] as Site;
-    const second = `  - name: after\n    duration: 3s\n    probes: [{ name: q, from: n1, to: "${(sites[0] as Site).hubAddr}:862" }]\n    assertions: [loss < 5%]\n`;
+    const second = `  - name: after\n    duration: 3s\n    probes: [{ name: q, from: s1, to: "${(sites[0] as Site).hubAddr}:862" }]\n    assertions: [loss < 5%]\n`;
     // SIGKILL the agent once its impairment is on the interface (the step has started).
     const killWhenApplied = async (): Promise<void> => {
       const deadline = Date.now() + 30_000;
