@@ -8,8 +8,11 @@
 import { execFileSync } from 'node:child_process';
 import { runCases, type KernelCase } from './harness.js';
 import { rawNetemCases } from './cases/raw-netem.js';
+import { profileCases } from './cases/profiles.js';
+import { trafficCases } from './cases/traffic.js';
+import { scheduleCases } from './cases/schedule.js';
 
-export const CASES: readonly KernelCase[] = [...rawNetemCases];
+export const CASES: readonly KernelCase[] = [...rawNetemCases, ...profileCases, ...scheduleCases, ...trafficCases];
 
 function version(argv: string[]): string {
   try {
