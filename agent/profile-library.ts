@@ -16,7 +16,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { BackhaulError } from '../core/errors.js';
 import type { Profile } from '../core/profile.js';
 import { parseProfile, PROFILE_NAME_RE } from '../core/profile-parse.js';
@@ -79,8 +79,15 @@ export function bundledProfilesDir(): string {
 export function profileDirs(opts: LibraryOptions = {}): ProfileDir[] {
   const env = opts.env ?? process.env;
   const fromEnv = (env['BACKHAUL_PROFILES'] ?? '').split(':').filter((d) => d !== '');
-  const user = [...(opts.dirs ?? []), ...fromEnv].map((d) => ({ dir: resolve(d), origin: 'user' as const }));
-  return [...user, { dir: opts.bundledDir ?? bundledProfilesDir(), origin: 'bundled' as const }];
+  const bundled = opts.bundledDir ?? bundledProfilesDir();
+  const seen = new Set<string>([bundled]);
+  const user: ProfileDir[] = [];
+  for (const d of [...(opts.dirs ?? []), ...fromEnv].map((x) => resolve(x))) {
+    if (seen.has(d)) continue; // a dir given twice is searched once
+    seen.add(d);
+    user.push({ dir: d, origin: 'user' });
+  }
+  return [...user, { dir: bundled, origin: 'bundled' }];
 }
 
 async function checkDirs(dirs: ProfileDir[]): Promise<void> {
@@ -126,10 +133,11 @@ export async function readProfileYaml(path: string): Promise<unknown> {
     });
   }
   const text = await readFile(path, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = lineCounter.linePos(e.pos[0]);
       return `${path}: ${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0] ?? e.message} (not valid YAML)`;
     });
     throw new BackhaulError('ERR_PROFILE_INVALID', `${path} is not valid YAML`, { path, problems });
@@ -150,6 +158,11 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Set an own, enumerable property (also for a key like `__proto__`, so the parser reports it). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Merge a child profile over its parent (raw YAML data), field by field within each direction. */
 export function mergeExtends(parent: Record<string, unknown>, child: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...parent };
@@ -160,14 +173,14 @@ export function mergeExtends(parent: Record<string, unknown>, child: Record<stri
     if ((k === 'egress' || k === 'ingress') && isMapping(v) && isMapping(parent[k])) {
       const merged: Record<string, unknown> = { ...(parent[k] as Record<string, unknown>) };
       for (const [f, fv] of Object.entries(v)) {
-        if (fv === 'none') for (const dep of RAW_CASCADE[f] ?? []) if (!(dep in v)) delete merged[dep];
-        merged[f] = fv;
+        if (fv === 'none') for (const dep of (Object.hasOwn(RAW_CASCADE, f) ? RAW_CASCADE[f] : undefined) ?? []) if (!Object.hasOwn(v, dep)) delete merged[dep];
+        setOwn(merged, f, fv);
       }
       out[k] = merged;
     } else if ((k === 'ingress' || k === 'schedule') && v === 'none') {
       delete out[k];
     } else {
-      out[k] = v;
+      setOwn(out, k, v);
     }
   }
   return out;
@@ -214,7 +227,16 @@ export async function loadProfileFile(path: string, opts: LibraryOptions = {}): 
   const dirs = profileDirs(opts);
   const raw = await readProfileYaml(path);
   const merged = await resolveExtends(raw, path, dirs, [resolve(path)]);
-  return parseProfile(merged, path);
+  const profile = parseProfile(merged, path);
+  const fileName = basename(path).replace(/\.ya?ml$/i, '');
+  if (profile.name !== fileName) {
+    // a profile is known by its file name: `apply X` must not report itself as Y
+    throw new BackhaulError('ERR_PROFILE_INVALID', `${path} is not a valid profile (1 problem)`, {
+      path,
+      problems: [`${path}: name: must match the file name (got ${JSON.stringify(profile.name)}, file ${basename(path)}); rename the file or drop name:`],
+    });
+  }
+  return profile;
 }
 
 /** Load a profile by name (searching the dirs) or by a path ending in .yaml/.yml. */

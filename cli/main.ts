@@ -6,16 +6,25 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { processIo, type Io } from './output.js';
 import type { CliContext, RegisterCommand } from './context.js';
+import { registerProfiles } from './commands/profiles.js';
+import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, withProfileDirs } from './profile-options.js';
+import { registerProbe } from './commands/probe.js';
+import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
 import { registerStatus } from './commands/status.js';
+import { registerRelay } from './commands/relay.js';
 
 const COMMANDS: RegisterCommand[] = [
+  registerProfiles,
+  registerProbe,
+  registerReflect,
   registerApply,
   registerClear,
   registerStatus,
   registerAgent,
+  registerRelay,
 ];
 
 const EXIT_CODES_HELP = `
@@ -43,10 +52,17 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command('backhaul')
     .description('Run pre-production edge sites under production WAN conditions, and measure what your software experiences.')
     .version(version())
+    // Positional: root options go before the subcommand, so `apply --profiles D` stays apply's own flag.
+    .enablePositionalOptions()
+    .option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .exitOverride();
+  // `backhaul --profiles DIR <command>`: every command hands ctx.env to the profile library.
+  program.hook('preAction', () => {
+    ctx.env = withProfileDirs(ctx.env, (program.opts() as { profiles?: string[] }).profiles ?? []);
+  });
   for (const register of COMMANDS) register(program, ctx);
   return program;
 }

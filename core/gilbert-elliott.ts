@@ -15,15 +15,44 @@ import type { FourStateLoss, GilbertElliottLoss, Loss } from './profile.js';
 
 type Chain = { T: number[][]; lossProb: number[]; start: number };
 
-/** Stationary distribution of a small chain (power iteration from `start`, exact enough here). */
+/**
+ * Stationary distribution of a small chain: solve pi (T - I) = 0 with sum(pi) = 1 by Gaussian
+ * elimination; when that system is singular (a chain with several closed classes), iterate from
+ * `start` instead (netem's chains start in state 0).
+ */
 function stationary(c: Chain): number[] {
   const n = c.T.length;
+  // rows: equations; A[j][i] = T[i][j] - (i === j), last equation replaced by sum(pi) = 1
+  const A: number[][] = Array.from({ length: n }, (_, j) => [
+    ...Array.from({ length: n }, (_, i) => (j === n - 1 ? 1 : (c.T[i]?.[j] as number) - (i === j ? 1 : 0))),
+    j === n - 1 ? 1 : 0,
+  ]);
+  let singular = false;
+  for (let col = 0; col < n && !singular; col++) {
+    let piv = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(A[r]?.[col] as number) > Math.abs(A[piv]?.[col] as number)) piv = r;
+    if (Math.abs(A[piv]?.[col] as number) < 1e-12) {
+      singular = true;
+      break;
+    }
+    [A[col], A[piv]] = [A[piv] as number[], A[col] as number[]];
+    const rowC = A[col] as number[];
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const row = A[r] as number[];
+      const f = (row[col] as number) / (rowC[col] as number);
+      for (let k = col; k <= n; k++) row[k] = (row[k] as number) - f * (rowC[k] as number);
+    }
+  }
+  if (!singular) {
+    const pi = A.map((row, i) => (row[n] as number) / (row[i] as number));
+    if (pi.every((x) => Number.isFinite(x) && x > -1e-12)) return pi.map((x) => Math.max(0, x));
+  }
   let pi: number[] = Array.from({ length: n }, (_, i) => (i === c.start ? 1 : 0));
-  for (let iter = 0; iter < 200_000; iter++) {
+  for (let iter = 0; iter < 100_000; iter++) {
     const next = new Array<number>(n).fill(0);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) next[j] = (next[j] as number) + (pi[i] as number) * (c.T[i]?.[j] as number);
-    // average with the previous vector: converges for periodic chains too
-    const mixed = next.map((x, i) => 0.5 * x + 0.5 * (pi[i] as number));
+    const mixed = next.map((x, i) => 0.5 * x + 0.5 * (pi[i] as number)); // lazy step: converges for periodic chains too
     const delta = mixed.reduce((a, x, i) => a + Math.abs(x - (pi[i] as number)), 0);
     pi = mixed;
     if (delta < 1e-15) break;

@@ -113,18 +113,19 @@ function pathText(path: Path): string {
   return s;
 }
 
+/** Optimal-string-alignment distance (a transposition counts as one edit: "dealy" -> "delay"). */
 function editDistance(a: string, b: string): number {
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]?.[j] as number;
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0] as number;
-    d[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j] as number;
-      d[j] = Math.min((d[j] as number) + 1, (d[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
     }
   }
-  return d[b.length] as number;
+  return at(a.length, b.length);
 }
 
 /** `(did you mean "delay"?)` or `(expected one of: ...)` */
@@ -210,6 +211,7 @@ interface ParsedDirection {
 /** Parse one direction block field by field, so the valid fields still get cross-field checks. */
 function parseDirection(value: unknown, prefix: Path, problems: Problems): ParsedDirection | undefined {
   if (value === undefined) return undefined;
+  if (value === null) return { patch: {}, invalid: new Set() }; // `ingress:` with nothing under it
   const invalid = new Set<string>();
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     problems.add(prefix, `expected a mapping of ${DIRECTION_FIELDS.slice(0, 5).join(', ')}, ... (got ${describeInput(value)})`);
@@ -218,7 +220,7 @@ function parseDirection(value: unknown, prefix: Path, problems: Problems): Parse
   const shape = directionSchema.shape as Record<string, z.ZodType>;
   const valid: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const schema = shape[k];
+    const schema = Object.hasOwn(shape, k) ? shape[k] : undefined;
     if (!schema) {
       problems.add([...prefix, k], `unknown field (${suggestKey(k, DIRECTION_FIELDS)})`);
       continue;
@@ -274,25 +276,26 @@ export function parseProfile(raw: unknown, file?: string): Profile {
   let schedule: Schedule | undefined;
   if (r['schedule'] !== undefined) {
     const s = problems.parse(scheduleSchema, r['schedule'], ['schedule'], fixedKeys(SCHEDULE_FIELDS));
+    if (s?.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
+    const rawPhases = isMapping(r['schedule']) ? r['schedule']['phases'] : undefined;
+    const phases: Phase[] = [];
+    (Array.isArray(rawPhases) ? (rawPhases as unknown[]) : []).slice(0, MAX_PHASES).forEach((rawPhase, i) => {
+      const prefix = ['schedule', 'phases', i];
+      const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, fixedKeys(PHASE_FIELDS));
+      const rp = isMapping(rawPhase) ? rawPhase : {};
+      const pe = parseDirection(rp['egress'], [...prefix, 'egress'], problems);
+      const pi = parseDirection(rp['ingress'], [...prefix, 'ingress'], problems);
+      if (!ph) return;
+      const phase: Phase = { durationMs: ph.duration };
+      if (ph.name !== undefined) phase.name = ph.name;
+      if (pe !== undefined) phase.egress = pe.patch;
+      if (pi !== undefined) phase.ingress = pi.patch;
+      phases.push(phase);
+      const union = (a?: ParsedDirection, b?: ParsedDirection): Set<string> => new Set([...(a?.invalid ?? []), ...(b?.invalid ?? [])]);
+      if (pe !== undefined) checkRules(applyPatch(egress, pe.patch), union(eg, pe), [...prefix, 'egress'], problems, true, baseSeen.egress);
+      if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi.patch), union(ig, pi), [...prefix, 'ingress'], problems, true, baseSeen.ingress);
+    });
     if (s) {
-      if (s.tail !== undefined && s.loop !== false) problems.add(['schedule', 'tail'], 'only applies to a one-shot schedule (loop: false)');
-      const phases: Phase[] = [];
-      s.phases.forEach((rawPhase, i) => {
-        const prefix = ['schedule', 'phases', i];
-        const ph = problems.parse(phaseSchema, rawPhase ?? {}, prefix, fixedKeys(PHASE_FIELDS));
-        const rp = (typeof rawPhase === 'object' && rawPhase !== null ? rawPhase : {}) as Record<string, unknown>;
-        const pe = parseDirection(rp['egress'], [...prefix, 'egress'], problems);
-        const pi = parseDirection(rp['ingress'], [...prefix, 'ingress'], problems);
-        if (!ph) return;
-        const phase: Phase = { durationMs: ph.duration };
-        if (ph.name !== undefined) phase.name = ph.name;
-        if (pe !== undefined) phase.egress = pe.patch;
-        if (pi !== undefined) phase.ingress = pi.patch;
-        phases.push(phase);
-        const union = (a?: ParsedDirection, b?: ParsedDirection): Set<string> => new Set([...(a?.invalid ?? []), ...(b?.invalid ?? [])]);
-        if (pe !== undefined) checkRules(applyPatch(egress, pe.patch), union(eg, pe), [...prefix, 'egress'], problems, true, baseSeen.egress);
-        if (pi !== undefined) checkRules(applyPatch(ingress ?? {}, pi.patch), union(ig, pi), [...prefix, 'ingress'], problems, true, baseSeen.ingress);
-      });
       schedule = { phases, loop: s.loop ?? true };
       if (s.loop === false) schedule.tail = s.tail ?? 'base';
       if (s.align !== undefined && s.align !== null) schedule.alignMs = s.align;
@@ -314,6 +317,10 @@ export function parseProfile(raw: unknown, file?: string): Profile {
   if (ingress !== undefined) profile.ingress = ingress;
   if (schedule !== undefined) profile.schedule = schedule;
   return profile;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function invalid(file: string | undefined, problems: string[]): BackhaulError {

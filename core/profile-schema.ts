@@ -62,6 +62,7 @@ function unitField(
 ) {
   return z.unknown().transform((v, ctx): number | null => {
     if (opts.none !== false && v === 'none') return null;
+    if (v === undefined) return fail(ctx, 'required');
     let n: number;
     try {
       n = parse(v);

@@ -79,6 +79,30 @@ export function canonicalCidr(text: string): string {
   return `${networkOf(addressBits(c.address, c.family), c.prefix, c.family)}/${c.prefix}`;
 }
 
+/** A CIDR for people: IPv6 with the longest run of zero groups written as '::' (RFC 5952). */
+export function displayCidr(text: string): string {
+  const [addr, pfx] = text.split('/');
+  if (!addr || !addr.includes(':') || addr.includes('::')) return text;
+  const groups = addr.split(':').map((g) => g.replace(/^0+(?=.)/, '').toLowerCase());
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const out = best < 0 ? groups.join(':') : `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return pfx !== undefined ? `${out}/${pfx}` : out;
+}
+
 /** Parse `peer=CIDR[,port=N][,proto=tcp|udp]` (the CLI's --match/--exclude value). */
 export function parseMatchRule(text: string): MatchRule {
   const rule: Partial<MatchRule> = {};

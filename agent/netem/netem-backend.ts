@@ -12,10 +12,12 @@ import type { Direction, Impairment, Profile } from '../../core/profile.js';
 import type { Applied, ImpairmentBackend, NetemTarget, Target } from '../backend.js';
 import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
-import type { LiveState } from './live-state.js';
-import { formatMatchRule, validateMatchRule } from './match.js';
+import { ingressQdisc, ourRedirect, type LiveState } from './live-state.js';
+import { PRIO_INGRESS_REDIRECT } from './handles.js';
+import { displayCidr, formatMatchRule, validateMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias, validateInterfaceName, validateNetnsName } from './names.js';
 import { decodeSelector, readBack } from './parse.js';
+import { parseLinks } from './tc-json.js';
 import { planApply, planPhase, planRevert, type Plan, type PlanOptions } from './plan.js';
 import { TcRunner } from './runner.js';
 import {
@@ -144,7 +146,17 @@ export class NetemBackend implements ImpairmentBackend {
   async revert(target: Target, signal?: AbortSignal): Promise<void> {
     const t = asNetem(target);
     signal?.throwIfAborted();
-    const current = await this.runner.readLiveState(t);
+    let current: LiveState;
+    try {
+      current = await this.runner.readLiveState(t);
+    } catch (e) {
+      // The interface is gone (a container restarted, a veth was deleted): its qdiscs went with
+      // it, but our IFB lives on in the namespace. Remove that, and the record; nothing else is ours.
+      if (!isBackhaulError(e) || e.code !== 'ERR_INTERFACE_NOT_FOUND') throw e;
+      await this.removeOrphanIfb(t);
+      await removeRecord(this.stateDir, t.dev, t.netns);
+      return;
+    }
     await this.runner.execute(planRevert(t, current), signal);
     const record = await readRecord(this.stateDir, t.dev, t.netns);
     if (record?.offloads) await this.runner.run(this.ethtoolArgv(t, restoreOffloadArgs(t.dev, record.offloads)));
@@ -166,7 +178,7 @@ export class NetemBackend implements ImpairmentBackend {
         const peer = dir === 'egress' ? d.dst : d.src;
         const port = dir === 'egress' ? d.dport : d.sport;
         const to = d.flowid === 'bac0:' ? 'unimpaired' : 'impaired';
-        return `prio ${d.pref} ${peer ? `peer=${peer}` : 'all'}${port ? `,port=${port}` : ''}${d.protocol ? `,proto=${d.protocol === 6 ? 'tcp' : d.protocol === 17 ? 'udp' : d.protocol}` : ''} -> ${to}`;
+        return `prio ${d.pref} ${peer ? `peer=${displayCidr(peer)}` : 'all'}${port ? `,port=${port}` : ''}${d.protocol ? `,proto=${d.protocol === 6 ? 'tcp' : d.protocol === 17 ? 'udp' : d.protocol}` : ''} -> ${to}`;
       });
     return {
       target: t,
@@ -179,11 +191,21 @@ export class NetemBackend implements ImpairmentBackend {
         iproute2: versions.iproute2,
         ...(record ? { appliedAt: record.appliedAt } : {}),
         ...(egress ? { egressTree: { attachedAt: egress.attachedAt, leaf: egress.leafKind, leafHandle: egress.leafHandle, filters: selectors('egress'), unreadable: egress.unreadable } } : {}),
-        ...(ifbOurs ? { ifb: ifbNameFor(t.dev, t.netns) } : {}),
+        ...(ifbOurs ? { ifb: ifbNameFor(t.dev, t.netns), ingressHook: ingressHookOf(current, ifbNameFor(t.dev, t.netns)) } : {}),
         ...(ingress ? { ingressTree: { attachedAt: ingress.attachedAt, leaf: ingress.leafKind, leafHandle: ingress.leafHandle, filters: selectors('ingress'), unreadable: ingress.unreadable } } : {}),
         ...(record?.offloads ? { offloadsRecorded: record.offloads } : {}),
       },
     };
+  }
+
+  /** Delete our IFB for `t.dev` if it exists and its alias says it is ours for that device. */
+  private async removeOrphanIfb(t: NetemTarget): Promise<void> {
+    const name = ifbNameFor(t.dev, t.netns);
+    const ns = t.netns ? ['-n', t.netns] : [];
+    const r = await this.runner.run(['ip', ...ns, '-j', 'link', 'show', 'dev', name], { allowFail: true });
+    if (r.exitCode !== 0) return;
+    const alias = parseLinks(r.stdout)[0]?.alias;
+    if (parseIfbAlias(alias)?.dev === t.dev) await this.runner.run(['ip', ...ns, 'link', 'del', 'dev', name]);
   }
 
   /** Current TSO/GSO/GRO; empty when ethtool is missing or the driver does not say. */
@@ -211,6 +233,22 @@ export class NetemBackend implements ImpairmentBackend {
       if (!isBackhaulError(e)) throw e;
     }
   }
+}
+
+/**
+ * How our redirect sits on the device's ingress hook: whose qdisc it is, whether our filter is
+ * there, and how many foreign filters run before it (they may redirect or bypass traffic first).
+ */
+export function ingressHookOf(current: LiveState, ifb: string): { qdisc: string | null; redirect: boolean; filtersBefore: number; filtersAfter: number } {
+  const q = ingressQdisc(current.dev.qdiscs);
+  const ours = ourRedirect(current.dev.ingressFilters, ifb);
+  const others = current.dev.ingressFilters.filter((f) => f !== ours);
+  return {
+    qdisc: q ? q.kind : null,
+    redirect: Boolean(ours),
+    filtersBefore: others.filter((f) => f.pref < PRIO_INGRESS_REDIRECT).length,
+    filtersAfter: others.filter((f) => f.pref > PRIO_INGRESS_REDIRECT).length,
+  };
 }
 
 /** One-line summary of a rule list for humans. */

@@ -83,7 +83,8 @@ export function netemOptionsToImpairment(options: Record<string, unknown>): Impa
   pair('duplicate', 'duplicatePct', 'duplicateCorrelationPct');
   pair('corrupt', 'corruptPct', 'corruptCorrelationPct');
   pair('reorder', 'reorderPct', 'reorderCorrelationPct');
-  if (typeof options['gap'] === 'number' && options['gap'] > 0 && imp.reorderPct !== undefined) imp.reorderGap = options['gap'];
+  // tc turns `reorder P` without a gap into gap 1 (every packet eligible): the same as no gap.
+  if (typeof options['gap'] === 'number' && options['gap'] > 1 && imp.reorderPct !== undefined) imp.reorderGap = options['gap'];
   const rate = obj(options['rate']);
   if (rate && Number(rate['rate'] ?? 0) > 0) {
     imp.rateKbit = (Number(rate['rate']) * 8) / 1000;

@@ -6,6 +6,11 @@
 import type { Command } from 'commander';
 import { isBackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
+import { systemClock } from '../../core/clock.js';
+import { randomSeed, seededRandom } from '../../core/random.js';
+import { parseDurationMs } from '../../core/units.js';
+import type { NetemTarget } from '../../agent/backend.js';
+import { followSchedule } from '../../agent/netem/follow.js';
 import { loadProfile, readProfileYaml } from '../../agent/profile-library.js';
 import { emptyDevState, type LiveState } from '../../agent/netem/live-state.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
@@ -18,6 +23,8 @@ import { addAgentFlags, applyViaAgent, type RemoteFlags } from './agent-remote.j
 
 interface ApplyFlags extends TargetFlags, RemoteFlags {
   dryRun?: boolean;
+  follow?: boolean;
+  for?: string;
   json?: boolean;
   profiles?: string[];
 }
@@ -32,7 +39,8 @@ Examples:
   backhaul apply lte-cell-edge --dev eth1 --agent https://site17:8470 --ttl 30m   # through an agent, leased
 
 Applying again replaces the previous profile completely; \`backhaul clear --dev IF\` removes it.
-A scheduled profile gets its base here; its phases run under \`backhaul agent\`.
+A scheduled profile gets its base here; its phases run under \`backhaul agent\`, or in the
+foreground with --follow (Ctrl-C stops and clears).
 Exit codes: 0 ok, 2 bad input, 3 missing kernel feature/privilege (e.g. no sch_netem), 4 tc failed,
 5 the interface has a root qdisc backhaul does not own.`;
 
@@ -44,6 +52,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
   addDevFlags(cmd, true);
   addAgentFlags(addSelectionFlags(cmd), { lease: true })
     .option('--dry-run', 'print the tc/ip commands instead of running them (no root needed)')
+    .option('--follow', 'run a scheduled profile\'s phases in the foreground until Ctrl-C (or --for), then clear the interface')
+    .option('--for <duration>', 'with --follow: stop after this long (e.g. 90s, 10m)')
     .option('--profiles <dir>', 'extra directory of profiles (repeatable; also $BACKHAUL_PROFILES)', (v: string, p: string[] = []) => [...p, v])
     .option('--json', 'machine-readable output')
     .addHelpText('after', EXAMPLES)
@@ -67,9 +77,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
         const profile = await loadProfile(name, { env: ctx.env, ...(flags.profiles ? { dirs: flags.profiles } : {}) });
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         if (flags.dryRun) return dryRun(ctx, flags, backend, target, profile);
+        const forMs = checkFollowFlags(flags, profile);
         const applied = await backend.apply(target, profile, ctx.signal);
         const warnings = (applied.details?.['warnings'] as string[] | undefined) ?? [];
-        const scheduleNote = profile.schedule
+        const scheduleNote = profile.schedule && !flags.follow
           ? `profile ${profile.name} has a schedule of ${profile.schedule.phases.length} phases: its base is applied; run it under \`backhaul agent\` for the phases`
           : undefined;
         emit(ctx.io, flags, { ...applied, ...(scheduleNote ? { note: scheduleNote } : {}) }, () => {
@@ -80,8 +91,43 @@ export function registerApply(program: Command, ctx: CliContext): void {
           return out.join('\n');
         });
         for (const w of warnings) ctx.io.err(`warning: ${w}\n`);
+        if (flags.follow) return follow(ctx, flags, backend, target, profile, forMs);
       });
     });
+}
+
+function checkFollowFlags(flags: ApplyFlags, profile: Profile): number | undefined {
+  if (flags.for !== undefined && !flags.follow) throw usageError('--for needs --follow');
+  if (flags.follow && !profile.schedule) throw usageError(`profile ${profile.name} has no schedule: --follow has nothing to run`);
+  if (flags.for === undefined) return undefined;
+  try {
+    return parseDurationMs(flags.for);
+  } catch (e) {
+    throw usageError(`--for: ${e instanceof Error ? e.message : String(e)}`, 'e.g. --for 90s or --for 10m');
+  }
+}
+
+/** --follow: switch phases on time until Ctrl-C or --for, then clear (also after a failure). */
+async function follow(ctx: CliContext, flags: ApplyFlags, backend: NetemBackend, target: NetemTarget, profile: Profile,
+  forMs: number | undefined): Promise<number> {
+  const clock = systemClock;
+  const stamp = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
+  try {
+    await followSchedule(backend, target, profile, {
+      clock,
+      random: seededRandom(randomSeed()),
+      signal: ctx.signal,
+      ...(forMs !== undefined ? { untilWallMs: clock.wallMs() + forMs } : {}),
+      onPhase: (e) => {
+        if (flags.json) ctx.io.out(JSON.stringify({ event: 'phase', ...e, endMs: Number.isFinite(e.endMs) ? e.endMs : null }) + '\n');
+        else ctx.io.out(`${stamp(e.appliedMs)}  ${e.name}${Number.isFinite(e.endMs) ? ` until ${stamp(e.endMs)}` : ' (stays)'}\n`);
+      },
+    });
+  } finally {
+    await backend.revert(target);
+    if (!flags.json) ctx.io.out(`cleared ${target.dev}\n`);
+  }
+  return 0;
 }
 
 async function dryRun(ctx: CliContext, flags: ApplyFlags, backend: NetemBackend, target: ReturnType<typeof targetFromFlags>,

@@ -4,6 +4,8 @@
  * that has nothing of ours succeeds.
  */
 import type { Command } from 'commander';
+import { isBackhaulError } from '../../core/errors.js';
+import type { Applied } from '../../agent/backend.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { runAction, type CliContext } from '../context.js';
@@ -32,11 +34,19 @@ export function registerClear(program: Command, ctx: CliContext): void {
         if (!flags.dev) throw usageError('--dev is required');
         const target = targetFromFlags({ ...flags, direction: 'both' });
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
-        const before = await backend.status(target);
+        let before: Applied | null = null;
+        let gone = false;
+        try {
+          before = await backend.status(target);
+        } catch (e) {
+          if (!isBackhaulError(e) || e.code !== 'ERR_INTERFACE_NOT_FOUND') throw e;
+          gone = true; // revert still removes the IFB we left for it
+        }
         await backend.revert(target, ctx.signal);
         const where = `${target.dev}${target.netns ? ` (netns ${target.netns})` : ''}`;
-        emit(ctx.io, flags, { dev: target.dev, ...(target.netns ? { netns: target.netns } : {}), cleared: before !== null },
-          () => (before ? `cleared ${where}${before.profileName ? ` (was ${before.profileName})` : ''}` : `nothing of backhaul's on ${where}`));
+        emit(ctx.io, flags, { dev: target.dev, ...(target.netns ? { netns: target.netns } : {}), cleared: before !== null, ...(gone ? { interfaceGone: true } : {}) },
+          () => gone ? `${where} does not exist; removed what backhaul had left for it (its IFB), if anything`
+            : before ? `cleared ${where}${before.profileName ? ` (was ${before.profileName})` : ''}` : `nothing of backhaul's on ${where}`);
       });
     });
 }

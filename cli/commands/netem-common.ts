@@ -33,7 +33,7 @@ export function addDevFlags(cmd: Command, devRequired: boolean): Command {
 export function addSelectionFlags(cmd: Command): Command {
   return cmd
     .option('--direction <dir>', 'egress (uplink), ingress (downlink, via an IFB device) or both', 'both')
-    .option('--match <rule>', 'impair only traffic to/from this peer: peer=CIDR[,port=N][,proto=tcp|udp] (repeatable; IPv4 or IPv6)', collect)
+    .option('--match <rule>', 'impair only traffic to/from this peer: peer=CIDR[,port=N][,localPort=N][,proto=tcp|udp] (repeatable; IPv4 or IPv6; port = the peer\'s, localPort = this node\'s)', collect)
     .option('--exclude <rule>', 'never impair this traffic (e.g. your SSH/management peer), same syntax (repeatable)', collect)
     .option('--disable-offloads', 'turn off TSO/GSO/GRO for per-packet fidelity (restored by clear)');
 }

@@ -8,11 +8,17 @@ import type { Applied } from '../../agent/backend.js';
 import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { defaultStateDir } from '../../agent/netem/target-record.js';
 import { parseIfbAlias } from '../../agent/netem/names.js';
-import { parseLinks } from '../../agent/netem/tc-json.js';
+import { parseJsonDup, parseLinks } from '../../agent/netem/tc-json.js';
 import { runAction, type CliContext } from '../context.js';
 import { emit } from '../output.js';
 import { addDevFlags, impairmentLines, targetFromFlags } from './netem-common.js';
 import { addAgentFlags, statusViaAgent, type RemoteFlags } from './agent-remote.js';
+
+function parseJsonDupList(text: string): Record<string, unknown>[] {
+  if (text.trim() === '') return [];
+  const v = parseJsonDup(text);
+  return Array.isArray(v) ? (v as Record<string, unknown>[]) : [];
+}
 
 interface StatusFlags extends RemoteFlags {
   dev?: string;
@@ -45,6 +51,11 @@ function render(a: Applied): string[] {
   if (d['egressTree']) out.push(...treeLines('egress ', d['egressTree'] as TreeDetails), ...impairmentLines(a.egress));
   if (d['ifb']) {
     out.push(...treeLines(`ingress (IFB ${String(d['ifb'])})`, d['ingressTree'] as TreeDetails | undefined));
+    const hook = d['ingressHook'] as { qdisc: string | null; redirect: boolean; filtersBefore: number } | undefined;
+    if (hook) {
+      out.push(`    redirect      ${hook.redirect ? `on the ${hook.qdisc ?? '?'} hook (prio 49152)` : 'MISSING: the downlink is not impaired (re-apply)'}`);
+      if (hook.filtersBefore > 0) out.push(`    note          ${hook.filtersBefore} foreign filter(s) run before the redirect and may bypass it`);
+    }
     if (d['ingressTree']) out.push(...impairmentLines(a.ingress));
   }
   if (d['offloadsRecorded']) out.push(`  offloads to restore on clear: ${JSON.stringify(d['offloadsRecorded'])}`);
@@ -62,20 +73,34 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         const backend = new NetemBackend({ stateDir: defaultStateDir(ctx.env) });
         const versions = await backend.versions();
         let devs: string[];
+        const orphans: { ifb: string; dev: string }[] = [];
         if (flags.dev !== undefined) devs = [flags.dev];
         else {
           const r = await backend.runner.run(['ip', ...(flags.netns ? ['-n', flags.netns] : []), '-j', 'link', 'show']);
-          devs = parseLinks(r.stdout).filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
+          const links = parseLinks(r.stdout);
+          devs = links.filter((l) => !parseIfbAlias(l.alias)).map((l) => l.ifname.split('@')[0] as string);
+          // Our IFBs whose device is gone: `clear --dev <that device>` removes them.
+          const withIfb = new Set<string>();
+          for (const l of links) {
+            const a = parseIfbAlias(l.alias);
+            if (a && !devs.includes(a.dev)) orphans.push({ ifb: l.ifname, dev: a.dev });
+            if (a) withIfb.add(a.dev);
+          }
+          // One dump of every qdisc in the namespace: look closer only where our htb is (or our IFB points).
+          const all = await backend.runner.run(['tc', ...(flags.netns ? ['-n', flags.netns] : []), '-j', 'qdisc', 'show']);
+          const ours = new Set((parseJsonDupList(all.stdout)).filter((q) => q['handle'] === 'bac0:').map((q) => String(q['dev'])));
+          devs = devs.filter((d) => ours.has(d) || withIfb.has(d));
         }
         const results: Applied[] = [];
         for (const dev of devs) {
           const a = await backend.status(targetFromFlags({ dev, ...(flags.netns !== undefined ? { netns: flags.netns } : {}) }));
           if (a) results.push(a);
         }
-        emit(ctx.io, flags, { ...versions, interfaces: results }, () => {
+        emit(ctx.io, flags, { ...versions, interfaces: results, ...(orphans.length ? { orphanIfbs: orphans } : {}) }, () => {
           const head = `kernel ${versions.kernel}, iproute2 ${versions.iproute2}`;
-          if (results.length === 0) return `${head}\nno backhaul impairment on ${flags.dev ?? 'any interface'}${flags.netns ? ` in netns ${flags.netns}` : ''}`;
-          return [head, ...results.flatMap(render)].join('\n');
+          const orphanLines = orphans.map((o) => `orphaned IFB ${o.ifb}: its interface ${o.dev} is gone (backhaul clear --dev ${o.dev}${flags.netns ? ` --netns ${flags.netns}` : ''} removes it)`);
+          if (results.length === 0) return [`${head}`, `no backhaul impairment on ${flags.dev ?? 'any interface'}${flags.netns ? ` in netns ${flags.netns}` : ''}`, ...orphanLines].join('\n');
+          return [head, ...results.flatMap(render), ...orphanLines].join('\n');
         });
       });
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalCidr, parseCidr, parseMatchRule, u32Selectors } from '../../../agent/netem/match.js';
+import { canonicalCidr, displayCidr, parseCidr, parseMatchRule, u32Selectors } from '../../../agent/netem/match.js';
 import { isBackhaulError } from '../../../core/errors.js';
 
 describe('parseMatchRule', () => {
@@ -58,4 +58,15 @@ describe('u32 selectors', () => {
       { family: 6, tokens: ['match', 'ip6', 'src', '2001:db8::/32', 'match', 'ip6', 'protocol', '17', '0xff', 'match', 'ip6', 'sport', '53', '0xffff'] },
     ]);
   });
+});
+
+describe('displayCidr', () => {
+  it.each([
+    ['2001:db8:1:0:0:0:0:0/48', '2001:db8:1::/48'],
+    ['fd00:1:2:3:0:0:0:0/64', 'fd00:1:2:3::/64'],
+    ['0:0:0:0:0:0:0:1/128', '::1/128'],
+    ['2001:db8:0:1:0:0:0:1/128', '2001:db8:0:1::1/128'],
+    ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128'],
+    ['10.0.0.0/8', '10.0.0.0/8'],
+  ])('%s -> %s', (a, b) => expect(displayCidr(a)).toBe(b));
 });

@@ -11,6 +11,10 @@ import { ifbNameFor } from '../../../agent/netem/names.js';
 const dirs = scratchDirs();
 const env = { BACKHAUL_STATE_DIR: dirs.stateDir, BACKHAUL_PROFILES: dirs.profileDir };
 const RATE_ONLY = writeProfile(dirs.profileDir, 'rate-only', 'name: rate-only\ndescription: rate only, both ways\negress:\n  rate: 10mbit\ningress:\n  rate: 6mbit\n');
+const SCHEDULED = writeProfile(dirs.profileDir, 'rate-steps', [
+  'name: rate-steps', 'description: rate steps', 'egress:', '  rate: 8mbit', 'schedule:', '  loop: true', '  phases:',
+  '    - { name: slow, duration: 400ms, egress: { rate: 2mbit } }', '    - { name: fast, duration: 400ms }', '',
+].join('\n'));
 const RATE_EGRESS = writeProfile(dirs.profileDir, 'rate-egress', 'name: rate-egress\ndescription: 5 Mbit/s uplink\negress:\n  rate: 5mbit\n');
 
 const within = (measured: number, want: number, tol = 0.15): void => {
@@ -64,11 +68,39 @@ describe('netem backend on two hosts', () => {
     expect(await tcJson(h, 'qdisc')).toBe(before);
   });
 
+  it('shares an existing clsact (as eBPF CNIs install it): our redirect joins, clear leaves it byte-identical', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'clsact']);
+    await h.a.exec(['tc', 'filter', 'add', 'dev', h.aIf, 'ingress', 'prio', '5', 'protocol', 'ip', 'u32', 'match', 'ip', 'src', '192.0.2.1/32', 'flowid', '1:1']);
+    try {
+      const qBefore = await tcJson(h, 'qdisc');
+      const fBefore = (await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout;
+      expect((await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--direction', 'ingress'], env)).code).toBe(0);
+      const during = (await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout;
+      expect(during).toContain('"pref":5');
+      expect(during).toContain('"pref":49152');
+      expect(await tcJson(h, 'qdisc')).not.toContain('"kind":"ingress"');
+      within(await iperfMbit(h.a, h.b, h.bIp, 5201, { reverse: true }), 6);
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect(await tcJson(h, 'qdisc')).toBe(qBefore);
+      expect((await h.a.exec(['tc', '-j', 'filter', 'show', 'dev', h.aIf, 'ingress'])).stdout).toBe(fBefore);
+      expect(await ifbs(h)).toBe('');
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'clsact'], { allowFail: true });
+    }
+  });
+
   it('--match shapes only the matched peer/port; other traffic is untouched', async () => {
     const r = await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--match', `peer=${h.bIp}/32,port=5201,proto=tcp`], env);
     expect(r.code).toBe(0);
     within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
     expect(await iperfMbit(h.a, h.b, h.bIp, 5202)).toBeGreaterThan(5 * 4);
+  });
+
+  it('--match on ingress selects by the peer as source (and its port as source port)', async () => {
+    const r = await cli(['apply', RATE_ONLY, '--dev', h.aIf, '--netns', h.a.name, '--direction', 'ingress', '--match', `peer=${h.bIp}/32,port=5201`], env);
+    expect(r.code).toBe(0);
+    within(await iperfMbit(h.a, h.b, h.bIp, 5201, { reverse: true }), 6);
+    expect(await iperfMbit(h.a, h.b, h.bIp, 5202, { reverse: true })).toBeGreaterThan(6 * 4);
   });
 
   it('--exclude leaves the excluded peer/port unshaped and shapes the rest (IPv6 too)', async () => {
@@ -106,6 +138,38 @@ describe('netem backend on two hosts', () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ cleared: false });
     expect([await tcJson(h, 'qdisc'), await ifbs(h)]).toEqual(pristine);
+  });
+
+  it('--disable-offloads turns TSO/GSO/GRO off and clear restores what was there', async () => {
+    const features = async (): Promise<string> =>
+      (await h.a.exec(['ethtool', '-k', h.aIf])).stdout.split('\n')
+        .filter((l) => /^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload):/.test(l)).join('\n');
+    await h.a.exec(['ethtool', '-K', h.aIf, 'tso', 'on', 'gso', 'on', 'gro', 'off']);
+    const before = await features();
+    expect(before).toMatch(/generic-segmentation-offload: on/);
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--disable-offloads'], env)).code).toBe(0);
+    expect(await features()).toMatch(/tcp-segmentation-offload: off[\s\S]*generic-segmentation-offload: off[\s\S]*generic-receive-offload: off/);
+    // Applying again must not record the "off" state as the original.
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--disable-offloads'], env)).code).toBe(0);
+    expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    expect(await features()).toBe(before);
+  });
+
+  it('--follow runs the phases on real tc, then clears', async () => {
+    const pristine = await tcJson(h, 'qdisc');
+    const r = await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--follow', '--for', '1500ms'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const phases = r.stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3}  /.test(l)).map((l) => l.split(/\s+/)[1]);
+    // 1.5 s of 400 ms phases: slow, fast, slow, fast (timing under load may drop the last one)
+    expect(phases.slice(0, 3)).toEqual(['slow', 'fast', 'slow']);
+    expect(r.stdout).toContain(`cleared ${h.aIf}`);
+    expect(await tcJson(h, 'qdisc')).toBe(pristine);
+  });
+
+  it('--follow needs a schedule, --for needs --follow', async () => {
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name, '--follow'], env)).stderr).toMatch(/has no schedule/);
+    expect((await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--for', '1s'], env)).code).toBe(2);
   });
 
   it('a foreign tbf root stays byte-identical in tc -j after apply + clear, and keeps passing traffic', async () => {
@@ -173,6 +237,32 @@ describe('netem backend on two hosts', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(msg);
     expect(await tcJson(h, 'qdisc')).toBe(before);
+  });
+
+  it('status without --dev finds every interface of the namespace that carries our tree', async () => {
+    expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+    const st = await cli(['status', '--netns', h.a.name, '--json'], env);
+    const j = JSON.parse(st.stdout) as { kernel: string; iproute2: string; interfaces: { profileName?: string; target: { dev: string }; egress?: { rateKbit?: number } }[] };
+    expect(j.kernel).toMatch(/^\d+\.\d+/);
+    expect(j.iproute2).toMatch(/^\d+\.\d+|^ss/);
+    expect(j.interfaces.map((i) => [i.target.dev, i.profileName, i.egress?.rateKbit])).toEqual([[h.aIf, 'rate-egress', 5000]]);
+    const human = await cli(['status', '--netns', h.a.name], env);
+    expect(human.stdout).toMatch(new RegExp(`^${h.aIf} \\(netns ${h.a.name}\\): profile rate-egress`, 'm'));
+    expect(human.stdout).toMatch(/rate\s+5 Mbit\/s/);
+  });
+
+  it('an interface that vanished leaves an orphaned IFB: status names it, clear removes it', async () => {
+    await h.a.exec(['ip', 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1']);
+    await h.a.exec(['ip', 'link', 'set', 'x0', 'up']);
+    expect((await cli(['apply', RATE_ONLY, '--dev', 'x0', '--netns', h.a.name], env)).code).toBe(0);
+    const ifb = ifbNameFor('x0', h.a.name);
+    await h.a.exec(['ip', 'link', 'del', 'x0']);
+    const st = await cli(['status', '--netns', h.a.name], env);
+    expect(st.stdout).toContain(`orphaned IFB ${ifb}: its interface x0 is gone`);
+    const c = await cli(['clear', '--dev', 'x0', '--netns', h.a.name, '--json'], env);
+    expect(c.code).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ interfaceGone: true });
+    expect(await ifbs(h)).toBe('');
   });
 
   it('a missing namespace or interface is a clear error, not a crash', async () => {

@@ -41,6 +41,13 @@ describe('netem options -> Impairment (captured from a kernel with sch_netem)', 
   });
 });
 
+describe('netem normalisations', () => {
+  it('gap 1 (what tc sets for `reorder P` without a gap, seen on a 6.1 guest) reads as no gap', () => {
+    const opts = { limit: 1000, delay: { delay: 0.05, jitter: 0, correlation: 0 }, reorder: { reorder: 0.05, correlation: 0 }, ecn: false, gap: 1 };
+    expect(netemOptionsToImpairment(opts)).toEqual({ limitPackets: 1000, delayMs: 50, reorderPct: 5 });
+  });
+});
+
 describe('our tree shape read back (hand-written htb + netem leaf)', () => {
   it('reads the leaf netem and the class rate only when the tree is ours', () => {
     // The hand-written tree uses handle 1:, not ours: readBack must not claim it.

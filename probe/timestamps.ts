@@ -1,0 +1,73 @@
+/**
+ * NTP timestamps with sub-microsecond resolution for STAMP packets.
+ *
+ * `Date.now()` has 1 ms resolution, so the wall clock is sampled ONCE, at the edge where its
+ * millisecond ticks over (a short spin, at most ~2 ms), and paired with the monotonic clock read on
+ * both sides of that edge. Every later timestamp is anchor + (monoNs - anchorMonoNs): resolution of
+ * the monotonic clock, no wall-clock steps mid-run (a run measures intervals; a stepped wall clock
+ * would corrupt T3 - T2 and the jitter, never the RTT, which comes from the monotonic clock alone).
+ *
+ * Error Estimate (truthful): Node cannot read the kernel's synchronisation state (adjtimex), so the
+ * S bit is set only when the caller declares the clock synchronised, and the error is
+ *   anchor uncertainty + declared clock error (`clockErrorNs`, default 1 s when not declared,
+ *   meaning "unknown"), rounded UP to the representable value.
+ */
+import type { Clock } from '../core/clock.js';
+import { encodeErrorEstimate, errorEstimateFromNs, unixNsToNtp } from './wire.js';
+
+export interface TimestamperOptions {
+  /** The host clock is disciplined to UTC (chrony/ntpd/PTP): sets the S bit. Default false. */
+  synchronized?: boolean;
+  /** Known bound of the host clock's offset from UTC (ns). Default: 1 s (unknown). */
+  clockErrorNs?: number;
+}
+
+export interface Timestamper {
+  /** NTP 64-bit timestamp of a monotonic instant. */
+  ntpAt(monoNs: bigint): bigint;
+  /** Unix ns of a monotonic instant. */
+  unixNsAt(monoNs: bigint): bigint;
+  /** Encoded 16-bit Error Estimate for our timestamps. */
+  readonly errorEstimate: number;
+  /** How precisely the wall clock was anchored (ns, half the bracketing monotonic interval). */
+  readonly anchorUncertaintyNs: number;
+}
+
+export const UNKNOWN_CLOCK_ERROR_NS = 1e9;
+
+export function createTimestamper(clock: Clock, opts: TimestamperOptions = {}): Timestamper {
+  const { anchorUnixNs, anchorMonoNs, uncertaintyNs } = anchor(clock);
+  const clockErrorNs = opts.clockErrorNs ?? UNKNOWN_CLOCK_ERROR_NS;
+  const errorEstimate = encodeErrorEstimate(errorEstimateFromNs(uncertaintyNs + clockErrorNs, opts.synchronized ?? false));
+  const unixNsAt = (monoNs: bigint): bigint => anchorUnixNs + (monoNs - anchorMonoNs);
+  return {
+    unixNsAt,
+    ntpAt: (monoNs) => unixNsToNtp(unixNsAt(monoNs)),
+    errorEstimate,
+    anchorUncertaintyNs: uncertaintyNs,
+  };
+}
+
+function anchor(clock: Clock): { anchorUnixNs: bigint; anchorMonoNs: bigint; uncertaintyNs: number } {
+  const w0 = clock.wallMs();
+  if (!Number.isInteger(w0)) {
+    // A clock with sub-ms wall time (fake clocks, tests): take it as is.
+    const mono = clock.monoNs();
+    return { anchorUnixNs: BigInt(Math.round(w0 * 1e6)), anchorMonoNs: mono, uncertaintyNs: 0 };
+  }
+  const limitNs = clock.monoNs() + 3_000_000n;
+  let before = clock.monoNs();
+  for (;;) {
+    const w = clock.wallMs();
+    const after = clock.monoNs();
+    if (w !== w0) {
+      // The tick from w0 to w happened between `before` and `after`.
+      return { anchorUnixNs: BigInt(w) * 1_000_000n, anchorMonoNs: (before + after) / 2n, uncertaintyNs: Number(after - before) / 2 };
+    }
+    if (after > limitNs) {
+      // The wall clock did not tick (a frozen or coarse clock): fall back to 1 ms uncertainty.
+      return { anchorUnixNs: BigInt(w0) * 1_000_000n + 500_000n, anchorMonoNs: after, uncertaintyNs: 1_000_000 };
+    }
+    before = after;
+  }
+}

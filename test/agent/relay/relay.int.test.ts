@@ -1,0 +1,100 @@
+import { createSocket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Profile } from '../../../core/profile.js';
+import { startRelay, type RelayHandle } from '../../../agent/relay/relay.js';
+import { paceSend, sleep, startSink } from './udp-support.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+describe('startRelay (profile + schedule)', () => {
+  it('runs schedule phases in order, each with its own behaviour on the wire', async () => {
+    const sink = await startSink();
+    cleanups.push(() => sink.close());
+    const profile: Profile = {
+      name: 'sched',
+      description: 'three phases then the base',
+      egress: { delayMs: 2 },
+      schedule: {
+        loop: false,
+        tail: 'base',
+        phases: [
+          { name: 'slow', durationMs: 600, egress: { delayMs: 40 } },
+          { name: 'down', durationMs: 600, egress: { loss: { model: 'random', pct: 100 } } },
+          { name: 'fast', durationMs: 600, egress: { delayMs: 10 } },
+        ],
+      },
+    };
+    const relay: RelayHandle = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${sink.port}`, profile, seed: 1 });
+    cleanups.push(() => relay.stop());
+    const started = Date.now();
+    const c = createSocket('udp4');
+    cleanups.push(() => new Promise((r) => c.close(() => r())));
+    const sent = await paceSend(c, relay.listen.port, 460, 200); // 2.3 s at 200 pps
+    await sleep(100);
+    expect(relay.phaseHistory().map((h) => h.phaseName ?? 'base')).toEqual(['slow', 'down', 'fast', 'base']);
+    const hist = relay.phaseHistory();
+    const t0Ns = sent[0]!;
+    const sentWall = (i: number): number => started + Number(sent[i]! - t0Ns) / 1e6;
+    const phaseAt = (wall: number): string => {
+      let name = 'base';
+      for (const h of hist) if (h.sinceMs <= wall) name = h.phaseName ?? 'base';
+      return name;
+    };
+    const bySeq = new Map(sink.got.map((g) => [g.seq, g]));
+    const guardMs = 30; // skip packets sent within this much of a boundary (timer + scheduling)
+    const near = (w: number): boolean => hist.some((h) => Math.abs(h.sinceMs - w) < guardMs);
+    const seen: Record<string, { n: number; got: number; delays: number[] }> = {};
+    for (let i = 0; i < sent.length; i++) {
+      const w = sentWall(i);
+      if (near(w)) continue;
+      const ph = phaseAt(w);
+      const s = (seen[ph] ??= { n: 0, got: 0, delays: [] });
+      s.n++;
+      const g = bySeq.get(i);
+      if (g) {
+        s.got++;
+        s.delays.push(Number(g.tNs - sent[i]!) / 1e6);
+      }
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(seen['down']!.got).toBe(0);
+    expect(seen['slow']!.got).toBe(seen['slow']!.n);
+    expect(median(seen['slow']!.delays)).toBeGreaterThanOrEqual(40);
+    expect(median(seen['fast']!.delays)).toBeGreaterThanOrEqual(10);
+    expect(median(seen['fast']!.delays)).toBeLessThan(40);
+    expect(median(seen['base']!.delays)).toBeGreaterThanOrEqual(2);
+    expect(median(seen['base']!.delays)).toBeLessThan(10);
+  });
+
+  it('refuses, before opening anything, a phase the protocol cannot express', async () => {
+    const profile: Profile = {
+      name: 'x',
+      description: 'x',
+      egress: {},
+      schedule: { loop: true, phases: [{ durationMs: 1000 }, { durationMs: 1000, egress: { duplicatePct: 5 } }] },
+    };
+    await expect(startRelay({ proto: 'tcp', listen: '127.0.0.1:0', upstream: '127.0.0.1:9', profile })).rejects.toThrow(/schedule\.phases\[1\]\.egress\.duplicatePct/);
+  });
+
+  it('reports the seed it used; the same seed reproduces the same drops', async () => {
+    const profile: Profile = { name: 'l', description: 'l', egress: { loss: { model: 'random', pct: 30 } } };
+    const run = async (seed: number): Promise<number[]> => {
+      const sink = await startSink();
+      const relay = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${sink.port}`, profile, seed });
+      expect(relay.seed).toBe(seed);
+      const c = createSocket('udp4');
+      await paceSend(c, relay.listen.port, 300, 3000);
+      await sleep(100);
+      await relay.stop();
+      await sink.close();
+      c.close();
+      return sink.got.map((g) => g.seq);
+    };
+    const a = await run(77);
+    expect(await run(77)).toEqual(a);
+    expect(await run(78)).not.toEqual(a);
+  });
+});

@@ -1,0 +1,84 @@
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../cli/main.js';
+import type { Io } from '../../../cli/output.js';
+import { startEcho } from '../../agent/relay/udp-support.js';
+
+function captureIo(): Io & { outText: () => string; errText: () => string; onOut: (f: (s: string) => void) => void } {
+  let out = '';
+  let err = '';
+  const listeners: ((s: string) => void)[] = [];
+  return {
+    out: (s) => {
+      out += s;
+      for (const l of listeners) l(s);
+    },
+    err: (s) => (err += s),
+    isTTY: false,
+    outText: () => out,
+    errText: () => err,
+    onOut: (f) => listeners.push(f),
+  };
+}
+
+describe('backhaul relay (CLI)', () => {
+  it('relays with a profile file, prints JSON events and final counters, exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
+    const file = join(dir, 'p.yaml');
+    writeFileSync(file, 'name: p\ndescription: fixed delay for the CLI test\negress:\n  delay: 5ms\ningress:\n  delay: 5ms\n');
+    const echo = await startEcho();
+    const io = captureIo();
+    const c = createSocket('udp4');
+    io.onOut((s) => {
+      const ev = JSON.parse(s) as { event: string; listen?: string };
+      if (ev.event === 'started') {
+        const port = Number(ev.listen!.split(':').pop());
+        for (let i = 0; i < 10; i++) c.send(Buffer.from(`m${i}`), port, '127.0.0.1');
+      }
+    });
+    let replies = 0;
+    c.on('message', () => replies++);
+    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', file, '--seed', '5', '--duration', '600ms', '--json'], io);
+    c.close();
+    await echo.close();
+    expect(io.errText()).toBe('');
+    expect(code).toBe(0);
+    const events = io.outText().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => e['event'])).toEqual(['started', 'phase', 'stopped']);
+    expect(events[0]).toMatchObject({ proto: 'udp', profile: 'p', seed: 5, timer: 'hybrid' });
+    expect(replies).toBe(10);
+    expect(events[2]).toMatchObject({ stats: { egress: { packetsIn: 10, packetsOut: 10 }, ingress: { packetsOut: 10 } } });
+  });
+
+  it.each([
+    [['--listen', 'nope', '--upstream', '127.0.0.1:9', '--profile', 'lte-good'], /--listen: expected HOST:PORT/],
+    [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--profile', 'no-such-profile'], /no profile named/],
+    [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--profile', 'lte-good', '--seed', 'x'], /--seed: expected an integer/],
+    [['--proto', 'tcp', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--profile', 'lte-cell-edge'], /TCP relay cannot express/],
+  ])('bad input %j exits 2 with a clear message', async (args, msg) => {
+    const io = captureIo();
+    const code = await main(['node', 'backhaul', 'relay', ...args, '--duration', '10ms'], io);
+    expect(code).toBe(2);
+    expect(io.errText()).toMatch(msg);
+  });
+
+  it('serves Prometheus metrics on --metrics', async () => {
+    const echo = await startEcho();
+    const io = captureIo();
+    let body = '';
+    io.onOut((s) => {
+      const ev = JSON.parse(s) as { event: string; metrics?: string };
+      if (ev.event === 'started') {
+        void fetch(ev.metrics!).then(async (r) => (body = await r.text()));
+      }
+    });
+    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', 'lte-good', '--metrics', '127.0.0.1:0', '--duration', '400ms', '--json'], io);
+    await echo.close();
+    expect(code).toBe(0);
+    expect(body).toContain('backhaul_relay_flows');
+    expect(body).toContain('backhaul_relay_queue_depth_packets');
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import http from 'node:http';
+import { startReflector, type Reflector } from '../../probe/reflector.js';
+import { parseTarget, startProbeSession } from '../../probe/session.js';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function reflector(stateful = false): Promise<Reflector> {
+  const r = await startReflector({ host: '127.0.0.1', port: 0, stateful, ratePps: 0 });
+  cleanup.push(() => r.close());
+  return r;
+}
+
+describe('STAMP probe session on loopback', () => {
+  it('sends count probes on schedule and receives every reply', async () => {
+    const r = await reflector();
+    const s = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 300, timeoutMs: 500 });
+    const sum = await s.done;
+    expect(sum.sent + sum.missed).toBeGreaterThanOrEqual(300);
+    expect(sum.sent).toBe(300);
+    expect(sum.received).toBe(300);
+    expect(sum.lost).toBe(0);
+    expect(sum.duplicates).toBe(0);
+    expect(sum.reordered).toBe(0);
+    expect(sum.rttMs.min).toBeGreaterThan(0);
+    expect(sum.rttMs.max).toBeLessThan(500);
+    expect(sum.histogram?.rtt.length).toBeGreaterThan(10);
+    expect(r.stats().reflected).toBe(300);
+    expect(sum.done).toBe(true);
+  });
+
+  it('counts everything lost when nothing answers, and finds the outage', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
+    const port = (sock.address() as { port: number }).port; // bound, silent: swallows probes
+    cleanup.push(() => new Promise((res) => sock.close(() => res())));
+    const s = await startProbeSession({ target: `127.0.0.1:${port}`, intervalMs: 5, count: 20, timeoutMs: 50 });
+    const sum = await s.done;
+    expect(sum).toMatchObject({ sent: 20, received: 0, lost: 20, lossRatio: 1, outageCount: 1 });
+    expect(sum.outages[0]).toMatchObject({ lost: 20, openStart: true, openEnd: true });
+  });
+
+  it('stop() ends a run with no duration and is idempotent; snapshots arrive off the send path', async () => {
+    const r = await reflector(true);
+    const s = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 5, timeoutMs: 200, snapshotIntervalMs: 50, statefulReflector: true });
+    const snaps: number[] = [];
+    s.on('snapshot', (x) => snaps.push(x.sent));
+    await new Promise((res) => setTimeout(res, 300));
+    const [a, b] = await Promise.all([s.stop(), s.stop()]);
+    expect(a).toBe(b);
+    expect(a.sent).toBeGreaterThan(10);
+    expect(a.received).toBe(a.sent);
+    expect(a.direction).toEqual({ forwardLost: 0, reverseLost: 0, unknownLost: 0 });
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('connect-time probes', () => {
+  it('tcp:// measures connect time', async () => {
+    const srv = net.createServer((c) => c.destroy());
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    cleanup.push(() => new Promise((res) => srv.close(() => res())));
+    const port = (srv.address() as net.AddressInfo).port;
+    const sum = await (await startProbeSession({ target: `tcp://127.0.0.1:${port}`, intervalMs: 10, count: 20, timeoutMs: 500 })).done;
+    expect(sum).toMatchObject({ kind: 'tcp', sent: 20, received: 20, lost: 0 });
+  });
+
+  it('http:// measures time to first byte', async () => {
+    const srv = http.createServer((_q, res) => res.end('ok'));
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    cleanup.push(() => new Promise((res) => { srv.closeAllConnections(); srv.close(() => res()); }));
+    const port = (srv.address() as net.AddressInfo).port;
+    const sum = await (await startProbeSession({ target: `http://127.0.0.1:${port}/x`, intervalMs: 10, count: 10, timeoutMs: 1000 })).done;
+    expect(sum).toMatchObject({ kind: 'http', sent: 10, received: 10, lost: 0 });
+  });
+});
+
+describe('parseTarget', () => {
+  it.each([
+    ['10.0.0.1', { kind: 'stamp', host: '10.0.0.1', port: 862 }],
+    ['10.0.0.1:8862', { kind: 'stamp', host: '10.0.0.1', port: 8862 }],
+    ['[fd00::1]:900', { kind: 'stamp', host: 'fd00::1', port: 900 }],
+    ['fd00::1', { kind: 'stamp', host: 'fd00::1', port: 862 }],
+    ['tcp://example.net:443', { kind: 'tcp', host: 'example.net', port: 443 }],
+    ['https://example.net/health', { kind: 'http', host: 'example.net', port: 443 }],
+  ])('%s', (s, want) => {
+    expect(parseTarget(s)).toMatchObject(want);
+  });
+
+  it.each(['tcp://host', 'udp://x:1', 'host:99999', 'a b'])('rejects %s', (s) => {
+    expect(() => parseTarget(s)).toThrow(/probe target/);
+  });
+});
