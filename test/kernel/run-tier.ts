@@ -4,7 +4,7 @@
  *
  * Pass = the guest reported exit status 0 AND the driver printed `N passed, 0 failed` with N > 0.
  * Anything else (a failed case, a guest killed at the limit, no status, no summary) fails.
- * Environment: KERNEL_CASES (regex of case names), KERNEL_TIMEOUT_S (guest limit, default 280).
+ * Environment: KERNEL_CASES (regex of case names), KERNEL_TIMEOUT_S (guest limit, default 290).
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ async function main(): Promise<number> {
     // CommonJS dependencies bundled into ESM call require() for node builtins.
     banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
   });
-  const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 280);
+  const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 290);
   const env: Record<string, string> = {};
   if (process.env['KERNEL_CASES']) env['KERNEL_CASES'] = process.env['KERNEL_CASES'];
   let out = '';
