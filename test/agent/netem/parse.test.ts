@@ -74,6 +74,13 @@ describe('htb classes (iproute2 6.1 prints text even with -j)', () => {
   });
 });
 
+describe('htb classes as JSON (newer iproute2; shape per q_htb.c/tc_class.c, rate in bytes/s: not capturable with 6.1)', () => {
+  it('converts bytes/s to bits/s and keeps leaf/parent', () => {
+    const text = '[{"class":"htb","handle":"bac0:10","root":true,"leaf":"bac1:","prio":0,"rate":625000,"ceil":625000,"burst":3026,"cburst":3026}]';
+    expect(parseClasses(text)).toEqual([{ classid: 'bac0:10', leaf: 'bac1:', rateBps: 5e6, ceilBps: 5e6, burstBytes: 3026 }]);
+  });
+});
+
 describe('tbf (rate bytes/s, burst bytes, lat us)', () => {
   it('recovers the byte limit tc derived the latency from (10mbit, 32kbit burst, 50ms)', () => {
     const [tbf] = parseQdiscs(fx('tbf-root.json'));
