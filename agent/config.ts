@@ -89,7 +89,7 @@ export type RawConfig = z.infer<typeof schema>;
 
 /** Split `HOST:PORT` / `[v6]:PORT` / `:PORT` / `PORT`. */
 export function parseHostPort(text: string, defaultHost: string, what: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*))?:?(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 1 && port <= 65535)) throw new BackhaulError('ERR_USAGE', `${what}: expected HOST:PORT (got ${JSON.stringify(text)})`);
   return { host: m[1] ?? (m[2] || defaultHost), port };

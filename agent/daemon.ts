@@ -7,6 +7,7 @@
  * impairment, then tells the guard it may exit (only when everything reverted).
  */
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { AgentBackend } from './agent-backend.js';
@@ -39,6 +40,8 @@ export interface DaemonParts {
   tcCounters?: (rec: ImpairmentRecord) => Promise<TcCounters[]>;
   clock?: Clock;
   events?: EventBus;
+  /** The registry /metrics serves (probe sessions and relays export into it too). */
+  registry?: Registry;
   hooks?: ManagerHooks;
   bodyLimitBytes?: number;
   metricsAuth?: boolean;
@@ -79,7 +82,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
     ...(parts.newId ? { newId: parts.newId } : {}),
     onGuardError: (e) => log(`revert guard: ${e.message}`),
   });
-  const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) });
+  const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) }, parts.registry);
   const started = clock.monoNs();
   const health = (): Health => ({
     status: 'ok',

@@ -9,8 +9,9 @@
  * Shutdown (SIGTERM/SIGINT): stop listening, revert everything, release the guard.
  */
 import { hostname, release } from 'node:os';
+import { Registry } from 'prom-client';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { BackhaulError } from '../core/errors.js';
 import { systemClock } from '../core/clock.js';
 import type { AgentBackend } from './agent-backend.js';
@@ -21,9 +22,11 @@ import { createDaemon, type Daemon } from './daemon.js';
 import { EventBus } from './events.js';
 import { RevertGuard } from './guard/guard-client.js';
 import { revertJournal, type RecoveryResult } from './impairments/recover.js';
-import { Journal } from './journal.js';
+import { Journal, readJournal } from './journal.js';
 import { NetemAgentBackend } from './netem-agent-backend.js';
 import { NetemBackend } from './netem/netem-backend.js';
+import { ProbeSessions, startAgentReflector } from './probes/sessions.js';
+import { RelayBackend } from './relay/backend.js';
 import { libraryProfiles } from './profile-source.js';
 import { Reconciler } from './reconciler.js';
 import { ScheduleRunner } from './schedule-runner.js';
@@ -46,10 +49,15 @@ export interface StartOptions {
   log?: (line: string) => void;
 }
 
-/** The backends this agent runs, wired explicitly. */
-export function createBackends(cfg: AgentConfig): Map<'netem' | 'relay', AgentBackend> {
+/**
+ * The backends this agent runs, wired explicitly: netem (tc; the guard reverts it if the agent
+ * dies) and relay (in-process userspace relays; they die with the agent, and run their own
+ * schedules).
+ */
+export function createBackends(cfg: AgentConfig, registry?: Registry): Map<'netem' | 'relay', AgentBackend> {
   const netem = new NetemAgentBackend(new NetemBackend({ stateDir: join(cfg.stateDir, 'netem') }));
-  return new Map<'netem' | 'relay', AgentBackend>([['netem', netem]]);
+  const relay = new RelayBackend(registry ? { registry } : {});
+  return new Map<'netem' | 'relay', AgentBackend>([['netem', netem], ['relay', relay]]);
 }
 
 export function journalPath(cfg: Pick<AgentConfig, 'stateDir'>): string {
@@ -68,7 +76,8 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
   const tls = cfg.tls === null ? null : 'selfSigned' in cfg.tls ? await selfSignedTls(cfg.stateDir, [cfg.listenHost]) : await loadTls(cfg.tls.cert, cfg.tls.key);
 
-  const backends = createBackends(cfg);
+  const registry = new Registry();
+  const backends = createBackends(cfg, registry);
   const recovery = await revertJournal(journalPath(cfg), backends, { log });
   const clock = systemClock;
   const events = new EventBus(() => clock.wallMs());
@@ -84,6 +93,8 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
   const journal = new Journal(journalPath(cfg), recovery.failed.map((f) => f.entry));
   await journal.setGuardPid(guard.pid);
   const netem = backends.get('netem') as NetemAgentBackend;
+  const probes = new ProbeSessions({ registry, log });
+  const reflector = cfg.reflector ? await startAgentReflector(cfg.reflector.host, cfg.reflector.port, registry) : null;
 
   const daemon = await createDaemon({
     version: opts.version,
@@ -108,6 +119,9 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
       return { backends: [...backends.keys()], kernel: { release: versions.kernel, features }, iproute2Version: versions.iproute2, nodeVersion: process.version, hostname: hostname() };
     },
     tcCounters: (rec) => netem.tcCounters(rec),
+    probes,
+    reflector,
+    registry,
     clock,
     events,
     bodyLimitBytes: cfg.bodyLimitBytes,
@@ -121,6 +135,7 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
     reapply: cfg.reapply, intervalMs: cfg.reconcileIntervalMs, watchLinks: cfg.watchLinks, log,
   });
   daemon.hooks.push(scheduler, reconciler);
+  probes.startStanding(cfg.probes);
   const background = new AbortController();
   const reconciling = reconciler.run(background.signal);
 
@@ -134,14 +149,35 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
         scheduler.stopAll();
         background.abort();
         await reconciling;
-        return daemon.shutdown();
+        const ok = await daemon.shutdown();
+        await reflector?.close().catch(() => undefined);
+        return ok;
       })();
       return stopping;
     },
   };
 }
 
-/** `backhaul agent revert-journal`: revert what the journal lists (systemd ExecStopPost). */
+/**
+ * `backhaul agent revert-journal`: revert what the journal lists (systemd ExecStopPost). Refuses
+ * while the agent that wrote the journal is still running (its reconciler would re-apply; stop it
+ * instead: it reverts on SIGTERM).
+ */
 export async function revertJournalOnly(cfg: AgentConfig, log: (line: string) => void): Promise<RecoveryResult> {
+  const state = await readJournal(journalPath(cfg));
+  if (state.agentPid > 0 && state.agentPid !== process.pid && (await isAgentProcess(state.agentPid))) {
+    throw new BackhaulError('ERR_LEASE_CONFLICT', `the agent that owns this journal is running (pid ${state.agentPid})`, {
+      pid: state.agentPid, hint: 'stop it (SIGTERM reverts everything) or clear impairments through its API',
+    });
+  }
   return revertJournal(journalPath(cfg), createBackends(cfg), { log });
+}
+
+async function isAgentProcess(pid: number): Promise<boolean> {
+  try {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return argv.includes('agent') && !argv.includes('revert-journal');
+  } catch {
+    return false;
+  }
 }

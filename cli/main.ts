@@ -13,8 +13,8 @@ import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
-import { registerStatus } from './commands/status.js';
 import { registerRelay } from './commands/relay.js';
+import { registerStatus } from './commands/status.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
@@ -23,8 +23,8 @@ const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
-  registerAgent,
   registerRelay,
+  registerAgent,
 ];
 
 const EXIT_CODES_HELP = `

@@ -19,7 +19,8 @@ export const OUTAGE_BUCKETS_SECONDS = [
  *   probe metrics ............ target, probe            (probe = session name, default: the probe kind)
  *   reflector metrics ........ (none; malformed/dropped add `reason`)
  *   relay metrics ............ relay, direction (egress|ingress); drops add `cause`
- *                              (loss|queue|corrupt-none... see agent/relay), packets/bytes add `stage` (in|out)
+ *                              (loss|queue|outage|flow-limit|send-error|stopped, see agent/relay/metrics.ts),
+ *                              packets/bytes add `stage` (in|out); flows has `relay` only
  *   agent impairment_info .... impairment, iface, netns, profile, backend, direction, phase   (value 1)
  *   agent in_effect .......... impairment, iface
  *   agent lease expiry ....... impairment

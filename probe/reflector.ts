@@ -81,12 +81,27 @@ interface Bucket {
 
 /** Parse `ADDR:PORT`, `[v6]:PORT`, `:PORT` or `PORT` (validated at the CLI edge). */
 export function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(s) ?? /^()()(\d+)$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  const host = m ? (m[1] ?? m[2] ?? '') || '0.0.0.0' : '';
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535 || (m[1] !== undefined && net.isIPv6(host) === false) || (host !== '' && net.isIP(host) === 0)) {
-    throw new BackhaulError('ERR_USAGE', `--listen must be ADDR:PORT, [IPv6]:PORT or PORT (got "${s}")`, { hint: 'e.g. --listen 0.0.0.0:8862' });
+  const bad = (): BackhaulError =>
+    new BackhaulError('ERR_USAGE', `--listen must be ADDR:PORT, [IPv6]:PORT or PORT (got "${s}")`, { hint: 'e.g. --listen 0.0.0.0:8862' });
+  let host = '0.0.0.0';
+  let portStr: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
+  const v4 = /^([^:[\]]*):(\d+)$/.exec(s);
+  if (v6) {
+    host = v6[1] as string;
+    portStr = v6[2] as string;
+    if (!net.isIPv6(host)) throw bad();
+  } else if (v4) {
+    host = (v4[1] as string) || '0.0.0.0';
+    portStr = v4[2] as string;
+    if (!net.isIPv4(host)) throw bad();
+  } else if (/^\d+$/.test(s)) {
+    portStr = s;
+  } else {
+    throw bad();
   }
+  const port = Number(portStr);
+  if (!Number.isInteger(port) || port > 65535) throw bad();
   return { host, port };
 }
 

@@ -18,7 +18,8 @@ import { BackhaulError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { ProbeStats } from './stats/engine.js';
 import type { Timestamper } from './timestamps.js';
-import { decodeReflectedPacket, ntpDiffNs, writeSenderHeader } from './wire.js';
+import type { OneWayDelay } from './stats/one-way.js';
+import { decodeErrorEstimate, decodeReflectedPacket, ntpDiffNs, writeSenderHeader } from './wire.js';
 
 export interface UdpTransportConfig {
   host: string;
@@ -50,6 +51,8 @@ export interface UdpTransportDeps {
   originNs: bigint;
   /** A socket to use instead of creating one (tests); it is connected and closed by the transport. */
   socket?: dgram.Socket;
+  /** Collect one-way delays (only when this host's clock is declared synchronised). */
+  oneWay?: OneWayDelay;
 }
 
 export async function openUdpTransport(cfg: UdpTransportConfig, deps: UdpTransportDeps): Promise<ProbeTransport> {
@@ -72,7 +75,15 @@ export async function openUdpTransport(cfg: UdpTransportConfig, deps: UdpTranspo
     const back = (low - r.value.senderSeq) >>> 0;
     const seq = highestSent - back;
     const dwell = Number(ntpDiffNs(r.value.t3, r.value.t2));
-    stats.reply(seq, Number(arrival - originNs), dwell, cfg.directional ? r.value.seq : undefined);
+    const kind = stats.reply(seq, Number(arrival - originNs), dwell, cfg.directional ? r.value.seq : undefined);
+    if (kind === 'received' && deps.oneWay) {
+      const theirs = decodeErrorEstimate(r.value.errorEstimate);
+      if (!theirs.synchronized || !theirs.valid) deps.oneWay.unsynchronized += 1;
+      else {
+        const t4 = ts.ntpAt(arrival);
+        deps.oneWay.add(Number(ntpDiffNs(r.value.t2, r.value.t1)), Number(ntpDiffNs(t4, r.value.t3)), theirs.errorNs + decodeErrorEstimate(ts.errorEstimate).errorNs);
+      }
+    }
   });
   socket.on('error', () => {
     c.sendErrors += 1;

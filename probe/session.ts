@@ -27,6 +27,7 @@ import { drainReplies, runSchedule } from './schedule.js';
 import { openUdpTransport, readRcvbufErrors, type ProbeTransport } from './sender.js';
 import { ProbeStats } from './stats/engine.js';
 import type { OutageWindow } from './stats/outage.js';
+import { OneWayDelay } from './stats/one-way.js';
 import { buildSummary, type ProbeSummary } from './stats/summary.js';
 import { createTimestamper, type TimestamperOptions } from './timestamps.js';
 import { createWaiter, DEFAULT_TIMER_MODE, isTimerMode, type TimerMode, type Waiter } from './timer.js';
@@ -144,6 +145,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   const random = deps.random ?? seededRandom(randomSeed());
   const target = parseTarget(cfg.target);
   const intervalMs = positive('interval', cfg.intervalMs, 10, 0);
+  if (intervalMs < 0.01) throw new BackhaulError('ERR_USAGE', `interval must be >= 10us (got ${intervalMs} ms)`);
   const timeoutMs = positive('timeout', cfg.timeoutMs, 1000, 0);
   if (cfg.durationMs !== undefined) positive('duration', cfg.durationMs, 1, 0);
   if (cfg.count !== undefined && (!Number.isInteger(cfg.count) || cfg.count < 1)) throw new BackhaulError('ERR_USAGE', `count must be an integer >= 1 (got ${cfg.count})`);
@@ -200,11 +202,12 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   const rcvbuf0 = target.kind === 'stamp' ? rcvbuf() : null;
   let rcvbufDelta: number | null = null;
 
+  const oneWay = target.kind === 'stamp' && cfg.clockSync?.synchronized ? new OneWayDelay() : undefined;
   let transport: ProbeTransport;
   if (target.kind === 'stamp') {
     transport = await openUdpTransport(
       { host: address, port: target.port, sizeBytes, ssid, directional: Boolean(cfg.statefulReflector), ...(cfg.bindHost ? { bindHost: cfg.bindHost } : {}) },
-      { clock, stats, timestamper: ts, originNs, ...(deps.socket ? { socket: deps.socket } : {}) },
+      { clock, stats, timestamper: ts, originNs, ...(deps.socket ? { socket: deps.socket } : {}), ...(oneWay ? { oneWay } : {}) },
     );
   } else if (target.kind === 'tcp') {
     transport = openTcpTransport({ host: address, port: target.port }, { clock, stats, originNs, timeoutMs });
@@ -227,6 +230,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
       id, probe: name, kind: target.kind, target: target.label, startedAtMs,
       elapsedMs: Number(now - originNs) / 1e6, intervalMs, timeoutMs,
       sizeBytes: target.kind === 'stamp' ? sizeBytes : null, timer, done: finished, rcvbufErrors: rcvbufDelta,
+      oneWay: oneWay ? oneWay.toMs() : null,
     }, withHistogram);
   };
 

@@ -4,8 +4,8 @@
  *
  *   mode    how it waits                                        CPU cost            error at 1 ms slots
  *   sleep   setTimeout in whole ms, re-armed until the deadline  ~0                  up to ~1-2 ms late
- *   hybrid  setTimeout until a learned margin before the         spin window per     tens of us typical
- *           deadline, then a setImmediate spin to the deadline   wait (<= spinMaxNs)
+ *   hybrid  setTimeout until a learned margin before the         spin <= margin      tens of us typical
+ *           deadline, then a setImmediate spin to the deadline   + 1 ms per wait
  *   busy    setImmediate spin from the call to the deadline      one full core       a few us typical
  *
  * The spin is a chain of setImmediate callbacks, never a synchronous loop: I/O callbacks (socket
@@ -14,7 +14,9 @@
  * The hybrid margin adapts like irtt's `comp` timer: it tracks how late setTimeout wakes up
  * (exponentially weighted mean and mean deviation of the overshoot, alpha 1/8) and sleeps until
  * `mean + 4 * deviation` (clamped to [spinMinNs, spinMaxNs]) before the deadline, so the spin is only
- * as long as the timer is unreliable. With `spinMaxNs` 0 it degenerates to `sleep`.
+ * as long as the timer is unreliable. setTimeout has 1 ms granularity, so one wait spins at most
+ * margin + 1 ms: at 10 ms intervals that is ~10 % of a core, at <= 2 ms intervals it is nearly a
+ * full core (use `sleep` there if CPU matters more than slot accuracy).
  *
  * Contract: `waitUntil(deadlineNs)` resolves with the monotonic time (ns, the clock's `monoNs()`) at
  * which it returned, which is >= deadlineNs unless the clock is a fake one driven past it; a deadline
@@ -34,7 +36,7 @@ export const DEFAULT_TIMER_MODE: TimerMode = 'hybrid';
 export interface WaiterOptions {
   /** hybrid: smallest spin window (ns); default 100 us. */
   spinMinNs?: bigint;
-  /** hybrid: largest spin window (ns); default 2 ms. */
+  /** hybrid: largest spin window (ns); default 1 ms. */
   spinMaxNs?: bigint;
   /** One spin step; default setImmediate. Injected so tests can drive spins with a fake clock. */
   yieldTick?: () => Promise<void>;
@@ -48,7 +50,7 @@ export interface WaiterStats {
   totalLatenessNs: bigint;
   /** Time spent in spin steps (ns): the part of waiting that costs CPU. */
   spinNs: bigint;
-  /** hybrid: the current learned spin margin (ns). */
+  /** hybrid: the current learned spin margin (ns); 0 for sleep and busy. */
   marginNs: bigint;
 }
 
@@ -70,7 +72,7 @@ export function isTimerMode(s: string): s is TimerMode {
 
 export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions = {}): Waiter {
   const spinMinNs = opts.spinMinNs ?? 100_000n;
-  const spinMaxNs = opts.spinMaxNs ?? 2_000_000n;
+  const spinMaxNs = opts.spinMaxNs ?? 1_000_000n;
   const yieldTick = opts.yieldTick ?? immediateTick;
   // EWMA of setTimeout overshoot (ns, as numbers: fractions matter for the average).
   // Start from a typical Linux figure (~0.5 ms late, margin 1 ms); it adapts within tens of waits.
@@ -86,7 +88,7 @@ export function createWaiter(mode: TimerMode, clock: Clock, opts: WaiterOptions 
     if (m > spinMaxNs) m = spinMaxNs;
     return m;
   };
-  s.marginNs = currentMargin();
+  s.marginNs = mode === 'hybrid' ? currentMargin() : 0n;
 
   const learn = (overshootNs: number): void => {
     // Reject wild outliers (a GC pause or a descheduled process) so one stall cannot widen the spin

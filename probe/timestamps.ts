@@ -1,18 +1,23 @@
 /**
  * NTP timestamps with sub-microsecond resolution for STAMP packets.
  *
- * `Date.now()` has 1 ms resolution, so the wall clock is sampled ONCE, at the edge where its
- * millisecond ticks over (a short spin, at most ~2 ms), and paired with the monotonic clock read on
- * both sides of that edge. Every later timestamp is anchor + (monoNs - anchorMonoNs): resolution of
- * the monotonic clock, no wall-clock steps mid-run (a run measures intervals; a stepped wall clock
- * would corrupt T3 - T2 and the jitter, never the RTT, which comes from the monotonic clock alone).
+ * `Date.now()` has 1 ms resolution, so the wall clock is sampled at the edges where its millisecond
+ * ticks over (a short spin), each paired with the monotonic clock read on both sides of the edge.
+ * Every later timestamp is anchor + (monoNs - anchorMonoNs): resolution of the monotonic clock, no
+ * wall-clock steps mid-run (a run measures intervals; a stepped wall clock would corrupt T3 - T2 and
+ * the jitter, never the RTT, which comes from the monotonic clock alone).
+ *
+ * With the system clock the anchor is taken ONCE PER PROCESS (the best of three edges: Date.now()
+ * was seen to report an edge up to ~1 ms late on a loaded VM), so a sender and a reflector in one
+ * process share it exactly. The anchor's uncertainty is measured, not assumed: the spread of the
+ * three edges' offsets plus half the bracketing monotonic interval.
  *
  * Error Estimate (truthful): Node cannot read the kernel's synchronisation state (adjtimex), so the
  * S bit is set only when the caller declares the clock synchronised, and the error is
  *   anchor uncertainty + declared clock error (`clockErrorNs`, default 1 s when not declared,
  *   meaning "unknown"), rounded UP to the representable value.
  */
-import type { Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { encodeErrorEstimate, errorEstimateFromNs, unixNsToNtp } from './wire.js';
 
 export interface TimestamperOptions {
@@ -35,8 +40,29 @@ export interface Timestamper {
 
 export const UNKNOWN_CLOCK_ERROR_NS = 1e9;
 
+interface Anchor {
+  anchorUnixNs: bigint;
+  anchorMonoNs: bigint;
+  uncertaintyNs: number;
+}
+
+let processAnchor: Anchor | undefined;
+
+/** The system clock's anchor, once per process: the earliest-detected of three edges. */
+function systemAnchor(): Anchor {
+  if (processAnchor) return processAnchor;
+  const edges = [anchor(systemClock), anchor(systemClock), anchor(systemClock)];
+  const offsets = edges.map((e) => e.anchorUnixNs - e.anchorMonoNs);
+  let best = 0;
+  for (let i = 1; i < edges.length; i++) if ((offsets[i] as bigint) > (offsets[best] as bigint)) best = i;
+  const spread = Number(offsets.reduce((a, b) => (b > a ? b : a)) - offsets.reduce((a, b) => (b < a ? b : a)));
+  const e = edges[best] as Anchor;
+  processAnchor = { ...e, uncertaintyNs: e.uncertaintyNs + spread };
+  return processAnchor;
+}
+
 export function createTimestamper(clock: Clock, opts: TimestamperOptions = {}): Timestamper {
-  const { anchorUnixNs, anchorMonoNs, uncertaintyNs } = anchor(clock);
+  const { anchorUnixNs, anchorMonoNs, uncertaintyNs } = clock === systemClock ? systemAnchor() : anchor(clock);
   const clockErrorNs = opts.clockErrorNs ?? UNKNOWN_CLOCK_ERROR_NS;
   const errorEstimate = encodeErrorEstimate(errorEstimateFromNs(uncertaintyNs + clockErrorNs, opts.synchronized ?? false));
   const unixNsAt = (monoNs: bigint): bigint => anchorUnixNs + (monoNs - anchorMonoNs);
@@ -48,7 +74,7 @@ export function createTimestamper(clock: Clock, opts: TimestamperOptions = {}): 
   };
 }
 
-function anchor(clock: Clock): { anchorUnixNs: bigint; anchorMonoNs: bigint; uncertaintyNs: number } {
+function anchor(clock: Clock): Anchor {
   const w0 = clock.wallMs();
   if (!Number.isInteger(w0)) {
     // A clock with sub-ms wall time (fake clocks, tests): take it as is.
@@ -57,14 +83,15 @@ function anchor(clock: Clock): { anchorUnixNs: bigint; anchorMonoNs: bigint; unc
   }
   const limitNs = clock.monoNs() + 3_000_000n;
   let before = clock.monoNs();
-  for (;;) {
+  // Bounded by time (3 ms) and by iterations (a clock that never advances, e.g. a paused fake).
+  for (let i = 0; ; i++) {
     const w = clock.wallMs();
     const after = clock.monoNs();
     if (w !== w0) {
       // The tick from w0 to w happened between `before` and `after`.
       return { anchorUnixNs: BigInt(w) * 1_000_000n, anchorMonoNs: (before + after) / 2n, uncertaintyNs: Number(after - before) / 2 };
     }
-    if (after > limitNs) {
+    if (after > limitNs || i > 200_000) {
       // The wall clock did not tick (a frozen or coarse clock): fall back to 1 ms uncertainty.
       return { anchorUnixNs: BigInt(w0) * 1_000_000n + 500_000n, anchorMonoNs: after, uncertaintyNs: 1_000_000 };
     }

@@ -114,17 +114,19 @@ export class AgentClient {
       ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       ...(this.opts.fingerprint256 ? { agent: new PinnedAgent(this.opts.fingerprint256) } : {}),
     });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', (e) => reject(new BackhaulError('ERR_UNREACHABLE', `cannot open the event stream of ${this.baseUrl}: ${e.message}`, { agent: this.baseUrl }, { cause: e })));
-      ws.once('unexpected-response', (_req, res) => reject(new BackhaulError(res.statusCode === 401 ? 'ERR_UNAUTHORIZED' : 'ERR_REMOTE', `the agent refused the event stream (HTTP ${res.statusCode})`, { agent: this.baseUrl, status: res.statusCode })));
-    });
+    // Listen before the handshake completes: the agent's `hello` may arrive in the same tick as 'open'.
     ws.on('message', (data) => {
       try {
         onEvent(JSON.parse(String(data)) as AgentEvent);
       } catch {
         /* ignore a malformed frame */
       }
+    });
+    ws.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', (e) => reject(new BackhaulError('ERR_UNREACHABLE', `cannot open the event stream of ${this.baseUrl}: ${e.message}`, { agent: this.baseUrl }, { cause: e })));
+      ws.once('unexpected-response', (_req, res) => reject(new BackhaulError(res.statusCode === 401 ? 'ERR_UNAUTHORIZED' : 'ERR_REMOTE', `the agent refused the event stream (HTTP ${res.statusCode})`, { agent: this.baseUrl, status: res.statusCode })));
     });
     return () => ws.close();
   }

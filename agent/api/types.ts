@@ -150,14 +150,17 @@ export interface ProbeView {
   state: 'running' | 'stopped';
   startedAtMs: number;
   stoppedAtMs: number | null;
+  /** The probe engine's summary (probe/stats/summary.ts ProbeSummary; docs/probe.md). */
   summary: Record<string, unknown>;
 }
 
 export interface ProbeHistogram {
   id: string;
-  /** Base64 HdrHistogram (compressed), RTT in microseconds. */
+  /** HdrHistogram V2 compressed, base64, of the RTT in `unit` (the agent sends nanoseconds). */
   encoded: string;
-  unit: 'us';
+  /** The same for the RTT measured from the intended send time (coordinated omission). */
+  encodedFromIntended?: string;
+  unit: 'us' | 'ns';
 }
 
 export interface ReflectorView {

@@ -113,8 +113,8 @@ export class RevertGuard {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(seq);
-        reject(new Error(`the revert guard did not acknowledge plan ${seq} within ${this.opts.ackTimeoutMs ?? 3000} ms`));
-      }, this.opts.ackTimeoutMs ?? 3000);
+        reject(new Error(`the revert guard did not acknowledge plan ${seq} within ${this.opts.ackTimeoutMs ?? 15_000} ms`));
+      }, this.opts.ackTimeoutMs ?? 15_000);
       this.waiters.set(seq, () => {
         clearTimeout(timer);
         resolve();

@@ -7,8 +7,10 @@
  *   guard -> agent   ack N
  *   agent -> guard   {"seq":N,"plan":[],"done":true}                    agent reverted itself: exit quietly
  * When stdin closes without "done" (the agent died: SIGKILL, OOM, crash), the guard runs every argv
- * of the last plan in order, without a shell, each with a 5 s timeout, continuing past failures
- * (a revert step that already happened fails harmlessly), then exits. It ignores SIGINT, SIGTERM and
+ * of the last plan in order, without a shell, continuing past failures (a revert step that already
+ * happened fails harmlessly), then logs "done" and exits. Consecutive `tc [-n NS] ...` steps run as
+ * one `tc [-n NS] -force -batch -` (one process instead of one per step: this is the time that
+ * matters after a SIGKILL); other steps run one by one; each process has a 5 s timeout. It ignores SIGINT, SIGTERM and
  * SIGHUP (a terminal or a process-group signal must not stop it before the agent is gone); the
  * agent starts it in its own session, so a process-group SIGKILL of the agent does not reach it.
  * argv[1] is the marker `backhaul-guard` and argv[2] the agent's pid, so `ps` and a restarted
@@ -44,13 +46,31 @@ process.stdin.on('data', (chunk) => {
     }
   }
 });
+const tcPrefix = (a) => (a[0] !== 'tc' ? null : a[1] === '-n' && a.length > 3 ? 'tc -n ' + a[2] : 'tc');
+const batchable = (a) => tcPrefix(a) !== null && a.every((x) => /^[^\s"'\\#]+$/.test(x));
 const finish = () => {
   if (done) { log('agent finished cleanly; exiting'); process.exit(0); }
   log('agent gone; running ' + plan.length + ' revert step(s)');
-  for (const argv of plan) {
-    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
-    log('ran ' + argv.join(' ') + ' -> ' + (r.error ? r.error.message : r.status) + (r.status ? ' ' + String(r.stderr).trim() : ''));
+  let i = 0;
+  while (i < plan.length) {
+    const argv = plan[i];
+    if (batchable(argv)) {
+      const prefix = tcPrefix(argv);
+      const lines = [];
+      while (i < plan.length && batchable(plan[i]) && tcPrefix(plan[i]) === prefix) {
+        lines.push(plan[i].slice(prefix === 'tc' ? 1 : 3).join(' '));
+        i++;
+      }
+      const head = prefix.split(' ');
+      const r = spawnSync('tc', [...head.slice(1), '-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'], timeout: 5000 });
+      log('ran ' + prefix + ' -batch [' + lines.join('; ') + '] -> ' + (r.error ? r.error.message : r.status) + (r.status ? ' ' + String(r.stderr).trim() : ''));
+    } else {
+      const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+      log('ran ' + argv.join(' ') + ' -> ' + (r.error ? r.error.message : r.status) + (r.status ? ' ' + String(r.stderr).trim() : ''));
+      i++;
+    }
   }
+  log('done');
   process.exit(0);
 };
 process.stdin.on('end', finish);

@@ -16,7 +16,7 @@ import type { Direction, Impairment, Profile } from '../../core/profile.js';
 import { effectiveImpairment } from '../../core/schedule.js';
 import type { MatchRule, NetemTarget } from '../backend.js';
 import {
-  DIRECT_FLOWID, HTB_DEFAULT_MINOR, HTB_DIRECT_QLEN, HTB_HANDLE, IMPAIRED_CLASS, INGRESS_PARENT, LEAF_HANDLES,
+  DIRECT_FLOWID, HTB_DEFAULT_MINOR, HTB_DIRECT_QLEN, HTB_HANDLE, IMPAIRED_CLASS, INGRESS_HANDLE, INGRESS_PARENT, LEAF_HANDLES,
   PRIO_CATCH_ALL, PRIO_EXCLUDE_V4, PRIO_EXCLUDE_V6, PRIO_INGRESS_REDIRECT, PRIO_MATCH_V4, PRIO_MATCH_V6,
   RESTORED_CHILD_HANDLE,
 } from './handles.js';
@@ -249,13 +249,23 @@ function ifbIsOurs(current: LiveState, dev: string): boolean {
   return alias !== null && alias.dev === dev;
 }
 
+/**
+ * The parent to add/delete our redirect at: `ffff:` on an `ingress` qdisc, the `ffff:fff2` hook on a
+ * clsact. (Adding a filter at `ffff:fff2` to an `ingress` qdisc works too, but changes how the kernel
+ * reports the parent of the filters already there, for good: a foreign filter would then no longer
+ * read back byte-identical after our revert.)
+ */
+function redirectParent(ingq: { kind: string } | undefined): string {
+  return ingq?.kind === 'clsact' ? INGRESS_PARENT : INGRESS_HANDLE;
+}
+
 function removeIngressParts(target: NetemTarget, current: LiveState): IngressParts {
   const parts: IngressParts = { pre: [], tc: [], post: [] };
   const ifb = ifbNameFor(target.dev, target.netns);
   if (!current.ifb || !ifbIsOurs(current, target.dev)) return parts;
   const redirect = ourRedirect(current.dev.ingressFilters, ifb);
   if (redirect) {
-    parts.tc.push({ tool: 'tc', args: ['filter', 'del', 'dev', target.dev, 'parent', INGRESS_PARENT, 'protocol', 'all', 'prio',
+    parts.tc.push({ tool: 'tc', args: ['filter', 'del', 'dev', target.dev, 'parent', redirectParent(ingressQdisc(current.dev.qdiscs)), 'protocol', 'all', 'prio',
       String(PRIO_INGRESS_REDIRECT)] });
   }
   const alias = parseIfbAlias(current.ifb.alias);
@@ -299,7 +309,7 @@ function applyIngressParts(target: NetemTarget, imp: Impairment, current: LiveSt
       throw new BackhaulError('ERR_FOREIGN_ROOT', `${target.dev}'s ingress hook already has a filter at backhaul's reserved priority ${PRIO_INGRESS_REDIRECT}`, {
         dev: target.dev, hint: `move that filter to another priority (tc filter show dev ${target.dev} ingress)` });
     }
-    parts.tc.push({ tool: 'tc', args: ['filter', 'add', 'dev', target.dev, 'parent', INGRESS_PARENT, 'protocol', 'all', 'prio',
+    parts.tc.push({ tool: 'tc', args: ['filter', 'add', 'dev', target.dev, 'parent', redirectParent(ingq), 'protocol', 'all', 'prio',
       String(PRIO_INGRESS_REDIRECT), 'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', ifb] });
   }
   return parts;

@@ -93,18 +93,16 @@ export class RelayStats {
   private readonly s: Shared | null;
   private readonly source: LiveSource;
 
+  /** `live` reads the queue depths and flow count at scrape / snapshot time. */
   constructor(
     readonly relay: string,
     registry: Registry | undefined,
-    live: { depth(direction: Direction): number; flows(): number },
+    private readonly live: { depth(direction: Direction): number; flows(): number },
   ) {
     this.s = registry ? sharedFor(registry) : null;
     this.source = { relay, depth: (d) => live.depth(d), flows: () => live.flows() };
     this.s?.sources.add(this.source);
-    this.live = live;
   }
-
-  private readonly live: { depth(direction: Direction): number; flows(): number };
 
   /** Event sink for one direction's pipe (cheap: label children are resolved once). */
   events(direction: Direction): PipeEvents & { droppedOutage(bytes: number): void } {
@@ -116,7 +114,7 @@ export class RelayStats {
     const bin = s?.bytes.labels({ relay, direction, stage: 'in' });
     const bout = s?.bytes.labels({ relay, direction, stage: 'out' });
     const dup = s?.duplicates.labels({ relay, direction });
-    const drop = (cause: RelayDropCause, _bytes: number): void => {
+    const drop = (cause: RelayDropCause): void => {
       c.drops[cause] = (c.drops[cause] ?? 0) + 1;
       s?.drops.inc({ relay, direction, cause });
     };
@@ -134,7 +132,7 @@ export class RelayStats {
         bout?.inc(bytes);
       },
       dropped: drop,
-      droppedOutage: (bytes) => drop('outage', bytes),
+      droppedOutage: () => drop('outage'),
       duplicated() {
         c.duplicates++;
         dup?.inc();

@@ -20,7 +20,7 @@ import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Profile } from '../../core/profile.js';
 import { randomSeed, seededRandom } from '../../core/random.js';
-import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
+import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode, type Waiter } from '../../probe/timer.js';
 import type { RelayStatsSnapshot } from './metrics.js';
 import { PhaseDriver, type PhaseState } from './phases.js';
 import { effectiveImpairment } from '../../core/schedule.js';
@@ -56,6 +56,8 @@ export interface RelayDeps {
   clock?: Clock;
   /** Export counters into this registry (several relays may share one). */
   registry?: Registry;
+  /** Waiter factory (default: probe/timer's createWaiter(cfg.timer, clock)); one per direction/connection. */
+  createWaiter?: (mode: TimerMode, clock: Clock) => Pick<Waiter, 'waitUntil'>;
 }
 
 export interface RelayHandle {
@@ -94,7 +96,7 @@ export async function startRelay(cfg: RelayConfig, deps: RelayDeps = {}): Promis
   const common = {
     clock,
     random: relayRandom,
-    createWaiter: () => createWaiter(timer, clock),
+    createWaiter: () => (deps.createWaiter ?? createWaiter)(timer, clock),
     ...(deps.registry ? { registry: deps.registry } : {}),
   };
   let inner: UdpRelayHandle | TcpRelayHandle;

@@ -2,6 +2,9 @@
  * The TCP relay: each connection accepted on `listen` is paired with a connection to `upstream`;
  * bytes flow through one StreamPipe per direction (egress = client -> upstream, ingress = back).
  *
+ * Bandwidth is per direction and shared by all connections (like netem's rate on an interface);
+ * delay applies to each chunk of each connection.
+ *
  * Outage behaviours (a phase whose loss is random 100 %, see plan.ts):
  *   blackhole  data is held in both directions' queues (reading stops when a queue is full);
  *              connections stay open; new connections are accepted but their upstream connect
@@ -24,7 +27,7 @@ import { seededRandom, type Random } from '../../core/random.js';
 import type { Waiter } from '../../probe/timer.js';
 import { RelayStats, type RelayStatsSnapshot } from './metrics.js';
 import { formatHostPort, parseHostPort, planTcpDirection, type HostPort, type TcpDirectionPlan, type TcpOutageMode } from './plan.js';
-import { StreamPipe } from './tcp-stream-pipe.js';
+import { StreamPipe, type SharedLink } from './tcp-stream-pipe.js';
 
 export interface TcpRelayOptions {
   listen: string;
@@ -82,6 +85,9 @@ export async function startTcpRelay(opts: TcpRelayOptions, deps: TcpRelayDeps): 
   const slowCloseMs = opts.slowCloseMs ?? 0;
   const conns = new Set<Conn>();
   const randoms: Record<Direction, Random> = { egress: seededRandom(deps.random.nextU32()), ingress: seededRandom(deps.random.nextU32()) };
+  // One link per direction: every connection shares its rate (netem's rate is the interface's).
+  const t0 = deps.clock.monoNs();
+  const links: Record<Direction, SharedLink> = { egress: { serialEndNs: 0 }, ingress: { serialEndNs: 0 } };
   let stopped = false;
 
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true });
@@ -126,7 +132,7 @@ export async function startTcpRelay(opts: TcpRelayOptions, deps: TcpRelayDeps): 
         return;
       }
       const mk = (d: Direction, src: Socket, dst: Socket): StreamPipe =>
-        new StreamPipe(src, dst, plan[d], { clock: deps.clock, waiter: deps.createWaiter(), random: randoms[d], events: events[d], slowCloseMs });
+        new StreamPipe(src, dst, plan[d], { clock: deps.clock, t0, link: links[d], waiter: deps.createWaiter(), random: randoms[d], events: events[d], slowCloseMs });
       c.pipes.egress = mk('egress', c.client, up);
       c.pipes.ingress = mk('ingress', up, c.client);
       c.client.resume();

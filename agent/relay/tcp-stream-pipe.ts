@@ -6,7 +6,9 @@
  *     serialized  s = max(a, previous s) + bytes * 8 / rate        (rate 0: s = a)
  *     released    r = max(previous r, s + delay sample)            (jitter never reorders bytes)
  *
- * That is a bottleneck link followed by a propagation delay. Outage `blackhole` holds everything
+ * That is a bottleneck link followed by a propagation delay. The link (`previous s`) is shared by
+ * every connection of the relay in this direction, as netem's rate is the interface's: N
+ * connections share the configured rate, in arrival order. Outage `blackhole` holds everything
  * (nothing is written, reading stops once the buffer is full) until the outage ends, then releases
  * what is due. Backpressure instead of drops: when more than `highWaterBytes` are queued the source
  * is paused, and it resumes below half of that; a destination that refuses writes (`write()`
@@ -27,8 +29,16 @@ const PIECE_BYTES = 16 * 1024;
 const MIN_HIGH_WATER = 1024 * 1024;
 const MAX_HIGH_WATER = 64 * 1024 * 1024;
 
+/** The serialization state of one direction's link, shared by all connections (ns on `t0`). */
+export interface SharedLink {
+  serialEndNs: number;
+}
+
 export interface StreamPipeDeps {
   clock: Clock;
+  /** Common time base (the relay's start) and the direction's link. */
+  t0: bigint;
+  link: SharedLink;
   waiter: Pick<Waiter, 'waitUntil'>;
   random: Random;
   events: PipeEvents;
@@ -47,7 +57,6 @@ export class StreamPipe {
   private plan!: TcpDirectionPlan;
   private sampler!: DelaySampler;
   private highWater = MIN_HIGH_WATER;
-  private lastSerialNs = 0;
   private lastReleaseNs = 0;
   private readonly t0: bigint;
   private armedAt: number | null = null;
@@ -63,7 +72,7 @@ export class StreamPipe {
     plan: TcpDirectionPlan,
     private readonly deps: StreamPipeDeps,
   ) {
-    this.t0 = deps.clock.monoNs();
+    this.t0 = deps.t0;
     this.configure(plan);
     src.on('data', (b: Buffer) => this.onData(b));
     src.on('end', () => {
@@ -121,8 +130,9 @@ export class StreamPipe {
       ev.arrived(buf.length);
       let s = now;
       if (this.plan.rateKbit > 0) {
-        s = Math.max(now, this.lastSerialNs) + (buf.length * 8 * 1e9) / (this.plan.rateKbit * 1000);
-        this.lastSerialNs = s;
+        const link = this.deps.link;
+        s = Math.max(now, link.serialEndNs) + (buf.length * 8 * 1e9) / (this.plan.rateKbit * 1000);
+        link.serialEndNs = s;
       }
       const r = Math.max(this.lastReleaseNs, s + this.sampler.sampleNs());
       this.lastReleaseNs = r;

@@ -118,8 +118,12 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--config <file>', 'agent config file')
     .option('--state-dir <dir>', 'state directory holding journal.json (default /var/lib/backhaul)')
     .option('--json', 'machine-readable output')
-    .action(async (flags: AgentFlags) => {
+    .action(async (own: AgentFlags, sub: Command) => {
+      // `agent revert-journal --state-dir X`: the parent `agent` declares the same options and
+      // commander hands them to it, so read both.
+      const flags = sub.optsWithGlobals<AgentFlags>();
       await runAction(ctx, flags, async () => {
+        void own;
         const cfg = await configFrom(flags);
         const r = await revertJournalOnly(cfg, (line) => ctx.io.err(`backhaul agent revert-journal: ${line}\n`));
         emit(ctx.io, flags, { reverted: r.reverted.map((e) => e.id), failed: r.failed.map((f) => ({ id: f.entry.id, error: f.error })), skipped: r.skipped.map((e) => e.id) },

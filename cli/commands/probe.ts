@@ -64,7 +64,7 @@ export function registerProbe(program: Command, ctx: CliContext): void {
     .option('--stateful-reflector', 'the reflector numbers packets itself (RFC 8762 stateful): per-direction loss')
     .option('--name <name>', 'session name, the `probe` metric label (default: the probe kind)')
     .option('--ssid <n>', 'STAMP Session-Sender Identifier 1..65535 (default random)')
-    .option('--clock-synced', 'declare this host clock synchronised to UTC (sets the Error Estimate S bit)')
+    .option('--clock-synced', 'declare this host clock synchronised to UTC (sets the Error Estimate S bit; with a synchronised reflector, one-way delays are reported)')
     .option('--clock-error <dur>', 'declared bound of this host clock offset from UTC (Error Estimate)')
     .option('--insecure', 'https: accept any certificate')
     .option('--json', 'print the summary as JSON (schema in docs/probe.md)')
@@ -111,7 +111,9 @@ Missed slots (the sender was late) are counted separately and never as loss.`)
         const onAbort = (): void => void session.stop();
         ctx.signal.addEventListener('abort', onAbort, { once: true });
 
-        const jsonl = flags.jsonl ? createJsonlExporter(process.stdout) : undefined;
+        const jsonl = flags.jsonl
+          ? createJsonlExporter({ write: (line) => ctx.io.out(line), get writableNeedDrain() { return process.stdout.writableNeedDrain; } })
+          : undefined;
         const live = !flags.json && !flags.jsonl && ctx.io.isTTY;
         session.on('snapshot', (s) => {
           if (s.done) return;

@@ -20,6 +20,8 @@ interface ReflectFlags {
   duration?: string;
   metrics?: string;
   json?: boolean;
+  clockSynced?: boolean;
+  clockError?: string;
 }
 
 function num(flag: string, v: string, min: number, max: number): number {
@@ -46,6 +48,8 @@ export function registerReflect(program: Command, ctx: CliContext): void {
     .option('--rate <pps>', 'per-source rate limit in packets/s (0 = none)', '2000')
     .option('--burst <n>', 'per-source burst', '200')
     .option('-d, --duration <dur>', 'stop after this long (default: until Ctrl-C)')
+    .option('--clock-synced', 'declare this host clock synchronised to UTC (Error Estimate S bit: senders may then report one-way delays)')
+    .option('--clock-error <dur>', 'declared bound of this host clock offset from UTC (Error Estimate)')
     .option('--metrics <addr>', 'serve Prometheus metrics on http://ADDR/metrics')
     .option('--json', 'print the final counters as JSON')
     .addHelpText('after', `
@@ -62,6 +66,10 @@ Examples:
         const reflector = await startReflector({
           host, port, stateful: Boolean(flags.stateful), maxPacketBytes: num('--max-size', flags.maxSize, 14, 65507),
           allow: flags.allow, ratePps: num('--rate', flags.rate, 0, 1e9), burst: num('--burst', flags.burst, 1, 1e9),
+          clockSync: {
+            synchronized: Boolean(flags.clockSynced),
+            ...(flags.clockError ? { clockErrorNs: parseDurationMs('--clock-error', flags.clockError) * 1e6 } : {}),
+          },
         });
         const registry = new Registry();
         const server = flags.metrics ? await serveMetrics(flags.metrics, registry) : undefined;

@@ -15,6 +15,7 @@ import type { Impairment } from '../../core/profile.js';
 import { formatDuration, formatPct, formatRate, parseDurationMs } from '../../core/units.js';
 import { TIMER_MODES, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
 import { runAction, type CliContext } from '../context.js';
+import { collect, PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP } from '../profile-options.js';
 import { table, usageError } from '../output.js';
 
 interface RelayFlags {
@@ -141,7 +142,7 @@ export function registerRelay(program: Command, ctx: CliContext): void {
     .option('--idle-timeout <duration>', 'UDP: close a client flow after this long without traffic', '60s')
     .option('--max-flows <n>', 'UDP: most client flows at once', '4096')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)')
-    .option('--profiles <dir...>', 'extra profile directories (searched first)')
+    .option(PROFILES_OPTION_FLAGS, PROFILES_OPTION_HELP, collect)
     .option('--json', 'JSON output (one object per line: started, phase, stopped)')
     .addHelpText('after', HELP)
     .action(async (flags: RelayFlags) => {

@@ -7,7 +7,6 @@
  *   {"type":"snapshot", ...ProbeSummary}   every interval while running
  *   {"type":"summary",  ...ProbeSummary}   once, at the end (with the encoded histogram)
  */
-import type { Writable } from 'node:stream';
 import type { ProbeSummary } from '../stats/summary.js';
 
 export interface JsonlExporter {
@@ -18,7 +17,13 @@ export interface JsonlExporter {
   summary(s: ProbeSummary): void;
 }
 
-export function createJsonlExporter(out: Writable): JsonlExporter {
+/** Where lines go: a Writable, or anything with write() and an optional back-pressure flag. */
+export interface LineSink {
+  write(line: string): unknown;
+  readonly writableNeedDrain?: boolean;
+}
+
+export function createJsonlExporter(out: LineSink): JsonlExporter {
   let dropped = 0;
   return {
     get dropped() {

@@ -77,6 +77,8 @@ export function registerProbeMetrics(session: ProbeSession, registry: Registry, 
   m.outageDuration.zero(labels);
   m.dropped.inc({ exporter: 'prometheus' }, 0);
   let active = true;
+  session.stats.exportQueueEnabled = true;
+  last.dropped = session.stats.exportDropped;
 
   const update = (): void => {
     if (!active) return;
@@ -116,6 +118,7 @@ export function registerProbeMetrics(session: ProbeSession, registry: Registry, 
       if (!active) return;
       update();
       active = false;
+      session.stats.exportQueueEnabled = false;
       clearInterval(timer);
       session.off('outage', onOutage as (...a: never[]) => void);
       for (const metric of [m.rtt, m.outageDuration, m.sent, m.received, m.lost, m.late, m.duplicates, m.reordered, m.missed, m.outages, m.jitter, m.lossRatio]) {

@@ -85,6 +85,8 @@ export class ProbeStats {
   private readonly q: Float64Array;
   private qLen = 0;
   exportDropped = 0;
+  /** Queue RTT samples for an exporter (set by the Prometheus exporter when it attaches). */
+  exportQueueEnabled = false;
 
   constructor(readonly cfg: ProbeStatsConfig) {
     const minWindow = Math.ceil(cfg.timeoutNs / cfg.intervalNs) + 2;
@@ -170,8 +172,10 @@ export class ProbeStats {
     this.rttIntended.record(rtt + (sent - (this.intended[i] as number)));
     this.jitter.add(sent, arrivalNs);
     if (this.reorder.add(seq) > 0) this.c.reordered += 1;
-    if (this.qLen < this.q.length) this.q[this.qLen++] = rtt;
-    else this.exportDropped += 1;
+    if (this.exportQueueEnabled) {
+      if (this.qLen < this.q.length) this.q[this.qLen++] = rtt;
+      else this.exportDropped += 1;
+    }
     this.finalize();
     return 'received';
   }

@@ -6,6 +6,7 @@ import type { LatencyMs } from './latency.js';
 import type { OutageWindow } from './outage.js';
 import { HDR_SIGNIFICANT_DIGITS } from './latency.js';
 import type { ProbeStats } from './engine.js';
+import type { OneWayMs } from './one-way.js';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -44,8 +45,12 @@ export interface ProbeSummary {
   pdvMs: { p50: number | null; p99: number | null; p999: number | null };
   reordering: { ratio: number; meanExtent: number; maxExtent: number; extentBeyondWindow: number; windowSize: number };
   direction: { forwardLost: number; reverseLost: number; unknownLost: number } | null;
+  /** One-way delays: only with --clock-synced and a reflector whose S bit is set; else null. */
+  oneWayMs: OneWayMs | null;
   outages: OutageWindow[];
   outageCount: number;
+  /** Consecutive lost probes right now (an outage in progress once it reaches outageMinLost). */
+  currentLossRun: number;
   outageTotalMs: number;
   outageMinLost: number;
   precision: { rttSignificantDigits: number; rttRelativeError: number };
@@ -65,14 +70,16 @@ export interface SummaryMeta {
   timer: string;
   done: boolean;
   rcvbufErrors: number | null;
+  oneWay?: OneWayMs | null;
 }
 
 export function buildSummary(s: ProbeStats, meta: SummaryMeta, withHistogram = false): ProbeSummary {
+  const { oneWay, ...rest } = meta;
   const c = s.counts();
   const resolved = c.received + c.lost;
   const out: ProbeSummary = {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
-    ...meta,
+    ...rest,
     sent: c.sent,
     received: c.received,
     lost: c.lost,
@@ -100,8 +107,10 @@ export function buildSummary(s: ProbeStats, meta: SummaryMeta, withHistogram = f
     direction: s.cfg.directional
       ? { forwardLost: s.outages.forwardLost, reverseLost: s.outages.reverseLost, unknownLost: s.unknownDirectionLost + s.outages.openRunLost }
       : null,
+    oneWayMs: oneWay ?? null,
     outages: [...s.outages.windows],
     outageCount: s.outages.count,
+    currentLossRun: s.outages.openRunLost,
     outageTotalMs: Math.round(s.outages.totalDurationMs * 1000) / 1000,
     outageMinLost: s.cfg.outageMinLost,
     precision: { rttSignificantDigits: HDR_SIGNIFICANT_DIGITS, rttRelativeError: 10 ** -HDR_SIGNIFICANT_DIGITS },

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { MemoryAuditLog } from '../../agent/audit.js';
 import { makeToken, type Role } from '../../agent/api/auth.js';
-import { createDaemon, type Daemon } from '../../agent/daemon.js';
+import { createDaemon, type Daemon, type DaemonParts } from '../../agent/daemon.js';
+import type { AgentBackend } from '../../agent/agent-backend.js';
 import { Journal } from '../../agent/journal.js';
 import { FakeBackend } from './fake-backend.js';
 import { testProfiles } from './test-profiles.js';
@@ -29,7 +30,18 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function makeFixture(opts: { auth?: boolean; clock?: Clock; defaultTtlMs?: number; maxTtlMs?: number; bodyLimitBytes?: number } = {}): Promise<Fixture> {
+export interface FixtureOptions {
+  auth?: boolean;
+  clock?: Clock;
+  defaultTtlMs?: number;
+  maxTtlMs?: number;
+  bodyLimitBytes?: number;
+  https?: { key: Buffer | string; cert: Buffer | string };
+  /** Extra real parts (integration tier): probe sessions, reflector, relay backend, a shared registry. */
+  extra?: Partial<Pick<DaemonParts, 'probes' | 'reflector' | 'registry'>> & { relay?: AgentBackend };
+}
+
+export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'bh-agent-'));
   const backend = new FakeBackend();
   const plans: string[][][] = [];
@@ -42,7 +54,10 @@ export async function makeFixture(opts: { auth?: boolean; clock?: Clock; default
   ];
   const daemon = await createDaemon({
     version: '0.0.0-test',
-    backends: new Map([['netem', backend]]),
+    backends: new Map<'netem' | 'relay', AgentBackend>([['netem', backend], ...(opts.extra?.relay ? [['relay', opts.extra.relay] as ['relay', AgentBackend]] : [])]),
+    ...(opts.extra?.probes ? { probes: opts.extra.probes } : {}),
+    ...(opts.extra?.reflector ? { reflector: opts.extra.reflector } : {}),
+    ...(opts.extra?.registry ? { registry: opts.extra.registry } : {}),
     profiles: testProfiles(join(dir, 'profiles')),
     journal,
     guard: { pid: 4242, alive: true, restarts: 0, setPlan: async (p) => void plans.push(p) },
@@ -53,6 +68,7 @@ export async function makeFixture(opts: { auth?: boolean; clock?: Clock; default
     capabilities: async () => ({ backends: ['netem'], kernel: { release: 'test', features: { htb: true } }, iproute2Version: null, nodeVersion: process.version, hostname: 'test' }),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
+    ...(opts.https ? { https: opts.https } : {}),
     leaseCheckMs: 20,
   });
   return {

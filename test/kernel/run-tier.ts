@@ -4,7 +4,7 @@
  *
  * Pass = the guest reported exit status 0 AND the driver printed `N passed, 0 failed` with N > 0.
  * Anything else (a failed case, a guest killed at the limit, no status, no summary) fails.
- * Environment: KERNEL_CASES (regex of case names), KERNEL_TIMEOUT_S (guest limit, default 290).
+ * Environment: KERNEL_CASES (regex of case names), KERNEL_TIMEOUT_S (guest limit, default 480).
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -20,8 +20,16 @@ async function main(): Promise<number> {
     // CommonJS dependencies bundled into ESM call require() for node builtins.
     banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
   });
-  const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 290);
-  const env: Record<string, string> = {};
+  // The CLI as one file too, for cases that start `backhaul agent` as its own process: one file
+  // loads in seconds over the guest's 9p root, where dist/'s hundreds of modules take a minute.
+  const cli = join(cache, 'backhaul-cli.mjs');
+  await build({
+    stdin: { contents: "import { main } from './cli/main.js';\nprocess.exitCode = await main(process.argv);\n", resolveDir: process.cwd(), sourcefile: 'kernel-cli.ts', loader: 'ts' },
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: cli, logLevel: 'warning',
+    banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
+  });
+  const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 480);
+  const env: Record<string, string> = { BH_KERNEL_CLI: cli };
   if (process.env['KERNEL_CASES']) env['KERNEL_CASES'] = process.env['KERNEL_CASES'];
   let out = '';
   const r = await runInVm({

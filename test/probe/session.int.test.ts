@@ -61,6 +61,15 @@ describe('STAMP probe session on loopback', () => {
   });
 });
 
+describe('IPv6', () => {
+  it('probes a reflector on [::1]', async () => {
+    const r = await startReflector({ host: '::1', port: 0, ratePps: 0 });
+    cleanup.push(() => r.close());
+    const s = await (await startProbeSession({ target: `[::1]:${r.address.port}`, intervalMs: 2, count: 30 })).done;
+    expect(s).toMatchObject({ target: `[::1]:${r.address.port}`, sent: 30, received: 30, lost: 0 });
+  });
+});
+
 describe('connect-time probes', () => {
   it('tcp:// measures connect time', async () => {
     const srv = net.createServer((c) => c.destroy());
@@ -95,5 +104,32 @@ describe('parseTarget', () => {
 
   it.each(['tcp://host', 'udp://x:1', 'host:99999', 'a b'])('rejects %s', (s) => {
     expect(() => parseTarget(s)).toThrow(/probe target/);
+  });
+});
+
+describe('one-way delays', () => {
+  it('are reported only when both clocks are declared synchronised, and add up to the RTT', async () => {
+    const r = await startReflector({ host: '127.0.0.1', port: 0, ratePps: 0, clockSync: { synchronized: true, clockErrorNs: 1000 } });
+    cleanup.push(() => r.close());
+    const s = await (await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 100, clockSync: { synchronized: true, clockErrorNs: 1000 } })).done;
+    const ow = s.oneWayMs;
+    expect(ow).not.toBeNull();
+    if (!ow) return;
+    expect(ow.forward.count).toBe(s.received);
+    expect(ow.unsynchronizedReplies).toBe(0);
+    expect(ow.errorBoundMs).toBeGreaterThanOrEqual(0.002);
+    // forward + reverse = (T2 - T1) + (T4 - T3) = RTT, exactly (to ns rounding), on any clocks
+    expect(Math.abs((ow.forward.mean as number) + (ow.reverse.mean as number) - (s.rttMs.mean as number))).toBeLessThan(0.001);
+    // same host: both directions are >= 0 within the clock error bound
+    expect(ow.forward.min as number).toBeGreaterThan(-(ow.errorBoundMs as number));
+    expect(ow.reverse.min as number).toBeGreaterThan(-(ow.errorBoundMs as number));
+  });
+
+  it('are left out (counted) when the reflector clock is not synchronised, and absent unless we declare ours', async () => {
+    const r = await reflector();
+    const a = await (await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 20, clockSync: { synchronized: true } })).done;
+    expect(a.oneWayMs).toMatchObject({ unsynchronizedReplies: 20, forward: { count: 0 }, errorBoundMs: null });
+    const b = await (await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 5 })).done;
+    expect(b.oneWayMs).toBeNull();
   });
 });

@@ -184,3 +184,12 @@ describe('timestamper', () => {
     expect(e.errorNs).toBeGreaterThanOrEqual(1e9); // unknown clock error is not understated
   });
 });
+
+describe('timestamper with a frozen clock', () => {
+  it('falls back to a 1 ms anchor uncertainty instead of spinning forever', () => {
+    const clock = new FakeClock(1000); // integer wall ms, time never moves
+    const ts = createTimestamper(clock);
+    expect(ts.anchorUncertaintyNs).toBe(1_000_000);
+    expect(ts.unixNsAt(0n)).toBe(1_000_500_000n);
+  });
+});

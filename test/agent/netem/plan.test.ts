@@ -147,7 +147,7 @@ describe('planApply: ingress via IFB', () => {
     expect(treeAt).toBeGreaterThan(0);
     expect(redirectAt).toBeGreaterThan(treeAt);
     expect(l).toContain('tc qdisc add dev eth0 handle ffff: ingress');
-    expect(l[redirectAt]).toBe(`tc filter add dev eth0 parent ffff:fff2 protocol all prio 49152 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`);
+    expect(l[redirectAt]).toBe(`tc filter add dev eth0 parent ffff: protocol all prio 49152 u32 match u32 0 0 action mirred egress redirect dev ${ifb}`);
   });
 
   it('shares an existing clsact (eBPF CNI) instead of replacing it, and says so in the alias', () => {
@@ -258,7 +258,7 @@ describe('idempotence and replacement', () => {
     s.ifb = { name: ifb, alias: 'backhaul-ifb dev=eth0 ingress-qdisc=ours', ...applied(pfifoLeaf) };
     const l = lines(target({ direction: 'both' }), rateOnly, s);
     expect(l.slice(-3)).toEqual([
-      'tc filter del dev eth0 parent ffff:fff2 protocol all prio 49152',
+      'tc filter del dev eth0 parent ffff: protocol all prio 49152',
       'tc qdisc del dev eth0 ingress',
       `ip link del dev ${ifb}`,
     ]);

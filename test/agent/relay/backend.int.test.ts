@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayTarget } from '../../../agent/backend.js';
 import type { Profile } from '../../../core/profile.js';
 import { RelayBackend } from '../../../agent/relay/backend.js';
-import { sleep, startSink } from './udp-support.js';
+import { startSink, waitFor } from './udp-support.js';
 
 const backend = new RelayBackend();
 afterEach(async () => {
@@ -25,13 +25,12 @@ describe('RelayBackend', () => {
     expect((again.details!['listen'] as { port: number }).port).toBe(port);
     const c = createSocket('udp4');
     c.send(Buffer.alloc(8), port, '127.0.0.1');
-    await sleep(50);
-    expect(sink.got.length).toBe(1);
+    await waitFor(() => sink.got.length === 1, 'the first datagram');
     await backend.apply(target, p2);
     const st = await backend.status(target);
     expect(st).toMatchObject({ profileName: 'two', egress: { loss: { model: 'random', pct: 100 } } });
     c.send(Buffer.alloc(8), port, '127.0.0.1');
-    await sleep(50);
+    await waitFor(async () => ((await backend.status(target))!.details!['stats'] as { egress: { packetsIn: number } }).egress.packetsIn === 2, 'the relay to see the second datagram');
     expect(sink.got.length).toBe(1);
     expect((st!.details!['stats'] as { flows: number }).flows).toBe(1);
     await backend.revert(target);

@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Profile } from '../../../core/profile.js';
 import { startRelay, type RelayHandle } from '../../../agent/relay/relay.js';
-import { paceSend, sleep, startSink } from './udp-support.js';
+import { paceSend, startSink, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -16,14 +16,14 @@ describe('startRelay (profile + schedule)', () => {
     const profile: Profile = {
       name: 'sched',
       description: 'three phases then the base',
-      egress: { delayMs: 2 },
+      egress: { delayMs: 5 },
       schedule: {
         loop: false,
         tail: 'base',
         phases: [
-          { name: 'slow', durationMs: 600, egress: { delayMs: 40 } },
-          { name: 'down', durationMs: 600, egress: { loss: { model: 'random', pct: 100 } } },
-          { name: 'fast', durationMs: 600, egress: { delayMs: 10 } },
+          { name: 'slow', durationMs: 800, egress: { delayMs: 200 } },
+          { name: 'down', durationMs: 800, egress: { loss: { model: 'random', pct: 100 } } },
+          { name: 'fast', durationMs: 800, egress: { delayMs: 50 } },
         ],
       },
     };
@@ -32,8 +32,8 @@ describe('startRelay (profile + schedule)', () => {
     const started = Date.now();
     const c = createSocket('udp4');
     cleanups.push(() => new Promise((r) => c.close(() => r())));
-    const sent = await paceSend(c, relay.listen.port, 460, 200); // 2.3 s at 200 pps
-    await sleep(100);
+    const sent = await paceSend(c, relay.listen.port, 640, 200); // 3.2 s at 200 pps
+    await waitFor(() => relay.stats().egress.packetsIn === 640 && relay.stats().egress.queueDepth === 0, 'the relay to handle every datagram');
     expect(relay.phaseHistory().map((h) => h.phaseName ?? 'base')).toEqual(['slow', 'down', 'fast', 'base']);
     const hist = relay.phaseHistory();
     const t0Ns = sent[0]!;
@@ -44,7 +44,9 @@ describe('startRelay (profile + schedule)', () => {
       return name;
     };
     const bySeq = new Map(sink.got.map((g) => [g.seq, g]));
-    const guardMs = 30; // skip packets sent within this much of a boundary (timer + scheduling)
+    // Skip packets sent within this much of a switch: on a loaded machine the relay may handle a
+    // packet that long after it was sent (the delays below are far apart for the same reason).
+    const guardMs = 150;
     const near = (w: number): boolean => hist.some((h) => Math.abs(h.sinceMs - w) < guardMs);
     const seen: Record<string, { n: number; got: number; delays: number[] }> = {};
     for (let i = 0; i < sent.length; i++) {
@@ -62,11 +64,11 @@ describe('startRelay (profile + schedule)', () => {
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     expect(seen['down']!.got).toBe(0);
     expect(seen['slow']!.got).toBe(seen['slow']!.n);
-    expect(median(seen['slow']!.delays)).toBeGreaterThanOrEqual(40);
-    expect(median(seen['fast']!.delays)).toBeGreaterThanOrEqual(10);
-    expect(median(seen['fast']!.delays)).toBeLessThan(40);
-    expect(median(seen['base']!.delays)).toBeGreaterThanOrEqual(2);
-    expect(median(seen['base']!.delays)).toBeLessThan(10);
+    expect(Math.min(...seen['slow']!.delays)).toBeGreaterThanOrEqual(200);
+    expect(Math.min(...seen['fast']!.delays)).toBeGreaterThanOrEqual(50);
+    expect(median(seen['fast']!.delays)).toBeLessThan(200);
+    expect(Math.min(...seen['base']!.delays)).toBeGreaterThanOrEqual(5);
+    expect(median(seen['base']!.delays)).toBeLessThan(50);
   });
 
   it('refuses, before opening anything, a phase the protocol cannot express', async () => {
@@ -87,7 +89,7 @@ describe('startRelay (profile + schedule)', () => {
       expect(relay.seed).toBe(seed);
       const c = createSocket('udp4');
       await paceSend(c, relay.listen.port, 300, 3000);
-      await sleep(100);
+      await waitFor(() => relay.stats().egress.packetsIn === 300 && sink.got.length === relay.stats().egress.packetsOut, 'every datagram');
       await relay.stop();
       await sink.close();
       c.close();

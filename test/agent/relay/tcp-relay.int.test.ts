@@ -6,6 +6,7 @@ import { seededRandom } from '../../../core/random.js';
 import type { Impairment } from '../../../core/profile.js';
 import { createWaiter } from '../../../probe/timer.js';
 import { startTcpRelay, type TcpRelayHandle, type TcpRelayOptions } from '../../../agent/relay/tcp-relay.js';
+import { sleep, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -57,7 +58,6 @@ function dial(port: number): Promise<Socket> {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Deterministic pseudo-random bytes (xorshift), so corruption or reordering would change the hash. */
 function payload(bytes: number): Buffer {
@@ -109,6 +109,30 @@ describe('TCP relay (loopback)', () => {
     expect(s.egress.bytesOut).toBe(total);
   }, 120_000);
 
+  it('rate is the link\'s: two connections share it (combined bytes / rate is the floor)', async () => {
+    let received = 0;
+    let ended = 0;
+    const u = await startUpstream((s) => {
+      s.on('data', (b: Buffer) => (received += b.length));
+      s.on('end', () => {
+        ended++;
+        s.end();
+      });
+    });
+    const rateKbit = 80_000; // 10 MB/s
+    const each = 2 * 1024 * 1024;
+    const r = await relay(u.port, { rateKbit });
+    const [a, b] = await Promise.all([dial(r.listen.port), dial(r.listen.port)]);
+    const t0 = process.hrtime.bigint();
+    a.end(payload(each));
+    b.end(payload(each));
+    await waitFor(() => ended === 2, 'both transfers');
+    const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
+    expect(received).toBe(2 * each);
+    // Shared: 4 MiB at 10 MB/s >= 0.42 s (per-connection rates would finish in half that).
+    expect(elapsedS).toBeGreaterThanOrEqual(((2 * each * 8) / (rateKbit * 1000)) * 0.99);
+  });
+
   it('delays each direction (echo round trip >= egress + ingress delay)', async () => {
     const u = await startUpstream((s) => s.pipe(s));
     const r = await relay(u.port, { delayMs: 15 }, { delayMs: 10 });
@@ -130,7 +154,7 @@ describe('TCP relay (loopback)', () => {
     const clientEvents: string[] = [];
     c.on('error', (e: NodeJS.ErrnoException) => clientEvents.push(`error:${e.code}`));
     c.write('before;');
-    await sleep(100);
+    await waitFor(() => chunks.join('') === 'before;', 'the first write');
     r.setImpairments({ loss: { model: 'random', pct: 100 } }, { loss: { model: 'random', pct: 100 } });
     expect(r.inOutage()).toBe(true);
     c.write('during1;');
@@ -138,7 +162,7 @@ describe('TCP relay (loopback)', () => {
     await sleep(300);
     expect(chunks.join('')).toBe('before;');
     r.setImpairments({}, {});
-    await sleep(200);
+    await waitFor(() => chunks.join('').length >= 'before;during1;during2;'.length, 'the held data');
     expect(chunks.join('')).toBe('before;during1;during2;');
     expect(clientEvents).toEqual([]);
     expect(u.events).toEqual([]);
@@ -153,9 +177,8 @@ describe('TCP relay (loopback)', () => {
     await sleep(200);
     expect(u.conns.length).toBe(0);
     r.setImpairments({}, {});
-    await sleep(200);
+    await waitFor(() => got.join('') === 'early', 'the held connection to reach upstream');
     expect(u.conns.length).toBe(1);
-    expect(got.join('')).toBe('early');
   });
 
   it('reset: open connections get an RST on both sides; new ones are reset until the outage ends', async () => {
@@ -164,8 +187,7 @@ describe('TCP relay (loopback)', () => {
     const c = await dial(r.listen.port);
     const clientErr = new Promise<string>((res) => c.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? '')));
     c.write('x');
-    await sleep(100);
-    expect(u.conns.length).toBe(1);
+    await waitFor(() => u.conns.length === 1, 'the upstream connection');
     const upClosed = new Promise<void>((res) => u.conns[0]!.once('close', () => res()));
     r.setImpairments({ loss: { model: 'random', pct: 100 } }, {});
     expect(await clientErr).toBe('ECONNRESET');
@@ -184,8 +206,7 @@ describe('TCP relay (loopback)', () => {
     r.setImpairments({}, {});
     const c3 = await dial(r.listen.port);
     c3.write('ok');
-    await sleep(100);
-    expect(u.conns.length).toBe(2);
+    await waitFor(() => u.conns.length === 2, 'a connection after the outage');
   });
 
   it('slow close: the FIN reaches upstream slowCloseMs after the data', async () => {
@@ -204,9 +225,36 @@ describe('TCP relay (loopback)', () => {
     while (up.port === 0) await sleep(5);
     const r = await relay(up.port, {}, {}, { slowCloseMs: 300 });
     const c = await dial(r.listen.port);
+    const t0 = process.hrtime.bigint();
     c.end('bye');
     await ended;
-    expect(Number(endAt - dataAt) / 1e6).toBeGreaterThanOrEqual(299);
+    expect(dataAt).toBeGreaterThan(0n);
+    expect(endAt).toBeGreaterThan(dataAt);
+    // The relay sees data and FIN after t0 and holds the FIN 300 ms after the data is written.
+    // libuv times timers from its cached loop time, which can trail the clock by up to ~1 ms, so
+    // the bound is 300 - 2 ms (without slow close the FIN follows within a few ms).
+    expect(Number(endAt - t0) / 1e6).toBeGreaterThanOrEqual(298);
+  });
+
+  it('an upstream that refuses the connection resets the client; the relay keeps serving', async () => {
+    // a port nothing listens on: bind one, then close it
+    const port = await new Promise<number>((res) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
+    });
+    const r = await relay(port, {});
+    for (let i = 0; i < 2; i++) {
+      const c = connect({ port: r.listen.port, host: '127.0.0.1' });
+      const outcome = await new Promise<string>((res) => {
+        c.once('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
+        c.once('close', () => res('closed'));
+      });
+      expect(['ECONNRESET', 'closed']).toContain(outcome);
+    }
+    await waitFor(() => r.stats().flows === 0, 'the failed connections to be forgotten');
   });
 
   it('refuses packet-level fields with a clear error; --lenient drops and lists them', async () => {

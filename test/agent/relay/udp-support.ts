@@ -63,3 +63,16 @@ export async function paceSendTo(sock: Socket, portFor: (i: number) => number, n
   }
   return times;
 }
+
+/**
+ * Poll until `cond()` holds (every 10 ms), or throw after `timeoutMs` with `what`. For counts that
+ * settle once in-flight datagrams are handled: on a loaded machine that can take a while, and a
+ * fixed sleep would make the assertion after it flaky.
+ */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}

@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import { connect, createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,29 @@ describe('backhaul relay (CLI)', () => {
     const code = await main(['node', 'backhaul', 'relay', ...args, '--duration', '10ms'], io);
     expect(code).toBe(2);
     expect(io.errText()).toMatch(msg);
+  });
+
+  it('--proto tcp --lenient: relays a stream and lists what it ignored', async () => {
+    const server = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const io = captureIo();
+    let echoed = '';
+    io.onOut((s) => {
+      const ev = JSON.parse(s) as { event: string; listen?: string };
+      if (ev.event === 'started') {
+        const c = connect({ port: Number(ev.listen!.split(':').pop()), host: '127.0.0.1' }, () => c.end('hello'));
+        c.on('data', (b) => (echoed += b.toString()));
+        c.on('error', () => {});
+      }
+    });
+    // lte-cell-edge has packet loss: TCP cannot express it; --lenient drops it and says so.
+    const code = await main(['node', 'backhaul', 'relay', '--proto', 'tcp', '--lenient', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${port}`, '--profile', 'lte-cell-edge', '--duration', '1500ms', '--json'], io);
+    server.close();
+    expect(code).toBe(0);
+    const started = JSON.parse(io.outText().split('\n')[0]!) as { warnings: string[] };
+    expect(started.warnings.join('\n')).toMatch(/loss: not expressible on TCP, ignored/);
+    expect(echoed).toBe('hello');
   });
 
   it('serves Prometheus metrics on --metrics', async () => {

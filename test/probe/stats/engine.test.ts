@@ -231,3 +231,23 @@ describe('summary', () => {
     expect(sum.histogram?.rtt).toMatch(/^[A-Za-z0-9+/=]+$/);
   });
 });
+
+describe('export queue', () => {
+  it('is off until an exporter attaches; a full queue drops and counts, never blocks', () => {
+    const s = engine({ exportQueue: 4 });
+    sendAll(s, 10);
+    s.reply(0, MS, 0);
+    let drained: number[] = [];
+    s.drainRtt((ns) => drained.push(ns));
+    expect(drained).toEqual([]);
+    s.exportQueueEnabled = true;
+    for (let k = 1; k <= 6; k++) s.reply(k, k * 10 * MS + 2 * MS, 0);
+    expect(s.exportDropped).toBe(2);
+    s.drainRtt((ns) => drained.push(ns));
+    expect(drained).toEqual([2 * MS, 2 * MS, 2 * MS, 2 * MS]);
+    drained = [];
+    s.drainRtt((ns) => drained.push(ns));
+    expect(drained).toEqual([]);
+    expect(s.rtt.count).toBe(7); // the HDR summary lost nothing
+  });
+});

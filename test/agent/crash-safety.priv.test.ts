@@ -1,0 +1,231 @@
+/**
+ * Revert on every kind of death, with the real agent process, real tc and a real namespace:
+ *   - SIGKILL of the agent alone: the guard reverts within 1 s
+ *   - SIGKILL of the agent's whole process group: the guard (own session) still reverts
+ *   - the guard killed first: the agent restarts it; then the agent killed: the new guard reverts;
+ *     or both killed at once: the restarted agent reverts from its journal
+ *   - SIGKILL in the middle of a revert (DELETE or graceful shutdown), then a restart: the restarted
+ *     agent waits for the old guard and finishes from the journal
+ * In every case the interface ends byte-identical (`tc -j qdisc/class/filter show`, ingress hook,
+ * links) to before, 20 trials each, alternating a bare interface and one with a foreign ingress
+ * qdisc + filter (which our ingress redirect shares and must leave as it was). Profiles are
+ * rate-only (this kernel has no netem): htb + IFB for ingress.
+ * (A foreign tbf root is not used here: the netem backend's revert currently leaves a `bfifo bacf:`
+ * child under it, see docs/agent.md "Known gaps"; that is the netem backend's to fix.)
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentClient } from '../../agent/api/client.js';
+import { readJournal } from '../../agent/journal.js';
+import { isGuardProcess, waitForGuardExit } from '../../agent/guard/guard-client.js';
+import { Netns, run } from '../support/netns.js';
+import { agentBundle, agentPort, alive, startAgentProcess, tcSnapshot, type AgentProcess } from './support/agent-process.js';
+import { testProfiles } from './test-profiles.js';
+
+const TRIALS = 20;
+let ns: Netns;
+let dir: string;
+let profilesDir: string;
+
+beforeAll(async () => {
+  await agentBundle();
+  dir = mkdtempSync(join(tmpdir(), 'bh-crash-'));
+  profilesDir = join(dir, 'profiles');
+  testProfiles(profilesDir);
+  ns = await Netns.create('btk');
+  await ns.exec(['ip', 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+  await ns.exec(['ip', 'addr', 'add', '10.79.0.1/24', 'dev', 'v0']);
+  await ns.exec(['ip', 'addr', 'add', '10.79.0.2/24', 'dev', 'v1']);
+  await ns.exec(['ip', 'link', 'set', 'v0', 'up']);
+  await ns.exec(['ip', 'link', 'set', 'v1', 'up']);
+}, 120_000);
+
+afterAll(async () => {
+  await ns?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Give trial i its starting state: bare (even) or a foreign ingress qdisc with a filter (odd). */
+async function prepareRoot(i: number): Promise<void> {
+  await ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'root'], { allowFail: true });
+  await ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'ingress'], { allowFail: true });
+  if (i % 2 === 1) {
+    await ns.exec(['tc', 'qdisc', 'add', 'dev', 'v0', 'handle', 'ffff:', 'ingress']);
+    await ns.exec(['tc', 'filter', 'add', 'dev', 'v0', 'parent', 'ffff:', 'protocol', 'ip', 'prio', '7', 'u32', 'match', 'ip', 'src', '192.0.2.0/24', 'action', 'mirred', 'egress', 'mirror', 'dev', 'v1']);
+  }
+}
+
+/** When the guard `pid` logged "done" (ms since the epoch), from the guard log. */
+function guardDoneAtMs(logFile: string, pid: number): number {
+  const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes(`guard[${pid}]: done`));
+  if (!line) throw new Error(`guard ${pid} logged no "done"`);
+  return Date.parse(line.slice(0, line.indexOf(' ')));
+}
+
+async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    if (await cond()) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+function start(stateDir: string, extra: { detached?: boolean } = {}): Promise<AgentProcess> {
+  return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
+}
+
+async function impair(agent: AgentProcess, profile = 'rate-2m'): Promise<AgentClient> {
+  const client = new AgentClient(agent.url);
+  await client.createImpairment({ target: { dev: 'v0', netns: ns.name }, profile, ttl: '10m' });
+  return client;
+}
+
+const snap = (): Promise<string> => tcSnapshot(ns.name, 'v0');
+
+/** Wait until the interface is back to `before`; on timeout, fail showing both and the guard log. */
+async function backTo(before: string, stateDir: string, label: string, timeoutMs = 10_000): Promise<void> {
+  try {
+    await until(async () => (await snap()) === before, timeoutMs);
+  } catch {
+    let log = '';
+    try {
+      log = readFileSync(join(stateDir, 'guard.log'), 'utf8').split('\n').slice(-12).join('\n');
+    } catch {
+      /* no log */
+    }
+    throw new Error(`${label}: not reverted\nbefore: ${before}\nnow:    ${await snap()}\nguard log:\n${log}`);
+  }
+}
+
+/** After a trial: the old guard is gone and the journal is empty once an agent started again. */
+async function settle(agent: AgentProcess): Promise<void> {
+  await agent.exited;
+  await waitForGuardExit(agent.guardPid, 10_000);
+}
+
+describe('crash safety (privileged, real agent process)', () => {
+  it(`SIGKILL of the agent alone: the guard reverts within 1 s, byte-identical (${TRIALS} trials)`, async () => {
+    const stateDir = join(dir, 'kill-alone');
+    const elapsed: number[] = [];
+    for (let i = 0; i < TRIALS; i++) {
+      await prepareRoot(i);
+      const before = await snap();
+      const agent = await start(stateDir);
+      await impair(agent);
+      expect(await snap(), `trial ${i}: impairment visible`).not.toBe(before);
+      const killedAtMs = Date.now();
+      process.kill(agent.pid, 'SIGKILL');
+      await backTo(before, stateDir, `trial ${i}`);
+      await settle(agent);
+      expect(await snap(), `trial ${i}`).toBe(before);
+      elapsed.push(guardDoneAtMs(join(stateDir, 'guard.log'), agent.guardPid) - killedAtMs);
+    }
+    // From the SIGKILL to the guard's last revert step finished (its log line, same clock).
+    expect(Math.max(...elapsed)).toBeLessThan(1000);
+    // A restarted agent finds the entries the killed ones left and reverts them (idempotently).
+    const agent = await start(stateDir);
+    expect((await readJournal(join(stateDir, 'journal.json'))).entries).toEqual([]);
+    process.kill(agent.pid, 'SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    console.log(`SIGKILL alone: guard finished reverting ${elapsed.map((e) => Math.round(e)).join(', ')} ms after the kill`);
+  });
+
+  it(`SIGKILL of the agent's whole process group: byte-identical (${TRIALS} trials)`, async () => {
+    const stateDir = join(dir, 'kill-group');
+    for (let i = 0; i < TRIALS; i++) {
+      await prepareRoot(i);
+      const before = await snap();
+      const agent = await start(stateDir, { detached: true });
+      await impair(agent);
+      process.kill(-agent.pid, 'SIGKILL');
+      await backTo(before, stateDir, `trial ${i}`);
+      await settle(agent);
+      expect(await snap(), `trial ${i}`).toBe(before);
+    }
+  });
+
+  it(`the guard killed first, then the agent: byte-identical (${TRIALS} trials)`, async () => {
+    const stateDir = join(dir, 'kill-guard');
+    for (let i = 0; i < TRIALS; i++) {
+      await prepareRoot(i);
+      const before = await snap();
+      const agent = await start(stateDir);
+      const client = await impair(agent);
+      process.kill(agent.guardPid, 'SIGKILL');
+      if (i % 2 === 0) {
+        // The agent notices and restarts its guard with the current plan; then the agent dies.
+        const fresh = await until(async () => {
+          const h = await client.health();
+          return h.guard.alive && h.guard.pid !== agent.guardPid && h.guard.restarts === 1;
+        }, 5000).then(async () => (await client.health()).guard.pid as number);
+        expect(await isGuardProcess(fresh)).toBe(true);
+        // Let the restarted guard acknowledge its plan (the agent re-sends it right after the restart).
+        await new Promise((r) => setTimeout(r, 100));
+        process.kill(agent.pid, 'SIGKILL');
+        await backTo(before, stateDir, `trial ${i}`);
+        await agent.exited;
+        await waitForGuardExit(fresh, 10_000);
+      } else {
+        // Both gone before the agent could restart the guard: the journal is what is left.
+        process.kill(agent.pid, 'SIGKILL');
+        await agent.exited;
+        expect(await snap()).not.toBe(before);
+        const again = await start(stateDir);
+        expect(await snap(), `trial ${i}: the restarted agent reverted from the journal`).toBe(before);
+        process.kill(again.pid, 'SIGTERM');
+        expect((await again.exited).code).toBe(0);
+      }
+      expect(await snap(), `trial ${i}`).toBe(before);
+    }
+  });
+
+  it(`SIGKILL in the middle of a revert, then a restart: byte-identical (${TRIALS} trials)`, async () => {
+    const stateDir = join(dir, 'kill-mid-revert');
+    for (let i = 0; i < TRIALS; i++) {
+      await prepareRoot(i);
+      const before = await snap();
+      const agent = await start(stateDir);
+      const client = await impair(agent);
+      const [id] = (await client.listImpairments()).map((v) => v.id);
+      // Start a revert (a DELETE, or a graceful shutdown) and kill the agent a few ms into it.
+      if (i % 2 === 0) void client.deleteImpairment(id as string).catch(() => undefined);
+      else process.kill(agent.pid, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, (i * 7) % 45));
+      if (alive(agent.pid)) process.kill(agent.pid, 'SIGKILL');
+      await agent.exited;
+      const again = await start(stateDir);
+      expect(await snap(), `trial ${i}`).toBe(before);
+      expect((await readJournal(join(stateDir, 'journal.json'))).entries).toEqual([]);
+      process.kill(again.pid, 'SIGTERM');
+      expect((await again.exited).code).toBe(0);
+      await waitForGuardExit(agent.guardPid, 10_000);
+      expect(await snap(), `trial ${i}`).toBe(before);
+    }
+    expect(readFileSync(join(stateDir, 'guard.log'), 'utf8')).toMatch(/agent (gone|finished cleanly)/);
+  });
+
+  it('a cgroup-style kill (agent and guard together), then `agent revert-journal` (ExecStopPost) reverts; it refuses while the agent runs', async () => {
+    const stateDir = join(dir, 'exec-stop-post');
+    await prepareRoot(1);
+    const before = await snap();
+    const agent = await start(stateDir);
+    await impair(agent);
+    const cli = await agentBundle();
+    const refused = await run([process.execPath, cli, 'agent', 'revert-journal', '--state-dir', stateDir], { allowFail: true });
+    expect(refused.exitCode).toBe(5);
+    expect(refused.stderr).toMatch(/is running/);
+    expect(await snap()).not.toBe(before);
+    process.kill(agent.guardPid, 'SIGKILL');
+    process.kill(agent.pid, 'SIGKILL');
+    await agent.exited;
+    await waitForGuardExit(agent.guardPid, 10_000);
+    expect(await snap()).not.toBe(before);
+    const r = await run([process.execPath, cli, 'agent', 'revert-journal', '--state-dir', stateDir, '--json']);
+    expect(JSON.parse(r.stdout).reverted).toHaveLength(1);
+    expect(await snap()).toBe(before);
+    expect((await readJournal(join(stateDir, 'journal.json'))).entries).toEqual([]);
+  });
+});

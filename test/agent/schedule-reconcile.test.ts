@@ -1,0 +1,130 @@
+/**
+ * The schedule runner and the reconciler with a fake clock and the fake backend (unit tier):
+ * exact planned switch times and phase order; vanished impairments reported and re-applied.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../core/clock.js';
+import { seededRandom } from '../../core/random.js';
+import type { Profile } from '../../core/profile.js';
+import type { AgentEvent } from '../../agent/api/types.js';
+import { validateCreate } from '../../agent/api/validate.js';
+import { EventBus } from '../../agent/events.js';
+import { ImpairmentManager } from '../../agent/impairments/manager.js';
+import { Journal } from '../../agent/journal.js';
+import { Reconciler } from '../../agent/reconciler.js';
+import { ScheduleRunner } from '../../agent/schedule-runner.js';
+import { FakeBackend } from './fake-backend.js';
+
+const SCHEDULED: Profile = {
+  name: 'steps', description: 'x', egress: { rateKbit: 4000 },
+  schedule: { loop: true, phases: [{ name: 'slow', durationMs: 1000, egress: { rateKbit: 1000 } }, { name: 'fast', durationMs: 2000, egress: { rateKbit: 8000 } }] },
+};
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function setup(profile: Profile) {
+  dir = mkdtempSync(join(tmpdir(), 'bh-sched-'));
+  const clock = new FakeClock(1_700_000_000_000);
+  const events = new EventBus(() => clock.wallMs());
+  const seen: AgentEvent[] = [];
+  events.subscribe((e) => seen.push(e));
+  const backend = new FakeBackend();
+  const hooks: { onActive?: (r: never) => void; onRemoved?: (r: never) => void }[] = [];
+  const manager = new ImpairmentManager({
+    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal: new Journal(join(dir, 'j.json')),
+    guard: { setPlan: async () => undefined }, clock, events, leases: { defaultTtlMs: 3_600_000, maxTtlMs: 3_600_000 },
+    management: { apiPort: 8470, sshPorts: [22], extra: [] },
+    hooks: { onActive: (r) => hooks.forEach((h) => h.onActive?.(r as never)), onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r as never)) },
+  });
+  return { clock, events, seen, backend, manager, hooks };
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('schedule runner', () => {
+  it('switches phases at the planned boundaries, in order, looping', async () => {
+    const { clock, seen, backend, manager, hooks } = setup(SCHEDULED);
+    const runner = new ScheduleRunner({ manager, clock, events: new EventBus(() => clock.wallMs()), leadMs: 40, random: () => seededRandom(1) });
+    hooks.push(runner);
+    const t0 = clock.wallMs();
+    const view = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'steps' }), { token: 't', peer: null });
+    for (let step = 0; step < 65; step++) {
+      await clock.advance(100);
+      await settle();
+    }
+    const rec = manager.record(view.id)!;
+    expect(rec.phaseSwitches.map((s) => [s.name, s.plannedAtMs - t0])).toEqual([
+      ['slow', 0], ['fast', 1000], ['slow', 3000], ['fast', 4000], ['slow', 6000],
+    ]);
+    for (const s of rec.phaseSwitches) expect(s.actualAtMs).toBeGreaterThanOrEqual(s.plannedAtMs);
+    expect(backend.calls.filter((c) => c.startsWith('phase'))).toEqual(['phase netem::eth0 0', 'phase netem::eth0 1', 'phase netem::eth0 0', 'phase netem::eth0 1', 'phase netem::eth0 0']);
+    expect(rec.phase).toMatchObject({ index: 0, name: 'slow', egress: { rateKbit: 1000 } });
+    expect(rec.phaseSwitchCount).toBe(5);
+    void seen;
+    // Deleting stops the schedule: no switch afterwards.
+    await manager.delete(view.id, {}, null);
+    const before = backend.calls.length;
+    for (let step = 0; step < 40; step++) {
+      await clock.advance(100);
+      await settle();
+    }
+    expect(backend.calls.slice(before)).toEqual([]);
+  });
+
+  it('the lease ends the schedule too (the expiry reverts)', async () => {
+    const { clock, backend, manager, hooks } = setup(SCHEDULED);
+    hooks.push(new ScheduleRunner({ manager, clock, events: new EventBus(), random: () => seededRandom(1) }));
+    const ac = new AbortController();
+    void manager.runLeaseLoop(ac.signal, 100);
+    await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'steps', ttl: '2500ms' }), { token: 't', peer: null });
+    for (let step = 0; step < 60; step++) {
+      await clock.advance(100);
+      await settle();
+    }
+    ac.abort();
+    expect(manager.list()).toEqual([]);
+    expect(backend.live.size).toBe(0);
+    const phases = backend.calls.filter((c) => c.startsWith('phase'));
+    expect(phases).toEqual(['phase netem::eth0 0', 'phase netem::eth0 1']);
+  });
+});
+
+describe('reconciler', () => {
+  const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
+
+  it('reports a vanished impairment and re-applies it', async () => {
+    const { clock, seen, backend, manager, events } = setup(PLAIN);
+    const rc = new Reconciler({ manager, events, clock, watchLinks: false });
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain' }), { token: 't', peer: null });
+    await rc.checkAll();
+    expect(manager.get(v.id).inEffect).toBe(true);
+    backend.lose({ kind: 'netem', dev: 'eth0', direction: 'both' });
+    backend.missingDevs.add('eth0');
+    await rc.checkAll();
+    expect(manager.get(v.id)).toMatchObject({ inEffect: false, reapplies: 0 });
+    expect(manager.get(v.id).lastError).toMatch(/re-apply failed: no interface eth0/);
+    // Retried on the next pass, once the interface is back.
+    backend.missingDevs.delete('eth0');
+    await rc.checkAll();
+    expect(manager.get(v.id)).toMatchObject({ inEffect: true, reapplies: 1, lastError: null });
+    expect(seen.filter((e) => e.type === 'impairment.in-effect').map((e) => (e as { inEffect: boolean }).inEffect)).toEqual([false, true]);
+    expect(seen.some((e) => e.type === 'impairment.reapplied')).toBe(true);
+  });
+
+  it('with reapply off, only reports', async () => {
+    const { clock, backend, manager, events } = setup(PLAIN);
+    const rc = new Reconciler({ manager, events, clock, watchLinks: false, reapply: false });
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain' }), { token: 't', peer: null });
+    backend.lose({ kind: 'netem', dev: 'eth0', direction: 'both' });
+    await rc.checkAll();
+    await rc.checkAll();
+    expect(manager.get(v.id)).toMatchObject({ inEffect: false, reapplies: 0 });
+    expect(backend.calls.filter((c) => c.startsWith('apply'))).toHaveLength(1);
+  });
+});
