@@ -1,9 +1,10 @@
 /**
- * Timer modes side by side: for each mode, wait for slots start + k*interval for a fixed duration,
+ * Timer modes side by side, in-process (no network): for each mode, wait for slots start + k*interval
  * and report schedule error (returned - deadline) mean/p99, missed slots (more than half an interval
  * late, irtt's rule) and CPU time per wall second.
- *   node --import tsx? no: npx esbuild-free run: `npx vitest`-free: `node --experimental-strip-types` is not on Node 20,
- * so run through esbuild: `npx esbuild bench/timer-modes.ts --bundle --platform=node --format=esm --outfile=/tmp/tm.mjs && node /tmp/tm.mjs [intervalMs] [seconds]`
+ *
+ *   npx esbuild bench/timer-modes.ts --bundle --platform=node --format=esm --outfile=.cache/tm.mjs \
+ *     && node .cache/tm.mjs [intervalMs=1] [seconds=5]
  */
 import { systemClock } from '../core/clock.js';
 import { createWaiter, TIMER_MODES } from '../probe/timer.js';
