@@ -91,8 +91,8 @@ describe('backhaul demo (non-root, built CLI)', () => {
       page.on('console', (msg) => msg.type() === 'error' && errors.push(msg.text()));
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`file://${join(out, 'report.html')}`);
-      await page.waitForFunction(() => (window as any).__backhaulPlots?.length > 0);
-      const plots = await page.evaluate(() => (window as any).__backhaulPlots.map((p: any) => ({ kind: p.kind, n: p.plot.data[1].filter((v: unknown) => v !== null).length })));
+      await page.waitForFunction(() => (globalThis as any).__backhaulPlots?.length > 0);
+      const plots = await page.evaluate(() => (globalThis as any).__backhaulPlots.map((p: any) => ({ kind: p.kind, n: p.plot.data[1].filter((v: unknown) => v !== null).length })));
       expect(errors).toEqual([]);
       expect(plots.filter((p: any) => p.kind === 'cdf')).toHaveLength(4);
       expect(plots.filter((p: any) => p.kind === 'histogram')).toHaveLength(4);

@@ -14,7 +14,7 @@ export function summaryOf(x: Partial<ProbeSummary> & Pick<ProbeSummary, 'sent' |
     rcvbufErrors: null, rttMs: NO_LAT, rttFromIntendedMs: NO_LAT, sendLatenessMs: NO_LAT, missedMaxLatenessMs: null, jitterMs: 0,
     ipdvMs: { count: 0, meanAbs: null, p50Abs: null, p99Abs: null, maxAbs: null, min: null, max: null }, pdvMs: { p50: null, p99: null, p999: null },
     reordering: { ratio: 0, meanExtent: 0, maxExtent: 0, extentBeyondWindow: 0, windowSize: 4096 }, direction: null, outages: [], outageCount: x.outages?.length ?? 0,
-    outageTotalMs: (x.outages ?? []).reduce((a, o) => a + o.durationMs, 0), outageMinLost: 3, precision: { rttSignificantDigits: 3, rttRelativeError: 0.001 },
+    outageTotalMs: (x.outages ?? []).reduce((a, o) => a + o.durationMs, 0), outageMinLost: 3, oneWayMs: null, currentLossRun: 0, precision: { rttSignificantDigits: 3, rttRelativeError: 0.001 },
     ...x,
   };
 }

@@ -39,9 +39,9 @@ describe('HTML report in headless Chromium', () => {
       if (!req.url().startsWith('file://')) requests.push(req.url());
     });
     await page.goto(`file://${file}`);
-    await page.waitForFunction(() => Array.isArray((window as any).__backhaulPlots) && (window as any).__backhaulPlots.length > 0);
+    await page.waitForFunction(() => Array.isArray((globalThis as any).__backhaulPlots) && (globalThis as any).__backhaulPlots.length > 0);
     const plots = await page.evaluate(() =>
-      (window as any).__backhaulPlots.map((p: any) => ({
+      (globalThis as any).__backhaulPlots.map((p: any) => ({
         id: p.id,
         kind: p.kind,
         series: p.plot.data.length,
@@ -69,7 +69,7 @@ describe('HTML report in headless Chromium', () => {
     expect(timeline.xs).toBe(10);
     expect(timeline.points).toEqual([5, 5, 5, 5]);
     // The histogram counts plotted equal the samples recorded.
-    const sum = await page.evaluate(() => (window as any).__backhaulPlots.find((p: any) => p.kind === 'histogram').plot.data[1].reduce((a: number, b: number) => a + b, 0));
+    const sum = await page.evaluate(() => (globalThis as any).__backhaulPlots.find((p: any) => p.kind === 'histogram').plot.data[1].reduce((a: number, b: number) => a + b, 0));
     expect(sum).toBe(240);
     // Escaping: the step name with markup shows as text.
     expect(await page.locator('h2', { hasText: 'lte <&> "edge"' }).count()).toBe(1);
