@@ -147,7 +147,7 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
         await site(h.agent).revert(id);
         result.reverts.push({ agent: h.agent, impairment: h.impairment, ok: true });
       } catch (e) {
-        result.reverts.push({ agent: h.agent, impairment: h.impairment, ok: false, error: `${(e as Error).message} (its lease will expire on the site)` });
+        result.reverts.push({ agent: h.agent, impairment: h.impairment, ok: false, error: `${(e as Error).message} (left to the site: its lease expires, and its guard reverts if the agent died)` });
       }
       held.delete(id);
     }
