@@ -227,7 +227,15 @@ function removeTreeSteps(dev: string, label: string, state: DevTcState): Step[] 
   if (htb.root) return [{ tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'root'] }];
   const ap = attachPoint(state, label);
   if (ap.mode === 'graft' && ap.restore) {
-    // tbf would graft noop (drop everything) in place of a deleted child: put its default back.
+    // tbf grafts noop (drops everything) in place of a deleted child. Exact: delete ours, then a
+    // `change` of the tbf with its own parameters makes the kernel create its invisible default
+    // bfifo again (same batch, so noop lasts microseconds). Otherwise graft a visible bfifo.
+    if (ap.restore.exact) {
+      const del: Step = { tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'parent', ap.parent, 'handle', HTB_HANDLE] };
+      if (ap.restore.args.length === 0) return [del];
+      const where = ap.foreign.root ? ['root', 'handle', ap.foreign.handle] : ['handle', ap.foreign.handle];
+      return [del, { tool: 'tc', args: ['qdisc', 'change', 'dev', dev, ...where, 'tbf', ...ap.restore.args] }];
+    }
     return [{ tool: 'tc', args: ['qdisc', 'replace', 'dev', dev, 'parent', ap.parent, 'handle', RESTORED_CHILD_HANDLE, 'bfifo', 'limit',
       String(ap.restore.limitBytes)] }];
   }
