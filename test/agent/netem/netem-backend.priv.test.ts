@@ -197,6 +197,7 @@ describe('netem backend on two hosts', () => {
       expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
       const during = JSON.parse(await tcJson(h, 'qdisc')) as { handle: string; parent?: string }[];
       expect(during.find((q) => q.handle === 'bac0:')?.parent).toBe('1:1');
+      expect((await cli(['status', '--dev', h.aIf, '--netns', h.a.name, '--json'], env)).stdout).toMatch(/"foreignRevert": ?"exact: clear puts the tbf 1: back/);
       if (params.startsWith('rate 50mbit')) within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
       expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
       expect(await snapshot()).toEqual(before);
@@ -217,6 +218,7 @@ describe('netem backend on two hosts', () => {
     const tbfBefore = (await raw())[0];
     try {
       expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect((await cli(['status', '--dev', h.aIf, '--netns', h.a.name], env)).stdout).toMatch(/on clear +inexact: clear leaves a visible bfifo bacf: \(limit 11908 bytes\) under tbf 1:, because tbf has a peakrate/);
       expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
       const after = (await raw()) as { kind: string; handle: string; parent?: string; options: { limit?: number } }[];
       expect(after[0]).toEqual(tbfBefore);
