@@ -21,6 +21,12 @@ export interface DevTcState {
    * when the root is a tbf: what an exact revert under it needs (tbf-revert.ts).
    */
   tbfRaw?: Record<string, unknown>;
+  /**
+   * The tbf root has no child at all, not even its invisible default bfifo: it is on `noop` and
+   * drops everything. Only an interrupted exact revert (ours deleted, the tbf not yet changed)
+   * leaves that; revert finishes it. From `tc qdisc show invisible`.
+   */
+  tbfNoopChild?: boolean;
 }
 
 export interface IfbState extends DevTcState {

@@ -220,10 +220,26 @@ function treeSteps(dev: string, label: string, imp: Impairment, state: DevTcStat
   return steps;
 }
 
+/** `tc qdisc change` of a foreign tbf to its own parameters (recreates its default child). */
+function tbfChangeStep(dev: string, foreign: { root: boolean; handle: string }, args: string[]): Step {
+  const where = foreign.root ? ['root', 'handle', foreign.handle] : ['handle', foreign.handle];
+  return { tool: 'tc', args: ['qdisc', 'change', 'dev', dev, ...where, 'tbf', ...args] };
+}
+
+/**
+ * A tbf root on noop (no child at all) with our tree gone: an exact revert was interrupted between
+ * its two steps (a crash, a killed guard). Finish it, so the interface does not stay black-holed.
+ */
+function finishTbfRevert(dev: string, label: string, state: DevTcState): Step[] {
+  const ap = attachPoint(state, label);
+  if (ap.mode !== 'graft' || !ap.restore?.exact || ap.restore.args.length === 0) return [];
+  return [tbfChangeStep(dev, ap.foreign, ap.restore.args)];
+}
+
 /** Remove our tree from one device, restoring a foreign root's child where needed. */
 function removeTreeSteps(dev: string, label: string, state: DevTcState): Step[] {
   const htb = ourHtb(state.qdiscs);
-  if (!htb) return [];
+  if (!htb) return state.tbfNoopChild ? finishTbfRevert(dev, label, state) : [];
   if (htb.root) return [{ tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'root'] }];
   const ap = attachPoint(state, label);
   if (ap.mode === 'graft' && ap.restore) {
@@ -232,9 +248,7 @@ function removeTreeSteps(dev: string, label: string, state: DevTcState): Step[] 
     // bfifo again (same batch, so noop lasts microseconds). Otherwise graft a visible bfifo.
     if (ap.restore.exact) {
       const del: Step = { tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'parent', ap.parent, 'handle', HTB_HANDLE] };
-      if (ap.restore.args.length === 0) return [del];
-      const where = ap.foreign.root ? ['root', 'handle', ap.foreign.handle] : ['handle', ap.foreign.handle];
-      return [del, { tool: 'tc', args: ['qdisc', 'change', 'dev', dev, ...where, 'tbf', ...ap.restore.args] }];
+      return ap.restore.args.length === 0 ? [del] : [del, tbfChangeStep(dev, ap.foreign, ap.restore.args)];
     }
     return [{ tool: 'tc', args: ['qdisc', 'replace', 'dev', dev, 'parent', ap.parent, 'handle', RESTORED_CHILD_HANDLE, 'bfifo', 'limit',
       String(ap.restore.limitBytes)] }];

@@ -212,6 +212,25 @@ describe('netem backend on two hosts', () => {
     }
   });
 
+  it('clear finishes an exact tbf revert interrupted between its two steps (tbf left on noop)', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', ...'rate 20mbit burst 40000 latency 40ms'.split(' ')]);
+    const snapshot = async (): Promise<string[]> => Promise.all([
+      tcJson(h, 'qdisc'), h.a.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', h.aIf, 'invisible']).then((r) => r.stdout),
+    ]);
+    const before = await snapshot();
+    try {
+      expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      // the first step of the revert only, as a crash right after it would leave things
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'parent', '1:1', 'handle', 'bac0:']);
+      expect((await h.a.exec(['ping', '-c', '1', '-W', '1', h.bIp], { allowFail: true })).exitCode).not.toBe(0); // noop
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect(await snapshot()).toEqual(before);
+      expect((await h.a.exec(['ping', '-c', '2', '-W', '2', '-i', '0.2', h.bIp], { allowFail: true })).exitCode).toBe(0);
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
+    }
+  });
+
   it('a foreign tbf with a peakrate (not exactly readable from tc): the tbf stays identical, a visible bfifo bacf: carries traffic', async () => {
     await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', ...'rate 3mbit burst 10k latency 20ms peakrate 4123457bit mtu 1600'.split(' ')]);
     const raw = async (): Promise<unknown[]> => JSON.parse((await h.a.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', h.aIf])).stdout) as unknown[];

@@ -202,6 +202,16 @@ describe('planApply: foreign roots', () => {
     expect(planRevert(target(), s).steps.every((st) => st.tool === 'tc')).toBe(true);
   });
 
+  it('finishes an interrupted exact revert (ours gone, the tbf on noop): the change step alone', () => {
+    const s = fresh();
+    const raw = { rate: 125000, burst: '32Kb/1', mpu: 0, burst_raw: '3e8000', lat: 50000, limit: 39018, linklayer: 'ethernet' };
+    s.dev = { qdiscs: parseQdiscs(JSON.stringify([tbf])), classes: [], filters: [], tbfRaw: raw, tbfNoopChild: true, ingressFilters: [] };
+    expect(planLines(planRevert(target(), s))).toEqual(['tc qdisc change dev eth0 root handle 1: tbf rate 125000bps burst 32768 limit 39018']);
+    // with its default child there (nothing interrupted): nothing to do
+    s.dev = { ...s.dev, tbfNoopChild: false };
+    expect(planRevert(target(), s).steps).toEqual([]);
+  });
+
   it('reverting from under a tbf with a peakrate (not exactly readable) puts back a visible bfifo of its exact limit', () => {
     const s = fresh();
     const raw = { rate: 375000, burst_raw: '682aa', mtu: '1599b/1', mpu: 0, mtu_raw: 'bd77', lat: 19998, limit: 11908, linklayer: 'ethernet' };
