@@ -25,7 +25,7 @@ import {
 } from './live-state.js';
 import { canonicalCidr, u32Selectors } from './match.js';
 import { formatIfbAlias, ifbNameFor, parseIfbAlias } from './names.js';
-import { htbClassArgs, leafNeedsRecreate, needsNetem, renderLeaf, type LiveLeaf, type NetemRenderOptions } from './netem-args.js';
+import { htbClassArgs, leafNeedsRecreate, leafSwapNeedsGap, needsNetem, renderLeaf, type LiveLeaf, type NetemRenderOptions } from './netem-args.js';
 import { decodeSelector } from './parse.js';
 import { shellLine } from './tc-format.js';
 
@@ -173,6 +173,7 @@ function liveLeafOf(state: DevTcState, known: Impairment | undefined): LiveLeaf 
     kind: leaf.kind,
     ecn: leaf.options['ecn'] === true,
     slot: leaf.options['slot'] !== undefined,
+    duplicate: Number((leaf.options['duplicate'] as { duplicate?: number } | undefined)?.duplicate ?? 0) > 0,
     ...(known ? { distribution: known.distribution && known.distribution !== 'uniform' ? known.distribution : null } : {}),
   };
 }
@@ -189,7 +190,10 @@ function classAndLeafSteps(dev: string, imp: Impairment, state: DevTcState, forc
   if (!live) steps.push({ tool: 'tc', args: ['qdisc', 'add', ...at, 'handle', LEAF_HANDLES[0], ...leaf.args] });
   else if (leafNeedsRecreate(live, leaf)) {
     const other = live.handle === LEAF_HANDLES[0] ? LEAF_HANDLES[1] : LEAF_HANDLES[0];
-    steps.push({ tool: 'tc', args: ['qdisc', 'replace', ...at, 'handle', other, ...leaf.args] });
+    if (leafSwapNeedsGap(live, leaf)) {
+      steps.push({ tool: 'tc', args: ['qdisc', 'del', ...at, 'handle', live.handle] });
+      steps.push({ tool: 'tc', args: ['qdisc', 'add', ...at, 'handle', other, ...leaf.args] });
+    } else steps.push({ tool: 'tc', args: ['qdisc', 'replace', ...at, 'handle', other, ...leaf.args] });
   } else steps.push({ tool: 'tc', args: ['qdisc', 'change', ...at, 'handle', live.handle, ...leaf.args] });
   return steps;
 }

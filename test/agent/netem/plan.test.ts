@@ -116,7 +116,7 @@ describe('planApply: selection', () => {
       'tc filter add dev eth0 parent bac0: protocol ip prio 10 u32 match ip dst 192.168.1.10/32 match ip protocol 6 0xff match ip dport 22 0xffff flowid bac0:',
     ]],
   ] as const)('%s', (_n, dir, sel, want) => {
-    const l = lines(target({ direction: dir, ...(sel as Partial<NetemTarget>) }), rateOnly);
+    const l = lines(target({ direction: dir, ...(sel as unknown as Partial<NetemTarget>) }), rateOnly);
     expect(l.filter((x) => x.includes(' filter '))).toEqual(want);
   });
 
