@@ -136,6 +136,21 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
   });
   daemon.hooks.push(scheduler, reconciler);
   probes.startStanding(cfg.probes);
+  // Entries a previous agent left that could not be reverted at start: retry every 30 s until done.
+  const orphanIds = new Set(recovery.failed.map((f) => f.entry.id));
+  const retryOrphans = async (): Promise<void> => {
+    for (const entry of journal.entries().filter((e) => orphanIds.has(e.id))) {
+      try {
+        await backends.get(entry.backend)?.revert(entry.target);
+        await journal.remove(entry.id);
+        orphanIds.delete(entry.id);
+        log(`reverted ${entry.id}, left by a previous agent`);
+      } catch {
+        /* still failing; next round */
+      }
+    }
+  };
+  const orphanTimer = orphanIds.size ? setInterval(() => void retryOrphans(), 30_000) : null;
   const background = new AbortController();
   const reconciling = reconciler.run(background.signal);
 
@@ -147,6 +162,7 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
     stop: () => {
       stopping ??= (async () => {
         scheduler.stopAll();
+        if (orphanTimer) clearInterval(orphanTimer);
         background.abort();
         await reconciling;
         const ok = await daemon.shutdown();

@@ -13,6 +13,8 @@ import { registerReflect } from './commands/reflect.js';
 import { registerAgent } from './commands/agent.js';
 import { registerApply } from './commands/apply.js';
 import { registerClear } from './commands/clear.js';
+import { registerCampaign } from './commands/campaign.js';
+import { registerVerify } from './commands/verify.js';
 import { registerRelay } from './commands/relay.js';
 import { registerStatus } from './commands/status.js';
 
@@ -23,6 +25,8 @@ const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
+  registerCampaign,
+  registerVerify,
   registerRelay,
   registerAgent,
 ];

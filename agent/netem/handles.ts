@@ -30,9 +30,10 @@ export const DIRECT_FLOWID = `${HTB_MAJOR}:`;
 /** The two leaf handles the leaf alternates between. */
 export const LEAF_HANDLES = ['bac1:', 'bac2:'] as const;
 /**
- * The child we put back under a foreign tbf on revert. tbf replaces a deleted child with noop
- * (which drops everything), so we graft a bfifo with the tbf's own byte limit: the same qdisc the
- * tbf had by default. It is visible in `tc qdisc show`; the tbf itself stays byte-identical.
+ * The child we put back under a foreign tbf on revert when an exact revert is not possible (a tbf
+ * with a peakrate; see tbf-revert.ts). tbf replaces a deleted child with noop (which drops
+ * everything), so we graft a bfifo with the tbf's own byte limit: the same qdisc the tbf had by
+ * default, but visible in `tc qdisc show`; the tbf itself stays byte-identical.
  */
 export const RESTORED_CHILD_HANDLE = 'bacf:';
 /** htb direct queue length (IFB devices have txqueuelen 32, too short for a burst). */

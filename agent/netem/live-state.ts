@@ -6,6 +6,7 @@ import { BackhaulError } from '../../core/errors.js';
 import {
   HTB_HANDLE, IMPAIRED_CLASS, INGRESS_HANDLE, LEAF_HANDLES, PRIO_INGRESS_REDIRECT, RESTORED_CHILD_HANDLE,
 } from './handles.js';
+import { planTbfRevert, type TbfRevert } from './tbf-revert.js';
 import type { FilterEntry, HtbClass, QdiscEntry } from './tc-json.js';
 
 export interface DevTcState {
@@ -15,6 +16,17 @@ export interface DevTcState {
   classes: HtbClass[];
   /** filters attached to our htb bac0: */
   filters: FilterEntry[];
+  /**
+   * Options of a tbf root from `tc -raw -d -j qdisc show` (exact limit and buffer ticks), read only
+   * when the root is a tbf: what an exact revert under it needs (tbf-revert.ts).
+   */
+  tbfRaw?: Record<string, unknown>;
+  /**
+   * The tbf root has no child at all, not even its invisible default bfifo: it is on `noop` and
+   * drops everything. Only an interrupted exact revert (ours deleted, the tbf not yet changed)
+   * leaves that; revert finishes it. From `tc qdisc show invisible`.
+   */
+  tbfNoopChild?: boolean;
 }
 
 export interface IfbState extends DevTcState {
@@ -67,9 +79,16 @@ export type AttachPoint =
       /** e.g. '1:1' */
       parent: string;
       foreign: QdiscEntry;
-      /** what revert must put back under the foreign root so it does not black-hole */
-      restore: { kind: 'bfifo'; limitBytes: number } | null;
+      /** how revert puts a foreign tbf back (tbf-revert.ts); null for netem (takes no action) */
+      restore: TbfRevert | null;
     };
+
+/** How to revert under a foreign root: exact `change` of a tbf when its raw dump allows, else a bfifo. */
+function tbfRestore(state: DevTcState, foreign: QdiscEntry): TbfRevert | null {
+  if (foreign.kind !== 'tbf') return null;
+  if (state.tbfRaw) return planTbfRevert(state.tbfRaw);
+  return { exact: false, reason: 'no raw tbf dump was read', limitBytes: tbfLimitBytes(foreign) };
+}
 
 /** The child classid of a single-class foreign root: '1:' -> '1:1'. */
 function childClassOf(handle: string): string {
@@ -79,7 +98,7 @@ function childClassOf(handle: string): string {
 /**
  * tbf's default child is a bfifo of tbf's byte limit. `tc -j` shows rate (bytes/s), burst (bytes)
  * and lat (us) but not the limit; tc computed lat from it as (limit - burst) / rate, so
- * limit = rate * lat + burst (within a byte of rounding).
+ * limit = rate * lat + burst (within a byte of rounding). Used only without the raw dump.
  */
 export function tbfLimitBytes(tbf: QdiscEntry): number {
   const o = tbf.options;
@@ -103,7 +122,7 @@ export function attachPoint(state: DevTcState, dev: string): AttachPoint {
     const parentHandle = htb.parent ? `${htb.parent.split(':')[0]}:` : '';
     const foreign = state.qdiscs.find((q) => q.handle === parentHandle);
     if (foreign && htb.parent) {
-      return { mode: 'graft', parent: htb.parent, foreign, restore: foreign.kind === 'tbf' ? { kind: 'bfifo', limitBytes: tbfLimitBytes(foreign) } : null };
+      return { mode: 'graft', parent: htb.parent, foreign, restore: tbfRestore(state, foreign) };
     }
   }
   if (!root || root.handle === '0:') return root ? { mode: 'root', replacing: root } : { mode: 'root' };
@@ -111,7 +130,7 @@ export function attachPoint(state: DevTcState, dev: string): AttachPoint {
     const parent = childClassOf(root.handle);
     const child = state.qdiscs.find((q) => q.parent === parent);
     if (!child || child.handle === RESTORED_CHILD_HANDLE || child.handle === HTB_HANDLE) {
-      return { mode: 'graft', parent, foreign: root, restore: root.kind === 'tbf' ? { kind: 'bfifo', limitBytes: tbfLimitBytes(root) } : null };
+      return { mode: 'graft', parent, foreign: root, restore: tbfRestore(state, root) };
     }
     throw new BackhaulError(
       'ERR_FOREIGN_ROOT',

@@ -152,6 +152,8 @@ export interface LiveLeaf {
   kind: string;
   ecn?: boolean;
   slot?: boolean;
+  /** The live netem duplicates packets (see leafSwapNeedsGap). */
+  duplicate?: boolean;
   /**
    * The delay distribution table loaded in the leaf: `tc -j` never shows it, so it is known only
    * to a caller that applied the previous state itself (the agent's schedule runner passes the
@@ -166,6 +168,20 @@ export interface LiveLeaf {
  * (unknown), graft a fresh leaf. Grafting drops the packets queued in the old leaf, so the schedule
  * runner passes what it applied to keep phase switches lossless where it can.
  */
+/**
+ * Kernels with "netem: cannot mix duplicating netems with other netems in tree" (ec8e0e3d7ade, in
+ * Debian's 6.1.x among other stable series) refuse to create a netem while another netem is on the
+ * device if either duplicates: a make-before-break graft of a fresh leaf then fails. Such a swap
+ * must delete the old leaf first (the class falls back to its default queue for that instant).
+ * Found by the kernel tier (test/kernel/cases/traffic.ts, replace while traffic flows).
+ */
+export function leafSwapNeedsGap(live: LiveLeaf, next: RenderedLeaf): boolean {
+  if (live.kind !== 'netem' || next.kind !== 'netem') return false;
+  const i = next.args.indexOf('duplicate');
+  const nextDuplicates = i >= 0 && !/^0(\.0*)?%$/.test(next.args[i + 1] ?? '0%');
+  return live.duplicate === true || nextDuplicates;
+}
+
 export function leafNeedsRecreate(live: LiveLeaf, next: RenderedLeaf): boolean {
   if (live.kind !== next.kind) return true;
   if (next.kind !== 'netem') return false;

@@ -12,7 +12,7 @@ import type { Direction, Impairment, Profile } from '../../core/profile.js';
 import type { Applied, ImpairmentBackend, NetemTarget, Target } from '../backend.js';
 import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
-import { ingressQdisc, ourRedirect, type LiveState } from './live-state.js';
+import { attachPoint, ingressQdisc, ourRedirect, type DevTcState, type LiveState } from './live-state.js';
 import { PRIO_INGRESS_REDIRECT } from './handles.js';
 import { displayCidr, formatMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias } from './names.js';
@@ -177,7 +177,8 @@ export class NetemBackend implements ImpairmentBackend {
         kernel: versions.kernel,
         iproute2: versions.iproute2,
         ...(record ? { appliedAt: record.appliedAt } : {}),
-        ...(egress ? { egressTree: { attachedAt: egress.attachedAt, leaf: egress.leafKind, leafHandle: egress.leafHandle, filters: selectors('egress'), unreadable: egress.unreadable } } : {}),
+        ...(egress ? { egressTree: { attachedAt: egress.attachedAt, leaf: egress.leafKind, leafHandle: egress.leafHandle, filters: selectors('egress'), unreadable: egress.unreadable,
+          ...foreignRevertOf(current.dev, t.dev) } } : {}),
         ...(ifbOurs ? { ifb: ifbNameFor(t.dev, t.netns), ingressHook: ingressHookOf(current, ifbNameFor(t.dev, t.netns)) } : {}),
         ...(ingress ? { ingressTree: { attachedAt: ingress.attachedAt, leaf: ingress.leafKind, leafHandle: ingress.leafHandle, filters: selectors('ingress'), unreadable: ingress.unreadable } } : {}),
         ...(record?.offloads ? { offloadsRecorded: record.offloads } : {}),
@@ -239,6 +240,21 @@ export function ingressHookOf(current: LiveState, ifb: string): { qdisc: string 
 }
 
 /** One-line summary of a rule list for humans. */
+/**
+ * How `clear` will leave a foreign root we are grafted under: `exact` (tbf put back as it was,
+ * its invisible default child recreated) or a visible `bfifo bacf:` and why. Absent at the root.
+ */
+function foreignRevertOf(state: DevTcState, dev: string): { foreignRevert?: string } {
+  try {
+    const ap = attachPoint(state, dev);
+    if (ap.mode !== 'graft' || !ap.restore) return {};
+    return { foreignRevert: ap.restore.exact ? `exact: clear puts the ${ap.foreign.kind} ${ap.foreign.handle} back as it was`
+      : `inexact: clear leaves a visible bfifo bacf: (limit ${ap.restore.limitBytes} bytes) under ${ap.foreign.kind} ${ap.foreign.handle}, because ${ap.restore.reason}` };
+  } catch {
+    return {};
+  }
+}
+
 export function describeRules(rules: NetemTarget['match']): string {
   return (rules ?? []).map(formatMatchRule).join('; ');
 }

@@ -96,8 +96,8 @@ export function netemOptionsToImpairment(options: Record<string, unknown>): Impa
   if (slot) {
     const s: NonNullable<Impairment['slot']> = { minDelayMs: secToMs(slot['min-delay'] ?? 0) };
     if (slot['max-delay'] !== undefined) s.maxDelayMs = secToMs(slot['max-delay']);
-    if (typeof slot['packets'] === 'number') s.packets = slot['packets'];
-    if (typeof slot['bytes'] === 'number') s.bytes = slot['bytes'];
+    if (typeof slot['packets'] === 'number' && slot['packets'] > 0) s.packets = slot['packets']; // 0 = no packet limit
+    if (typeof slot['bytes'] === 'number' && slot['bytes'] > 0) s.bytes = slot['bytes']; // 0 = no byte limit
     imp.slot = s;
   }
   if (typeof options['seed'] === 'number') imp.seed = options['seed'];

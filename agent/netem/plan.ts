@@ -25,7 +25,7 @@ import {
 } from './live-state.js';
 import { canonicalCidr, u32Selectors } from './match.js';
 import { formatIfbAlias, ifbNameFor, parseIfbAlias } from './names.js';
-import { htbClassArgs, leafNeedsRecreate, needsNetem, renderLeaf, type LiveLeaf, type NetemRenderOptions } from './netem-args.js';
+import { htbClassArgs, leafNeedsRecreate, leafSwapNeedsGap, needsNetem, renderLeaf, type LiveLeaf, type NetemRenderOptions } from './netem-args.js';
 import { decodeSelector } from './parse.js';
 import { shellLine } from './tc-format.js';
 
@@ -173,6 +173,7 @@ function liveLeafOf(state: DevTcState, known: Impairment | undefined): LiveLeaf 
     kind: leaf.kind,
     ecn: leaf.options['ecn'] === true,
     slot: leaf.options['slot'] !== undefined,
+    duplicate: Number((leaf.options['duplicate'] as { duplicate?: number } | undefined)?.duplicate ?? 0) > 0,
     ...(known ? { distribution: known.distribution && known.distribution !== 'uniform' ? known.distribution : null } : {}),
   };
 }
@@ -189,7 +190,10 @@ function classAndLeafSteps(dev: string, imp: Impairment, state: DevTcState, forc
   if (!live) steps.push({ tool: 'tc', args: ['qdisc', 'add', ...at, 'handle', LEAF_HANDLES[0], ...leaf.args] });
   else if (leafNeedsRecreate(live, leaf)) {
     const other = live.handle === LEAF_HANDLES[0] ? LEAF_HANDLES[1] : LEAF_HANDLES[0];
-    steps.push({ tool: 'tc', args: ['qdisc', 'replace', ...at, 'handle', other, ...leaf.args] });
+    if (leafSwapNeedsGap(live, leaf)) {
+      steps.push({ tool: 'tc', args: ['qdisc', 'del', ...at, 'handle', live.handle] });
+      steps.push({ tool: 'tc', args: ['qdisc', 'add', ...at, 'handle', other, ...leaf.args] });
+    } else steps.push({ tool: 'tc', args: ['qdisc', 'replace', ...at, 'handle', other, ...leaf.args] });
   } else steps.push({ tool: 'tc', args: ['qdisc', 'change', ...at, 'handle', live.handle, ...leaf.args] });
   return steps;
 }
@@ -220,14 +224,36 @@ function treeSteps(dev: string, label: string, imp: Impairment, state: DevTcStat
   return steps;
 }
 
+/** `tc qdisc change` of a foreign tbf to its own parameters (recreates its default child). */
+function tbfChangeStep(dev: string, foreign: { root: boolean; handle: string }, args: string[]): Step {
+  const where = foreign.root ? ['root', 'handle', foreign.handle] : ['handle', foreign.handle];
+  return { tool: 'tc', args: ['qdisc', 'change', 'dev', dev, ...where, 'tbf', ...args] };
+}
+
+/**
+ * A tbf root on noop (no child at all) with our tree gone: an exact revert was interrupted between
+ * its two steps (a crash, a killed guard). Finish it, so the interface does not stay black-holed.
+ */
+function finishTbfRevert(dev: string, label: string, state: DevTcState): Step[] {
+  const ap = attachPoint(state, label);
+  if (ap.mode !== 'graft' || !ap.restore?.exact || ap.restore.args.length === 0) return [];
+  return [tbfChangeStep(dev, ap.foreign, ap.restore.args)];
+}
+
 /** Remove our tree from one device, restoring a foreign root's child where needed. */
 function removeTreeSteps(dev: string, label: string, state: DevTcState): Step[] {
   const htb = ourHtb(state.qdiscs);
-  if (!htb) return [];
+  if (!htb) return state.tbfNoopChild ? finishTbfRevert(dev, label, state) : [];
   if (htb.root) return [{ tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'root'] }];
   const ap = attachPoint(state, label);
   if (ap.mode === 'graft' && ap.restore) {
-    // tbf would graft noop (drop everything) in place of a deleted child: put its default back.
+    // tbf grafts noop (drops everything) in place of a deleted child. Exact: delete ours, then a
+    // `change` of the tbf with its own parameters makes the kernel create its invisible default
+    // bfifo again (same batch, so noop lasts microseconds). Otherwise graft a visible bfifo.
+    if (ap.restore.exact) {
+      const del: Step = { tool: 'tc', args: ['qdisc', 'del', 'dev', dev, 'parent', ap.parent, 'handle', HTB_HANDLE] };
+      return ap.restore.args.length === 0 ? [del] : [del, tbfChangeStep(dev, ap.foreign, ap.restore.args)];
+    }
     return [{ tool: 'tc', args: ['qdisc', 'replace', 'dev', dev, 'parent', ap.parent, 'handle', RESTORED_CHILD_HANDLE, 'bfifo', 'limit',
       String(ap.restore.limitBytes)] }];
   }

@@ -136,10 +136,20 @@ export class TcRunner {
   /** Our tree on one device: qdiscs, and the classes and filters of our htb if it is there. */
   async readDev(dev: string, netns?: string): Promise<DevTcState> {
     const qdiscs = parseQdiscs((await this.tc(netns, ['-j', 'qdisc', 'show', 'dev', dev])).stdout);
-    if (!ourHtb(qdiscs)) return { qdiscs, classes: [], filters: [] };
+    // A tbf root: its exact limit and buffer ticks (only the raw dump prints them) for an exact
+    // revert, and whether it has any child (its default bfifo is invisible without `invisible`).
+    const root = qdiscs.find((q) => q.root);
+    let tbfRaw: Pick<DevTcState, 'tbfRaw' | 'tbfNoopChild'> = {};
+    if (root?.kind === 'tbf') {
+      const all = parseQdiscs((await this.tc(netns, ['-raw', '-d', '-j', 'qdisc', 'show', 'dev', dev, 'invisible'])).stdout);
+      const rawRoot = all.find((q) => q.root && q.kind === 'tbf');
+      const childClass = `${root.handle.replace(/:$/, '')}:1`;
+      if (rawRoot) tbfRaw = { tbfRaw: rawRoot.options, tbfNoopChild: !all.some((q) => q.parent === childClass) };
+    }
+    if (!ourHtb(qdiscs)) return { qdiscs, classes: [], filters: [], ...tbfRaw };
     const classes = parseClasses((await this.tc(netns, ['-j', 'class', 'show', 'dev', dev, 'parent', HTB_HANDLE])).stdout);
     const filters = parseFilters((await this.tc(netns, ['-j', 'filter', 'show', 'dev', dev, 'parent', HTB_HANDLE])).stdout);
-    return { qdiscs, classes, filters };
+    return { qdiscs, classes, filters, ...tbfRaw };
   }
 
   /** Read everything the planner needs about a target. Throws ERR_INTERFACE_NOT_FOUND etc. */

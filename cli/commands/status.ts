@@ -31,6 +31,8 @@ interface TreeDetails {
   leafHandle?: string;
   filters?: string[];
   unreadable?: string[];
+  /** under a foreign root: how clear will leave it */
+  foreignRevert?: string;
 }
 
 function treeLines(label: string, tree: TreeDetails | undefined): string[] {
@@ -40,6 +42,7 @@ function treeLines(label: string, tree: TreeDetails | undefined): string[] {
   if (tree.filters?.length) out.push('    selection', ...tree.filters.map((f) => `      ${f}`));
   else out.push('    selection     all traffic');
   if (tree.unreadable?.length) out.push(`    not reported by the kernel: ${tree.unreadable.join(', ')}`);
+  if (tree.foreignRevert) out.push(`    on clear      ${tree.foreignRevert}`);
   return out;
 }
 

@@ -82,7 +82,7 @@ describe('agent against real tc (privileged)', () => {
     expect(await snap()).not.toBe(before);
     await eventually(snap, (s) => s === before, 15_000, 'revert on expiry');
     await eventually(() => client.listImpairments(), (l) => l.length === 0, 5000, 'record gone');
-    expect(events.some((e) => e.type === 'impairment.deleted' && e.id === v.id && e.reason === 'expired')).toBe(true);
+    await eventually(async () => events.some((e) => e.type === 'impairment.deleted' && e.id === v.id && e.reason === 'expired'), (x) => x, 5000, 'expiry event');
     expect((await readJournal(join(dir, 'state', 'journal.json'))).entries).toEqual([]);
   });
 
@@ -98,8 +98,8 @@ describe('agent against real tc (privileged)', () => {
     expect(back.lastError).toBeNull();
     expect(await hasOurTree()).toBe(true);
     expect(await client.metrics()).toContain(`backhaul_impairment_in_effect{impairment="${v.id}",iface="v0"} 1`);
+    await eventually(async () => events.some((e) => e.type === 'impairment.reapplied' && e.id === v.id), (x) => x, 5000, 'reapplied event');
     expect(events.filter((e) => e.type === 'impairment.in-effect' && e.id === v.id).map((e) => (e as { inEffect: boolean }).inEffect)).toContain(false);
-    expect(events.some((e) => e.type === 'impairment.reapplied' && e.id === v.id)).toBe(true);
 
     // Someone deletes our root qdisc: the periodic check (1 s here) puts it back.
     await ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'root']);

@@ -6,12 +6,11 @@
  *     or both killed at once: the restarted agent reverts from its journal
  *   - SIGKILL in the middle of a revert (DELETE or graceful shutdown), then a restart: the restarted
  *     agent waits for the old guard and finishes from the journal
- * In every case the interface ends byte-identical (`tc -j qdisc/class/filter show`, ingress hook,
- * links) to before, 20 trials each, alternating a bare interface and one with a foreign ingress
- * qdisc + filter (which our ingress redirect shares and must leave as it was). Profiles are
- * rate-only (this kernel has no netem): htb + IFB for ingress.
- * (A foreign tbf root is not used here: the netem backend's revert currently leaves a `bfifo bacf:`
- * child under it, see docs/agent.md "Known gaps"; that is the netem backend's to fix.)
+ * In every case the interface ends byte-identical (`tc -j qdisc/class/filter show`, the invisible
+ * qdiscs, ingress hook, links) to before, 20 trials each, cycling through a bare interface, one with
+ * a foreign ingress qdisc + filter (which our ingress redirect shares and must leave as it was), a
+ * foreign tbf root (our htb grafts under it; revert restores it exactly, its invisible default child
+ * included), and both. Profiles are rate-only (this kernel has no netem): htb + IFB for ingress.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,10 +46,16 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Give trial i its starting state: bare (even) or a foreign ingress qdisc with a filter (odd). */
+/**
+ * Give trial i its starting state: a foreign ingress qdisc with a filter when i is odd, a foreign
+ * tbf root when bit 1 of i is set (so i = 0..3: bare, ingress, tbf, both).
+ */
 async function prepareRoot(i: number): Promise<void> {
   await ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'root'], { allowFail: true });
   await ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'ingress'], { allowFail: true });
+  if (Math.floor(i / 2) % 2 === 1) {
+    await ns.exec(['tc', 'qdisc', 'add', 'dev', 'v0', 'root', 'handle', '1:', 'tbf', 'rate', '100mbit', 'burst', '64kb', 'latency', '25ms']);
+  }
   if (i % 2 === 1) {
     await ns.exec(['tc', 'qdisc', 'add', 'dev', 'v0', 'handle', 'ffff:', 'ingress']);
     await ns.exec(['tc', 'filter', 'add', 'dev', 'v0', 'parent', 'ffff:', 'protocol', 'ip', 'prio', '7', 'u32', 'match', 'ip', 'src', '192.0.2.0/24', 'action', 'mirred', 'egress', 'mirror', 'dev', 'v1']);

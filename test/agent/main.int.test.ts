@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { FileAuditLog } from '../../agent/audit.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { startAgent } from '../../agent/main.js';
+import { AgentClient } from '../../agent/api/client.js';
+import { waitForGuardExit } from '../../agent/guard/guard-client.js';
 
 describe('startAgent', () => {
   it('refuses a non-loopback address without tokens, before touching anything', async () => {
@@ -17,6 +19,46 @@ describe('startAgent', () => {
       const cfg = parseAgentConfig({ listen: '0.0.0.0:18999', stateDir: join(dir, 'state') });
       await expect(startAgent(cfg, { version: 't', env: {} })).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringMatching(/without authentication/) });
       expect(() => readFileSync(join(dir, 'state', 'journal.json'))).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('startAgent on loopback', () => {
+  it('serves HTTPS with a self-signed certificate to pin, runs the reflector and standing probes, stops cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bh-main-'));
+    const port = 21_000 + (process.pid % 5000);
+    try {
+      const cfg = parseAgentConfig({
+        listen: `127.0.0.1:${port}`, stateDir: join(dir, 'state'), tls: { selfSigned: true },
+        reflector: { listen: `127.0.0.1:${port + 1}` }, probes: [{ name: 'self', target: `127.0.0.1:${port + 1}`, interval: '50ms' }],
+        reconcile: { watchLinks: false },
+      });
+      const agent = await startAgent(cfg, { version: 't', env: {}, log: () => undefined });
+      try {
+        expect(agent.url).toBe(`https://127.0.0.1:${port}`);
+        expect(agent.tls?.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+        const c = new AgentClient(agent.url, { fingerprint256: agent.tls?.fingerprint256 as string });
+        const h = await c.health();
+        expect(h.guard).toMatchObject({ alive: true, pid: agent.guard.pid });
+        let probes = await c.listProbes();
+        for (let i = 0; i < 100 && !(probes[0]?.summary as { received?: number } | undefined)?.received; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          probes = await c.listProbes();
+        }
+        expect(probes).toHaveLength(1);
+        expect(probes[0]).toMatchObject({ name: 'self', origin: 'standing', state: 'running' });
+        expect((probes[0]?.summary as { received: number }).received).toBeGreaterThan(0);
+        expect((await c.reflector()).counters['reflected']).toBeGreaterThan(0);
+        expect(await c.metrics()).toContain('backhaul_probe_received_total{target="127.0.0.1:');
+        expect(agent.recovery).toMatchObject({ reverted: [], failed: [] });
+      } finally {
+        const guardPid = agent.guard.pid as number;
+        expect(await agent.stop()).toBe(true);
+        // The guard was told everything is reverted and exits without acting.
+        expect(await waitForGuardExit(guardPid, 10_000)).toBe(true);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -56,6 +56,11 @@ fi
 # Modules for the kernel's own autoload (modprobe from the host's kmod, with the guest kernel's tree).
 mkdir -p "/newroot/lib/modules/$KVER"
 mount -o bind "/newroot$KROOT/lib/modules/$KVER" "/newroot/lib/modules/$KVER" || fail "bind modules"
+# The kernel's own module autoload (e.g. \`ip link add type dummy\`) runs its helper in the
+# initramfs root, not in the chroot: point it at the host's modprobe inside the new root.
+printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' > /bin/bh-modprobe
+chmod 755 /bin/bh-modprobe
+echo /bin/bh-modprobe > /proc/sys/kernel/modprobe
 if [ -n "$MODS" ]; then
   chroot /newroot /sbin/modprobe -a $(echo "$MODS" | tr , ' ') || fail "modprobe $MODS"
 fi

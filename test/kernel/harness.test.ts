@@ -50,13 +50,23 @@ describe('runCases', () => {
     await expect(runCases([{ name: 'x', run: async () => undefined }, { name: 'x', run: async () => undefined }], { write })).rejects.toThrow(/duplicate/);
   });
 
-  it('shares values between cases of one run', async () => {
-    const { write } = collect();
+  it('shares values between cases of one run and runs atEnd cleanups once, after the last case', async () => {
+    const { lines, write } = collect();
     let seen: unknown;
+    const order: string[] = [];
     await runCases([
-      { name: 'put', run: async (t) => { t.shared.set('k', 42); } },
-      { name: 'get', run: async (t) => { seen = t.shared.get('k'); } },
+      { name: 'put', run: async (t) => { t.shared.set('k', 42); t.atEnd(() => order.push('end')); } },
+      { name: 'get', run: async (t) => { seen = t.shared.get('k'); order.push('get'); } },
     ], { write });
     expect(seen).toBe(42);
+    expect(order).toEqual(['get', 'end']);
+    expect(lines.at(-1)).toBe('2 passed, 0 failed');
+  });
+
+  it('counts a failing atEnd cleanup as a failure', async () => {
+    const { lines, write } = collect();
+    const { failed } = await runCases([{ name: 'x', run: async (t) => { t.atEnd(() => { throw new Error('leak'); }); } }], { write });
+    expect(failed).toBe(1);
+    expect(lines.at(-1)).toBe('1 passed, 1 failed');
   });
 });

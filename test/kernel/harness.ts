@@ -6,7 +6,8 @@
  *
  * A case passes when `run` resolves and fails when it throws (the message is the reason); `t.check`
  * records a failed expectation without stopping the case, so one run reports every deviation.
- * Cleanups registered with `t.defer` run in reverse order even when the case fails or times out.
+ * Cleanups registered with `t.defer` run in reverse order even when the case fails or times out;
+ * `t.atEnd` cleanups run once after the last case (shared resources: see `once` in traffic.ts).
  * Output: one line per case (`ok`/`FAIL`, duration, reason), then `N passed, N failed`;
  * `runCases` resolves to the number of failures (the driver exits non-zero on any).
  */
@@ -20,6 +21,8 @@ export interface CaseContext {
   defer(fn: () => Promise<unknown> | unknown): void;
   /** Values shared between cases of one run (e.g. a baseline measured once per boot). */
   shared: Map<string, unknown>;
+  /** Register a cleanup that runs once after the last case (for resources in `shared`). */
+  atEnd(fn: () => Promise<unknown> | unknown): void;
 }
 
 export interface KernelCase {
@@ -47,7 +50,12 @@ function message(e: unknown): string {
   return String(e);
 }
 
-async function runOne(c: KernelCase, shared: Map<string, unknown>, write: (s: string) => void): Promise<CaseResult> {
+interface RunState {
+  shared: Map<string, unknown>;
+  atEnd: (() => Promise<unknown> | unknown)[];
+}
+
+async function runOne(c: KernelCase, run: RunState, write: (s: string) => void): Promise<CaseResult> {
   const reasons: string[] = [];
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   const t: CaseContext = {
@@ -58,7 +66,10 @@ async function runOne(c: KernelCase, shared: Map<string, unknown>, write: (s: st
     defer: (fn) => {
       cleanups.push(fn);
     },
-    shared,
+    shared: run.shared,
+    atEnd: (fn) => {
+      run.atEnd.push(fn);
+    },
   };
   const t0 = Date.now();
   const limit = c.timeoutMs ?? 60_000;
@@ -99,17 +110,25 @@ export async function runCases(cases: readonly KernelCase[], opts: RunOptions = 
     write('0 passed, 1 failed');
     return { failed: 1, results: [] };
   }
-  const shared = new Map<string, unknown>();
+  const state: RunState = { shared: new Map(), atEnd: [] };
   const results: CaseResult[] = [];
   for (const c of selected) {
     write(`--- ${c.name}`);
-    const r = await runOne(c, shared, write);
+    const r = await runOne(c, state, write);
     results.push(r);
     const secs = (r.ms / 1000).toFixed(1);
     if (r.ok) write(`ok   ${c.name} (${secs} s)`);
     else {
       write(`FAIL ${c.name} (${secs} s)`);
       for (const reason of r.reasons) write(`       ${reason.split('\n').join('\n       ')}`);
+    }
+  }
+  for (const fn of state.atEnd.reverse()) {
+    try {
+      await fn();
+    } catch (e) {
+      results.push({ name: 'suite cleanup', ok: false, ms: 0, reasons: [message(e)] });
+      write(`FAIL suite cleanup: ${message(e)}`);
     }
   }
   const failed = results.filter((r) => !r.ok).length;

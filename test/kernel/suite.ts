@@ -8,9 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { runCases, type KernelCase } from './harness.js';
 import { rawNetemCases } from './cases/raw-netem.js';
+import { profileCases } from './cases/profiles.js';
+import { trafficCases } from './cases/traffic.js';
+import { scheduleCases } from './cases/schedule.js';
 import { agentCases } from './cases/agent.js';
 
-export const CASES: readonly KernelCase[] = [...rawNetemCases, ...agentCases];
+export const CASES: readonly KernelCase[] = [...rawNetemCases, ...profileCases, ...scheduleCases, ...trafficCases, ...agentCases];
 
 function version(argv: string[]): string {
   try {

@@ -12,20 +12,15 @@ export interface TcQdisc {
   options?: Record<string, unknown>;
 }
 
-/** Raw `tc -j qdisc|class|filter show dev DEV` (+ ingress filters): what a revert must restore exactly. */
+/**
+ * Raw `tc -j qdisc|class|filter show dev DEV` (+ ingress filters) in one `tc -batch` process, and
+ * the namespace's links (a leaked IFB shows there): what a revert must restore exactly.
+ */
 export async function snapshot(ns: Netns, dev: string): Promise<string> {
-  const parts: string[] = [];
-  for (const argv of [
-    ['tc', '-j', 'qdisc', 'show', 'dev', dev],
-    ['tc', '-j', 'class', 'show', 'dev', dev],
-    ['tc', '-j', 'filter', 'show', 'dev', dev],
-    ['tc', '-j', 'filter', 'show', 'dev', dev, 'ingress'],
-    ['ip', '-j', 'link', 'show'],
-  ]) {
-    const r = await ns.exec(argv, { allowFail: true });
-    parts.push(`$ ${argv.join(' ')}\n${r.stdout}${r.stderr}`);
-  }
-  return parts.join('\n');
+  const batch = ['qdisc', 'class', 'filter'].map((what) => `${what} show dev ${dev}`).concat(`filter show dev ${dev} ingress`).join('\n') + '\n';
+  const tc = await ns.exec(['tc', '-j', '-batch', '-'], { allowFail: true, input: batch });
+  const links = await ns.exec(['ip', '-j', 'link', 'show'], { allowFail: true });
+  return `$ tc -j -batch (qdisc, class, filter, ingress filter of ${dev})\n${tc.stdout}${tc.stderr}\n$ ip -j link show\n${links.stdout}${links.stderr}`;
 }
 
 export async function qdiscs(ns: Netns, dev: string): Promise<TcQdisc[]> {

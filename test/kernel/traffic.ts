@@ -1,13 +1,14 @@
 /**
  * Traffic in the guest: ping between two namespaces with per-sequence replies (measure.ts does the
- * arithmetic), and the unimpaired baseline measured once per boot on an identical topology.
+ * arithmetic), and the unimpaired baseline measured once per boot on the shared topology.
  *
  * Delay bands come from the baseline's spread, never from fixed milliseconds: under emulation the
  * scheduler adds noise that a fixed band would either hide or trip over.
  */
 import type { CaseContext } from './harness.js';
 import { mean, parsePing, quantile, rtts, type Interval, type PingSample } from './measure.js';
-import { twoHosts, type Netns, type TwoHosts } from '../support/netns.js';
+import type { Netns } from '../support/netns.js';
+import { assertPristine, sharedTopology } from './topology.js';
 
 export interface PingOptions {
   count: number;
@@ -50,23 +51,21 @@ export function summarise(s: PingSample): Baseline {
 const BASELINE_KEY = 'baseline:two-hosts';
 
 /**
- * The unimpaired a -> b RTT, measured once per boot (cached in `t.shared`) on its own two-host
- * topology, before any case impairs anything on it. 500 echoes at 10 ms.
+ * The unimpaired a -> b RTT of the shared topology, measured once per boot (cached in `t.shared`)
+ * after checking that no impairment is installed on either end. 500 echoes at 10 ms.
  */
 export async function baseline(t: CaseContext): Promise<Baseline> {
   const cached = t.shared.get(BASELINE_KEY) as Baseline | undefined;
   if (cached) return cached;
-  const topo = await twoHosts();
-  try {
-    const s = await ping(topo.a, topo.bIp, { count: 500, intervalS: 0.01 });
-    const b = summarise(s);
-    if (b.n < s.transmitted * 0.99) throw new Error(`the unimpaired path lost ${s.transmitted - b.n}/${s.transmitted} echoes: the guest is not healthy`);
-    t.log(`baseline RTT p10 ${b.p10.toFixed(3)} p50 ${b.p50.toFixed(3)} p90 ${b.p90.toFixed(3)} ms (n=${b.n})`);
-    t.shared.set(BASELINE_KEY, b);
-    return b;
-  } finally {
-    await topo.destroy();
-  }
+  const topo = await sharedTopology(t);
+  await assertPristine(topo.a, topo.aIf);
+  await assertPristine(topo.b, topo.bIf);
+  const s = await ping(topo.a, topo.bIp, { count: 500, intervalS: 0.01 });
+  const b = summarise(s);
+  if (b.n < s.transmitted * 0.99) throw new Error(`the unimpaired path lost ${s.transmitted - b.n}/${s.transmitted} echoes: the guest is not healthy`);
+  t.log(`baseline RTT p10 ${b.p10.toFixed(3)} p50 ${b.p50.toFixed(3)} p90 ${b.p90.toFixed(3)} ms (n=${b.n})`);
+  t.shared.set(BASELINE_KEY, b);
+  return b;
 }
 
 /**
@@ -79,11 +78,4 @@ export function delayBand(b: Baseline, addedMs: number): Interval {
   const spread = Math.max(b.p90 - b.p10, 0.05);
   const slack = 4 * spread + 1 + 0.1 * addedMs;
   return { lo: b.p50 + addedMs - slack, hi: b.p50 + addedMs + slack };
-}
-
-/** A fresh two-host topology that the case's cleanup destroys. */
-export async function topology(t: CaseContext): Promise<TwoHosts> {
-  const topo = await twoHosts();
-  t.defer(() => topo.destroy());
-  return topo;
 }

@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GUEST_INIT, INITRAMFS_MODULES } from './guest-init.js';
 
@@ -48,10 +48,18 @@ export function defaultCacheDir(): string {
   return resolve(process.env['BACKHAUL_KERNEL_CACHE'] ?? join(process.cwd(), '.cache', 'kernel'));
 }
 
+/** The executable `tool` on $PATH, or null. */
 function which(tool: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v "$1"`, 'sh', tool], { encoding: 'utf8' });
-  const path = r.stdout.trim();
-  return r.status === 0 && path ? path : null;
+  for (const dir of (process.env['PATH'] ?? '').split(':').filter(Boolean)) {
+    const p = join(dir, tool);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
 }
 
 /** True when the ELF file at `path` has no PT_INTERP program header (statically linked). */

@@ -10,6 +10,8 @@ const TOOLS: [string, string][] = [
   ['nft', 'nftables'],
   ['iperf3', 'iperf3'],
   ['irtt', 'irtt'],
+  ['curl', 'curl'],
+  ['ping', 'iputils-ping'],
 ];
 
 export default function setup(): void {

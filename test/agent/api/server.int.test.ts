@@ -287,9 +287,10 @@ describe('leases', () => {
     fx = await makeFixture({ defaultTtlMs: 300 });
     const a = (await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m' })).json();
     const b = (await create(fx, { target: { dev: 'eth1' }, profile: 'rate-1m', ttl: '10s' })).json();
-    await expect.poll(() => fx.daemon.manager.list().map((i) => i.id), { timeout: 5000 }).toEqual([b.id]);
+    // The deleted event comes last (after the revert, the guard and the journal on disk).
+    await expect.poll(() => fx.daemon.events.history().some((e) => e.type === 'impairment.deleted' && e.id === a.id && e.reason === 'expired'), { timeout: 5000 }).toBe(true);
+    expect(fx.daemon.manager.list().map((i) => i.id)).toEqual([b.id]);
     expect(fx.backend.live.has('netem::eth0')).toBe(false);
     expect(fx.journal.entries().map((e) => e.id)).toEqual([b.id]);
-    expect(fx.daemon.events.history().some((e) => e.type === 'impairment.deleted' && e.id === a.id && e.reason === 'expired')).toBe(true);
   });
 });

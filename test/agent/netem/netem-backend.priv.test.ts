@@ -175,27 +175,74 @@ describe('netem backend on two hosts', () => {
     expect((await cli(['apply', SCHEDULED, '--dev', h.aIf, '--netns', h.a.name, '--for', '1s'], env)).code).toBe(2);
   });
 
-  it('a foreign tbf root stays byte-identical in tc -j after apply + clear, and keeps passing traffic', async () => {
-    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', 'rate', '50mbit', 'burst', '64kb', 'latency', '50ms']);
-    const before = JSON.parse(await tcJson(h, 'qdisc')) as unknown[];
-    const tbfBefore = JSON.stringify(before[0]);
+  // Several tbf parameter sets: latency or limit, odd rates, a 64-bit rate, overhead/mpu, ATM.
+  it.each([
+    ['rate 50mbit burst 64kb latency 50ms'],
+    ['rate 7777777bit burst 12345 limit 100000'],
+    ['rate 300mbit burst 200000 latency 5ms overhead 24 mpu 64'],
+    ['rate 2mbit burst 20000 latency 30ms linklayer atm overhead 10'],
+    ['rate 50gbit burst 1mb latency 10ms'],
+  ])('a foreign tbf root (%s): the whole tc -j output is byte-identical after apply + clear, traffic passes', async (params) => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', ...params.split(' ')]);
+    // What tc -j prints, plus the raw dump (exact limit and buffer ticks) and the tbf's invisible
+    // default bfifo: the kernel's state, not just its rounded rendering.
+    const snapshot = async (): Promise<string[]> => Promise.all([
+      tcJson(h, 'qdisc'), tcJson(h, 'filter'), h.a.exec(['tc', '-j', 'class', 'show', 'dev', h.aIf]).then((r) => r.stdout),
+      h.a.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', h.aIf]).then((r) => r.stdout),
+      h.a.exec(['tc', '-d', 'qdisc', 'show', 'dev', h.aIf, 'invisible']).then((r) => r.stdout),
+    ]);
+    const before = await snapshot();
+    expect(before[4]).toMatch(/bfifo 0: parent 1:1/);
     try {
       expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
       const during = JSON.parse(await tcJson(h, 'qdisc')) as { handle: string; parent?: string }[];
-      expect(JSON.stringify(during[0])).toBe(tbfBefore);
       expect(during.find((q) => q.handle === 'bac0:')?.parent).toBe('1:1');
-      within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
+      expect((await cli(['status', '--dev', h.aIf, '--netns', h.a.name, '--json'], env)).stdout).toMatch(/"foreignRevert": ?"exact: clear puts the tbf 1: back/);
+      if (params.startsWith('rate 50mbit')) within(await iperfMbit(h.a, h.b, h.bIp, 5201), 5);
       expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
-      const after = JSON.parse(await tcJson(h, 'qdisc')) as { kind: string; handle: string; parent?: string }[];
-      // The tbf itself, byte for byte; under it only the bfifo default we put back (a deleted tbf
-      // child would be noop, which drops everything).
-      expect(JSON.stringify(after[0])).toBe(tbfBefore);
-      expect(after.slice(1).map((q) => `${q.kind} ${q.handle} ${q.parent}`)).toEqual(['bfifo bacf: 1:1']);
+      expect(await snapshot()).toEqual(before);
+      // Not noop under the tbf: traffic flows.
       expect((await h.a.exec(['ping', '-c', '2', '-W', '2', '-i', '0.2', h.bIp], { allowFail: true })).exitCode).toBe(0);
       // A second cycle ends in exactly the same state.
       await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env);
       await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env);
-      expect(JSON.parse(await tcJson(h, 'qdisc'))).toEqual(after);
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
+    }
+  });
+
+  it('clear finishes an exact tbf revert interrupted between its two steps (tbf left on noop)', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', ...'rate 20mbit burst 40000 latency 40ms'.split(' ')]);
+    const snapshot = async (): Promise<string[]> => Promise.all([
+      tcJson(h, 'qdisc'), h.a.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', h.aIf, 'invisible']).then((r) => r.stdout),
+    ]);
+    const before = await snapshot();
+    try {
+      expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      // the first step of the revert only, as a crash right after it would leave things
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'parent', '1:1', 'handle', 'bac0:']);
+      expect((await h.a.exec(['ping', '-c', '1', '-W', '1', h.bIp], { allowFail: true })).exitCode).not.toBe(0); // noop
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect(await snapshot()).toEqual(before);
+      expect((await h.a.exec(['ping', '-c', '2', '-W', '2', '-i', '0.2', h.bIp], { allowFail: true })).exitCode).toBe(0);
+    } finally {
+      await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
+    }
+  });
+
+  it('a foreign tbf with a peakrate (not exactly readable from tc): the tbf stays identical, a visible bfifo bacf: carries traffic', async () => {
+    await h.a.exec(['tc', 'qdisc', 'add', 'dev', h.aIf, 'root', 'handle', '1:', 'tbf', ...'rate 3mbit burst 10k latency 20ms peakrate 4123457bit mtu 1600'.split(' ')]);
+    const raw = async (): Promise<unknown[]> => JSON.parse((await h.a.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', h.aIf])).stdout) as unknown[];
+    const tbfBefore = (await raw())[0];
+    try {
+      expect((await cli(['apply', RATE_EGRESS, '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      expect((await cli(['status', '--dev', h.aIf, '--netns', h.a.name], env)).stdout).toMatch(/on clear +inexact: clear leaves a visible bfifo bacf: \(limit 11908 bytes\) under tbf 1:, because tbf has a peakrate/);
+      expect((await cli(['clear', '--dev', h.aIf, '--netns', h.a.name], env)).code).toBe(0);
+      const after = (await raw()) as { kind: string; handle: string; parent?: string; options: { limit?: number } }[];
+      expect(after[0]).toEqual(tbfBefore);
+      expect(after.slice(1).map((q) => `${q.kind} ${q.handle} ${q.parent} ${q.options.limit}`)).toEqual(['bfifo bacf: 1:1 11908']);
+      expect((await h.a.exec(['ping', '-c', '2', '-W', '2', '-i', '0.2', h.bIp], { allowFail: true })).exitCode).toBe(0);
     } finally {
       await h.a.exec(['tc', 'qdisc', 'del', 'dev', h.aIf, 'root'], { allowFail: true });
     }

@@ -116,7 +116,7 @@ describe('planApply: selection', () => {
       'tc filter add dev eth0 parent bac0: protocol ip prio 10 u32 match ip dst 192.168.1.10/32 match ip protocol 6 0xff match ip dport 22 0xffff flowid bac0:',
     ]],
   ] as const)('%s', (_n, dir, sel, want) => {
-    const l = lines(target({ direction: dir, ...(sel as Partial<NetemTarget>) }), rateOnly);
+    const l = lines(target({ direction: dir, ...(sel as unknown as Partial<NetemTarget>) }), rateOnly);
     expect(l.filter((x) => x.includes(' filter '))).toEqual(want);
   });
 
@@ -190,7 +190,36 @@ describe('planApply: foreign roots', () => {
     expect(lines(target({ direction: 'egress' }), rateOnly, s)[0]).toBe('tc qdisc add dev eth0 parent 1:1 handle bac0: htb default 10 direct_qlen 1000');
   });
 
-  it('reverting from under a tbf puts back a bfifo of the tbf limit (a deleted tbf child becomes noop)', () => {
+  it('reverting from under a tbf with its raw dump: delete ours, then change the tbf to its own parameters (recreates its invisible default)', () => {
+    const s = fresh();
+    const raw = { rate: 125000, burst: '32Kb/1', mpu: 0, burst_raw: '3e8000', lat: 50000, limit: 39018, linklayer: 'ethernet' };
+    s.dev = { ...applied('{"kind":"pfifo","handle":"bac1:","parent":"bac0:10","options":{"limit":1000}}', { parent: '1:1', extra: [tbf] }), tbfRaw: raw, ingressFilters: [] };
+    expect(planLines(planRevert(target(), s))).toEqual([
+      'tc qdisc del dev eth0 parent 1:1 handle bac0:',
+      'tc qdisc change dev eth0 root handle 1: tbf rate 125000bps burst 32768 limit 39018',
+    ]);
+    // one batch: noop (drops everything) lasts only between the two commands
+    expect(planRevert(target(), s).steps.every((st) => st.tool === 'tc')).toBe(true);
+  });
+
+  it('finishes an interrupted exact revert (ours gone, the tbf on noop): the change step alone', () => {
+    const s = fresh();
+    const raw = { rate: 125000, burst: '32Kb/1', mpu: 0, burst_raw: '3e8000', lat: 50000, limit: 39018, linklayer: 'ethernet' };
+    s.dev = { qdiscs: parseQdiscs(JSON.stringify([tbf])), classes: [], filters: [], tbfRaw: raw, tbfNoopChild: true, ingressFilters: [] };
+    expect(planLines(planRevert(target(), s))).toEqual(['tc qdisc change dev eth0 root handle 1: tbf rate 125000bps burst 32768 limit 39018']);
+    // with its default child there (nothing interrupted): nothing to do
+    s.dev = { ...s.dev, tbfNoopChild: false };
+    expect(planRevert(target(), s).steps).toEqual([]);
+  });
+
+  it('reverting from under a tbf with a peakrate (not exactly readable) puts back a visible bfifo of its exact limit', () => {
+    const s = fresh();
+    const raw = { rate: 375000, burst_raw: '682aa', mtu: '1599b/1', mpu: 0, mtu_raw: 'bd77', lat: 19998, limit: 11908, linklayer: 'ethernet' };
+    s.dev = { ...applied('{"kind":"pfifo","handle":"bac1:","parent":"bac0:10","options":{"limit":1000}}', { parent: '1:1', extra: [tbf] }), tbfRaw: raw, ingressFilters: [] };
+    expect(planLines(planRevert(target(), s))).toEqual(['tc qdisc replace dev eth0 parent 1:1 handle bacf: bfifo limit 11908']);
+  });
+
+  it('reverting from under a tbf without a raw dump puts back a bfifo of the tbf limit (a deleted tbf child becomes noop)', () => {
     const s = fresh();
     s.dev = { ...applied('{"kind":"pfifo","handle":"bac1:","parent":"bac0:10","options":{"limit":1000}}', { parent: '1:1', extra: [tbf] }), ingressFilters: [] };
     expect(planLines(planRevert(target(), s))).toEqual(['tc qdisc replace dev eth0 parent 1:1 handle bacf: bfifo limit 66595']);

@@ -109,6 +109,8 @@ export async function tcSnapshot(netns: string, dev: string): Promise<string> {
   const links = JSON.parse((await run(['ip', '-n', netns, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
   return JSON.stringify({
     qdisc: await tc(['qdisc', 'show', 'dev', dev]),
+    // kernel-created default children (a tbf's bfifo) show only here: noop in their place would not
+    invisible: await tc(['qdisc', 'show', 'dev', dev, 'invisible']),
     class: await tc(['class', 'show', 'dev', dev]),
     filter: await tc(['filter', 'show', 'dev', dev]),
     ingress: await tc(['filter', 'show', 'dev', dev, 'ingress']),

@@ -16,7 +16,8 @@ import type { CaseContext, KernelCase } from '../harness.js';
 import { rtts } from '../measure.js';
 import { run, type Netns } from '../../support/netns.js';
 import { diffLines, field, netems, snapshot } from '../tc-state.js';
-import { ping, topology } from '../traffic.js';
+import { ping } from '../traffic.js';
+import { topology } from '../topology.js';
 
 const TOKEN = 'kernel-tier-token-0123456789';
 

@@ -1,0 +1,57 @@
+/**
+ * Faults the controller executes on its own host: any fault that names a network namespace
+ * (`netns:`) is run here with `ip -n NETNS ...` instead of on the site (lab setups: namespaces or
+ * VMs on the controller's host). Needs root (CAP_NET_ADMIN). No shell; argv only.
+ *
+ *   link-down  ip -n NS link set dev DEV down ... (duration) ... up
+ *   flap       count x (down for downFor, up for upFor)
+ *   blackhole  ip -n NS route add blackhole PEER ... (duration) ... route del blackhole PEER
+ *
+ * The restore runs even when the campaign is interrupted (the wait is cut short, the restore is
+ * not). `startMs`/`endMs` are taken right after the commands that start and end the fault.
+ */
+import { execa } from 'execa';
+import { BackhaulError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { FaultSpec } from './spec.js';
+
+export type Runner = (argv: string[]) => Promise<void>;
+
+export const ipRunner: Runner = async (argv) => {
+  const [file, ...args] = argv as [string, ...string[]];
+  const r = await execa(file, args, { reject: false, timeout: 10_000 });
+  if (r.exitCode !== 0) throw new BackhaulError('ERR_TC_FAILED', `${argv.join(' ')} failed: ${String(r.stderr).trim()}`, { argv, exitCode: r.exitCode, stderr: String(r.stderr) });
+};
+
+export function isLocalFault(f: FaultSpec): boolean {
+  return 'netns' in f && typeof f.netns === 'string';
+}
+
+/** The argv pairs (start, restore) of one fault period. Pure. */
+export function planLocalFault(f: FaultSpec): { start: string[]; restore: string[] } {
+  const ns = (f as { netns?: string }).netns as string;
+  if (f.kind === 'blackhole') return { start: ['ip', '-n', ns, 'route', 'add', 'blackhole', f.peer], restore: ['ip', '-n', ns, 'route', 'del', 'blackhole', f.peer] };
+  return { start: ['ip', '-n', ns, 'link', 'set', 'dev', f.dev, 'down'], restore: ['ip', '-n', ns, 'link', 'set', 'dev', f.dev, 'up'] };
+}
+
+export async function runLocalFault(f: FaultSpec, clock: Clock, signal?: AbortSignal, run: Runner = ipRunner): Promise<{ startMs: number; endMs: number }> {
+  const plan = planLocalFault(f);
+  const periods = f.kind === 'flap' ? Array.from({ length: f.count }, () => ({ down: f.downForMs, up: f.upForMs })) : [{ down: f.durationMs, up: 0 }];
+  let startMs = Number.NaN;
+  let endMs = Number.NaN;
+  for (const [i, p] of periods.entries()) {
+    await run(plan.start);
+    if (i === 0) startMs = clock.wallMs();
+    try {
+      await clock.sleep(p.down, signal);
+    } catch {
+      /* interrupted: restore at once */
+    } finally {
+      await run(plan.restore);
+      endMs = clock.wallMs();
+    }
+    if (signal?.aborted) break;
+    if (p.up > 0 && i < periods.length - 1) await clock.sleep(p.up, signal).catch(() => undefined);
+  }
+  return { startMs, endMs };
+}

@@ -1,0 +1,295 @@
+/**
+ * One campaign step (see runner.ts for the whole):
+ *
+ *   agreed start T = now + startDelay --(sleep)--> apply all impairments at T (parallel; skew =
+ *   applied - T per site) --> probes for the rest of the step, faults at T + at, hooks at T + at,
+ *   lease renewal every TTL/3, a progress tick per second (live p50/p99/loss from the histograms'
+ *   per-second difference) --> T + duration: read in-effect, stop probes, wait for faults and
+ *   hooks, PromQL at T + duration, revert this step's impairments --> evaluate (evaluate.ts)
+ *
+ * A lost site (SiteLost) or Ctrl-C stops the step: it returns with `error` set (after stopping its
+ * probes) and the runner reverts what is held. Leases are renewed until the revert.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { isBackhaulError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { Profile } from '../core/profile.js';
+import type { ConformanceMeasurement } from './conformance.js';
+import { evaluateStep, type MeasuredProbe, type StepMeasurements } from './evaluate.js';
+import { runHook } from './hooks.js';
+import { isLocalFault, runLocalFault } from './local-faults.js';
+import { queryPrometheus } from './promql.js';
+import type { HookResult, ProbeTick, StepResult } from './result.js';
+import { baselineKey, guard, SiteLost, type ProgressEvent, type RunnerDeps } from './run-shared.js';
+import type { PhaseRecord, SiteDriver, SiteProbeRun } from './sites/site.js';
+import { faultEndMs, type Campaign, type ProbeSpec, type StepSpec } from './spec.js';
+
+export interface StepContext {
+  deps: RunnerDeps;
+  clock: Clock;
+  site: (n: string) => SiteDriver;
+  held: Map<string, { agent: string; impairment: string }>;
+  profiles: Map<string, Profile>;
+  resolveTarget: (p: ProbeSpec) => string;
+  /** 'agent:NAME' -> that agent's reflector HOST:PORT; anything else as is. */
+  resolveAddr: (a: string) => string;
+  uncertainty: (agent: string) => number;
+  baselines: Map<string, ConformanceMeasurement>;
+  emit: (e: ProgressEvent) => void;
+}
+
+interface LiveProbe {
+  spec: ProbeSpec;
+  target: string;
+  run: SiteProbeRun | null;
+  error?: string;
+  ticks: ProbeTick[];
+  prevHist: hdr.Histogram | null;
+  prevSent: number;
+  prevLost: number;
+}
+
+/**
+ * A probe counts as lost only once its timeout has passed: book the newly lost probes on the tick
+ * of their send time (about `sentBeforeMs`), so the timeline shows loss when it happened.
+ */
+export function attributeLoss(ticks: ProbeTick[], lost: number, sentBeforeMs: number): void {
+  if (lost <= 0 || ticks.length === 0) return;
+  let i = ticks.length - 1;
+  while (i > 0 && (ticks[i] as ProbeTick).tMs - 1000 >= sentBeforeMs) i--;
+  (ticks[i] as ProbeTick).lost += lost;
+}
+
+const pct = (h: hdr.Histogram | null, q: number): number | null => (h && h.totalCount > 0 ? h.getValueAtPercentile(q) / 1e6 : null);
+
+export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepContext): Promise<StepResult> {
+  const { clock, site, held } = x;
+  const outer = x.deps.signal;
+  const stepAbort = new AbortController();
+  const onOuter = (): void => stepAbort.abort(outer?.reason);
+  outer?.addEventListener('abort', onOuter, { once: true });
+  const signal = stepAbort.signal;
+  let error: string | undefined;
+  const fail = (e: unknown): void => {
+    if (error === undefined) error = e instanceof SiteLost ? e.message : outer?.aborted ? 'interrupted' : (e as Error).message;
+    stepAbort.abort(e);
+  };
+
+  const plannedStartMs = clock.wallMs() + c.startDelayMs;
+  const endMs = plannedStartMs + s.durationMs;
+  x.emit({ type: 'step-start', step: s.name, index, total: c.steps.length, plannedStartMs, durationMs: s.durationMs });
+  const skewMs: Record<string, number> = {};
+  const imps: StepMeasurements['impairments'] = [];
+  const ids = new Map<string, string>(); // impairment name -> id
+  const probes: LiveProbe[] = [];
+  const faults: StepMeasurements['faults'] = [];
+  const hooks: HookResult[] = [];
+  const background: Promise<unknown>[] = [];
+  let renewTimer: NodeJS.Timeout | undefined;
+  let tickTimer: NodeJS.Timeout | undefined;
+  let startMs = plannedStartMs;
+  let stepEnded = false;
+
+  try {
+    await clock.sleep(Math.max(0, plannedStartMs - clock.wallMs()), signal);
+    // Apply everywhere at the agreed instant. Wait for every apply to settle (even when one site
+    // is lost) so that everything applied is known, and reverted.
+    const settled = await Promise.allSettled(
+      s.impairments.map(async (spec) => {
+        const imp = spec.target.kind === 'relay' ? { ...spec, target: { ...spec.target, upstream: x.resolveAddr(spec.target.upstream) } } : spec;
+        const profile = x.profiles.get(`${s.name}/${imp.name}`) as Profile;
+        try {
+          const r = await guard(imp.agent, site(imp.agent).apply({ impairment: imp, profile, ttlMs: c.leaseTtlMs, campaign: c.name, step: s.name }, signal));
+          ids.set(imp.name, r.id);
+          held.set(r.id, { agent: imp.agent, impairment: imp.name });
+          skewMs[imp.agent] = Math.max(skewMs[imp.agent] ?? Number.NEGATIVE_INFINITY, r.appliedAtMs - plannedStartMs);
+          imps.push({ spec: imp, applied: true, inEffect: null, phases: [] });
+        } catch (e) {
+          imps.push({ spec: imp, applied: false, inEffect: false, phases: [], error: (e as Error).message });
+          throw e;
+        }
+      }),
+    );
+    const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
+    if (lost) throw lost.reason;
+    const notApplied = imps.filter((i) => !i.applied);
+    if (notApplied.length) throw new Error(`could not apply ${notApplied.map((i) => `${i.spec.name} (${i.error ?? ''})`).join(', ')}`);
+    startMs = clock.wallMs();
+
+    // Leases: renew every TTL/3 until the revert.
+    renewTimer = setInterval(() => {
+      for (const imp of s.impairments) {
+        const id = ids.get(imp.name);
+        if (!id || !held.has(id)) continue;
+        guard(imp.agent, site(imp.agent).renew(id, c.leaseTtlMs)).catch((e: unknown) => {
+          // A renew racing this step's own revert is not an error; anything else is.
+          if (held.has(id) && !stepEnded) fail(e);
+        });
+      }
+    }, Math.max(250, c.leaseTtlMs / 3));
+
+    // Probes for the rest of the step (all settled before going on, as for the applies).
+    const started = await Promise.allSettled(
+      s.probes.map(async (p) => {
+        const target = x.resolveTarget(p);
+        const live: LiveProbe = { spec: p, target, run: null, ticks: [], prevHist: null, prevSent: 0, prevLost: 0 };
+        probes.push(live);
+        try {
+          live.run = await guard(p.from, site(p.from).startProbe(p, target, Math.max(1, endMs - clock.wallMs())));
+        } catch (e) {
+          if (e instanceof SiteLost) throw e;
+          live.error = (e as Error).message;
+        }
+      }),
+    );
+    const lostProbe = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (lostProbe) throw lostProbe.reason;
+
+    // Faults and hooks at their offsets.
+    for (const f of s.faults) {
+      background.push(
+        (async () => {
+          try {
+            await clock.sleep(Math.max(0, plannedStartMs + f.atMs - clock.wallMs()), signal);
+            const t = isLocalFault(f) ? await runLocalFault(f, clock, signal) : await guard(f.agent, site(f.agent).fault(f, signal));
+            faults.push({ name: f.name, kind: f.kind, agent: f.agent, ...t });
+          } catch (e) {
+            if (e instanceof SiteLost) fail(e);
+            else if (!signal.aborted) faults.push({ name: f.name, kind: f.kind, agent: f.agent, startMs: plannedStartMs + f.atMs, endMs: plannedStartMs + faultEndMs(f), error: (e as Error).message });
+          }
+        })(),
+      );
+    }
+    for (const h of s.hooks) {
+      background.push(
+        (async () => {
+          try {
+            await clock.sleep(Math.max(0, plannedStartMs + h.atMs - clock.wallMs()), signal);
+          } catch {
+            return;
+          }
+          hooks.push(await runHook(h, { campaign: c.name, step: s.name, stepEndMs: endMs, cwd: x.deps.cwd ?? process.cwd(), signal: outer ?? new AbortController().signal }));
+        })(),
+      );
+    }
+
+    // Progress: one tick a second.
+    const tick = async (): Promise<void> => {
+      const rows: Extract<ProgressEvent, { type: 'tick' }>['probes'] = [];
+      for (const p of probes) {
+        if (!p.run) continue;
+        try {
+          const snap = await guard(p.spec.from, p.run.snapshot());
+          const cur = snap.histogramNs ? hdr.decodeFromCompressedBase64(snap.histogramNs) : null;
+          let diff: hdr.Histogram | null = null;
+          if (snap.histogramNs) {
+            diff = hdr.decodeFromCompressedBase64(snap.histogramNs);
+            if (p.prevHist) diff.subtract(p.prevHist);
+          }
+          const sent = snap.summary.sent - p.prevSent;
+          const lost = snap.summary.lost - p.prevLost;
+          const now = clock.wallMs();
+          const t: ProbeTick = { tMs: now, sent, lost: 0, p50Ms: pct(diff, 50), p99Ms: pct(diff, 99) };
+          p.ticks.push(t);
+          attributeLoss(p.ticks, lost, now - p.spec.timeoutMs);
+          p.prevHist = cur;
+          p.prevSent = snap.summary.sent;
+          p.prevLost = snap.summary.lost;
+          rows.push({ name: p.spec.name, sent: snap.summary.sent, p50Ms: t.p50Ms, p99Ms: t.p99Ms, loss: sent + lost > 0 ? Math.max(0, lost) / Math.max(1, sent) : 0 });
+        } catch (e) {
+          if (e instanceof SiteLost) fail(e);
+        }
+      }
+      x.emit({ type: 'tick', step: s.name, timeLeftMs: Math.max(0, endMs - clock.wallMs()), probes: rows });
+    };
+    tickTimer = setInterval(() => void tick(), 1000);
+
+    await clock.sleep(Math.max(0, endMs - clock.wallMs()), signal);
+  } catch (e) {
+    fail(e);
+  } finally {
+    clearInterval(tickTimer);
+  }
+
+  // Read back whether each impairment is still in effect (the agent's reconciliation view).
+  if (!error) {
+    await Promise.all(
+      imps.map(async (i) => {
+        const id = ids.get(i.spec.name);
+        if (!id) return;
+        try {
+          i.inEffect = await guard(i.spec.agent, site(i.spec.agent).inEffect(id));
+        } catch (e) {
+          fail(e);
+        }
+      }),
+    );
+  }
+  // Stop probes; wait for faults (they restore themselves) and hooks.
+  const measured: MeasuredProbe[] = await Promise.all(
+    probes.map(async (p): Promise<MeasuredProbe> => {
+      let summary = null;
+      let histogramNs: string | null = null;
+      let perr = p.error;
+      if (p.run) {
+        try {
+          const fin = await guard(p.spec.from, p.run.stop());
+          summary = fin.summary;
+          attributeLoss(p.ticks, fin.summary.lost - p.prevLost, clock.wallMs() - p.spec.timeoutMs);
+          histogramNs = fin.histogramNs;
+        } catch (e) {
+          perr = (e as Error).message;
+          if (e instanceof SiteLost) fail(e);
+        }
+      }
+      const baseline = x.baselines.get(baselineKey(p.spec.from, p.target));
+      return { spec: p.spec, target: p.target, summary, histogramNs, ticks: p.ticks, clockUncertaintyMs: x.uncertainty(p.spec.from), ...(perr ? { error: perr } : {}), ...(baseline ? { baseline } : {}) };
+    }),
+  );
+  await Promise.allSettled(background);
+  const promql: StepMeasurements['promql'] = [];
+  if (!error && c.prometheus) {
+    for (const a of s.assertions) {
+      if (a.scope !== 'promql') continue;
+      promql.push({ name: a.name, ...(await (x.deps.query ?? queryPrometheus)(c.prometheus, a.query, endMs)) });
+    }
+  }
+  // Phases as switched, then revert this step's impairments (no more renewals from here on).
+  stepEnded = true;
+  clearInterval(renewTimer);
+  for (const i of imps) {
+    const id = ids.get(i.spec.name);
+    if (!id) continue;
+    try {
+      i.phases = await site(i.spec.agent).phases(id);
+    } catch {
+      i.phases = [] as PhaseRecord[];
+    }
+    try {
+      await site(i.spec.agent).revert(id);
+      held.delete(id);
+    } catch (e) {
+      if (isBackhaulError(e) && e.code === 'ERR_NOT_FOUND') held.delete(id);
+      else fail(new SiteLost(i.spec.agent, e));
+    }
+  }
+  clearInterval(renewTimer);
+  outer?.removeEventListener('abort', onOuter);
+
+  const stepEnd = Math.min(clock.wallMs(), endMs);
+  const ev = evaluateStep({ step: s, startMs, endMs: stepEnd, profiles: new Map(s.impairments.map((i) => [i.name, x.profiles.get(`${s.name}/${i.name}`) as Profile])), impairments: imps, faults, probes: measured, hooks, promql });
+  return {
+    name: s.name,
+    plannedStartMs,
+    startMs,
+    endMs: stepEnd,
+    skewMs,
+    impairments: imps.map((i) => ({ name: i.spec.name, agent: i.spec.agent, profile: x.profiles.get(`${s.name}/${i.spec.name}`)?.name ?? '?', applied: i.applied, inEffect: i.inEffect, ...(i.error ? { error: i.error } : {}) })),
+    faults,
+    probes: ev.probes,
+    hooks,
+    assertions: ev.assertions,
+    spans: ev.spans,
+    ...(error ? { error } : {}),
+  };
+}

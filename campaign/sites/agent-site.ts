@@ -1,0 +1,175 @@
+/**
+ * A site reached through its agent's HTTP API (agent/api/client.ts).
+ *
+ * - Times: the agent stamps with its own clock; the runner tells us the estimated offset
+ *   (agent - controller, from STAMP timestamps) and we convert every time to the controller's.
+ * - Leases: impairments are created with the campaign's TTL and controller name; the agent
+ *   reverts them itself when they are not renewed (and its guard when it dies).
+ * - Histograms: the agent serves RTT in microseconds; they are rescaled to nanoseconds here so
+ *   every site hands the runner the same unit.
+ * - Faults: the agent API has no fault injection (link down, flap, blackhole): pre-flight says
+ *   so, and a campaign with faults on an agent is refused before anything is touched.
+ * Network failures surface as ERR_UNREACHABLE (the runner treats that as a lost site).
+ */
+import * as hdr from 'hdr-histogram-js';
+import { BackhaulError, isBackhaulError } from '../../core/errors.js';
+import { AgentClient } from '../../agent/api/client.js';
+import type { ProbeSummary } from '../../probe/stats/summary.js';
+import type { AgentSpec, FaultSpec } from '../spec.js';
+import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+
+/** Re-encode a histogram with every value multiplied by `factor` (e.g. us -> ns: 1000). */
+export function rescaleHistogram(encoded: string, factor: number): string {
+  const src = hdr.decodeFromCompressedBase64(encoded) as hdr.Histogram & {
+    recordedValuesIterator: { reset(): void; hasNext(): boolean; next(): { valueIteratedTo: number; countAtValueIteratedTo: number } };
+  };
+  const out = hdr.build({ numberOfSignificantValueDigits: src.numberOfSignificantValueDigits as 1 | 2 | 3 | 4 | 5, highestTrackableValue: Math.max(2, src.maxValue * factor * 2) });
+  const it = src.recordedValuesIterator;
+  it.reset();
+  while (it.hasNext()) {
+    const v = it.next();
+    if (v.countAtValueIteratedTo > 0) out.recordValueWithCount(v.valueIteratedTo * factor, v.countAtValueIteratedTo);
+  }
+  return hdr.encodeIntoCompressedBase64(out);
+}
+
+export class AgentSite implements SiteDriver {
+  readonly name: string;
+  private readonly client: AgentClient;
+  private offsetMs = 0;
+  private readonly controller: string;
+  private readonly profiles = new Map<string, ApplyRequest['profile']>();
+
+  constructor(agent: AgentSpec, opts: { controller?: string; client?: AgentClient } = {}) {
+    this.name = agent.name;
+    this.client = opts.client ?? new AgentClient(agent.url, agent.token ? { token: agent.token } : {});
+    this.controller = opts.controller ?? 'backhaul-campaign';
+  }
+
+  setClockOffset(offsetMs: number): void {
+    this.offsetMs = offsetMs;
+  }
+
+  private local(agentMs: number): number {
+    return agentMs - this.offsetMs;
+  }
+
+  async preflight(): Promise<SitePreflight> {
+    const pf: SitePreflight = { reachable: false, authorised: false, backends: [], faults: [], reflector: null, problems: [] };
+    try {
+      const h = await this.client.health();
+      pf.reachable = true;
+      pf.version = h.version;
+      if (!h.guard.alive) pf.problems.push('its revert guard is not running');
+    } catch (e) {
+      pf.problems.push((e as Error).message);
+      return pf;
+    }
+    try {
+      await this.client.listImpairments();
+      pf.authorised = true;
+      const caps = await this.client.capabilities();
+      pf.backends = caps.backends;
+      const r = await this.client.reflector();
+      if (r.enabled && r.port) {
+        const host = !r.address || r.address === '0.0.0.0' || r.address === '::' ? new URL(this.client.baseUrl).hostname : r.address;
+        pf.reflector = `${host.includes(':') ? `[${host}]` : host}:${r.port}`;
+      }
+    } catch (e) {
+      if (isBackhaulError(e) && (e.code === 'ERR_UNAUTHORIZED' || e.code === 'ERR_FORBIDDEN')) pf.problems.push(`token refused: ${e.message}`);
+      else pf.problems.push((e as Error).message);
+    }
+    return pf;
+  }
+
+  async missingProfiles(names: string[]): Promise<string[]> {
+    const known = new Set((await this.client.listProfiles()).map((p) => p.name));
+    return names.filter((n) => !known.has(n));
+  }
+
+  async apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }> {
+    const t = req.impairment.target;
+    const ref = req.impairment.profile;
+    const view = await this.client.createImpairment(
+      {
+        target: t.kind === 'relay' ? { kind: 'relay', proto: t.proto, listen: t.listen, upstream: t.upstream } : { kind: 'netem', dev: t.dev, ...(t.netns ? { netns: t.netns } : {}) },
+        profile: 'name' in ref ? ref.name : ref.inline,
+        direction: req.impairment.direction,
+        ...(req.impairment.match ? { match: req.impairment.match } : {}),
+        ...(req.impairment.exclude ? { exclude: req.impairment.exclude } : {}),
+        ttl: req.ttlMs,
+        controller: this.controller,
+        labels: { campaign: req.campaign, step: req.step },
+      },
+      signal,
+    );
+    this.profiles.set(view.id, req.profile);
+    return { id: view.id, appliedAtMs: this.local(view.createdAtMs) };
+  }
+
+  async renew(id: string, ttlMs: number): Promise<void> {
+    await this.client.renewImpairment(id, { ttl: ttlMs, controller: this.controller });
+  }
+
+  async inEffect(id: string): Promise<boolean | null> {
+    return (await this.client.getImpairment(id)).inEffect;
+  }
+
+  async phases(id: string): Promise<PhaseRecord[]> {
+    const v = await this.client.getImpairment(id);
+    const profile = this.profiles.get(id) ?? v.profile;
+    const sw = v.phaseSwitches;
+    return sw.map((s, i) => {
+      const ph = profile.schedule?.phases[s.index];
+      const all = (x: { loss?: unknown } | undefined): boolean => {
+        const l = x?.loss as { model?: string; pct?: number } | undefined;
+        return l?.model === 'random' && (l.pct ?? 0) >= 100;
+      };
+      const next = sw[i + 1];
+      return { name: s.name, startMs: this.local(s.actualAtMs), endMs: next ? this.local(next.actualAtMs) : Number.POSITIVE_INFINITY, outage: all(ph?.egress as never) || all(ph?.ingress as never) };
+    });
+  }
+
+  async revert(id: string): Promise<void> {
+    try {
+      await this.client.deleteImpairment(id, { controller: this.controller });
+    } catch (e) {
+      if (!(isBackhaulError(e) && e.code === 'ERR_NOT_FOUND')) throw e;
+    }
+    this.profiles.delete(id);
+  }
+
+  async clearAll(): Promise<number> {
+    return (await this.client.clearAll({ force: true })).length;
+  }
+
+  async fault(f: FaultSpec): Promise<{ startMs: number; endMs: number }> {
+    throw new BackhaulError('ERR_UNSUPPORTED', `agent ${this.name}: the agent API cannot inject '${f.kind}' faults`);
+  }
+
+  async startProbe(p: { name: string; intervalMs: number; timeoutMs: number }, target: string, durationMs: number): Promise<SiteProbeRun> {
+    const view = await this.client.startProbe({ target, name: p.name, intervalMs: p.intervalMs, timeoutMs: p.timeoutMs, durationMs });
+    const read = async (final: boolean): Promise<{ summary: ProbeSummary; histogramNs: string | null }> => {
+      const v = final ? await this.client.stopProbe(view.id) : await this.client.getProbe(view.id);
+      const summary = v.summary as unknown as ProbeSummary;
+      summary.outages = (summary.outages ?? []).map((o) => ({ ...o, startMs: this.local(o.startMs), endMs: this.local(o.endMs) }));
+      let histogramNs: string | null = null;
+      try {
+        const h = await this.client.probeHistogram(view.id);
+        histogramNs = rescaleHistogram(h.encoded, h.unit === 'us' ? 1000 : 1);
+      } catch (e) {
+        if (isBackhaulError(e) && e.code === 'ERR_UNREACHABLE') throw e;
+      }
+      return { summary, histogramNs };
+    };
+    let stopped: Promise<{ summary: ProbeSummary; histogramNs: string | null }> | null = null;
+    return {
+      snapshot: () => read(false),
+      stop: () => (stopped ??= read(true)),
+    };
+  }
+
+  async close(): Promise<void> {
+    /* stateless client */
+  }
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateStep, type StepMeasurements } from '../../campaign/evaluate.js';
+import { queryPrometheus } from '../../campaign/promql.js';
+import { parseJunit } from '../../campaign/hooks.js';
+import { parseCampaign } from '../../campaign/spec.js';
+import { summaryOf } from './fixture.js';
+
+const step = parseCampaign(
+  {
+    name: 'e',
+    agents: [{ name: 'a', url: 'in-process' }],
+    prometheus: 'http://127.0.0.1:9090',
+    steps: [
+      {
+        name: 's',
+        duration: '10s',
+        probes: [
+          { name: 'p1', from: 'a', to: '10.0.0.1:862' },
+          { name: 'p2', from: 'a', to: '10.0.0.2:862' },
+        ],
+        hooks: [{ name: 'h', run: 'true' }],
+        assertions: ['loss < 1%', { probe: 'p2', assert: 'outage.count == 0' }, { hook: 'h' }, { hook: 'h', assert: 'junit.failures == 0' }, { promql: 'up', assert: '== 1', name: 'up' }],
+      },
+    ],
+  },
+  'e.yaml',
+  { env: {} },
+).steps[0]!;
+
+function measurements(over: Partial<StepMeasurements> = {}): StepMeasurements {
+  return {
+    step,
+    startMs: 0,
+    endMs: 10_000,
+    profiles: new Map(),
+    impairments: [],
+    faults: [],
+    probes: [
+      { spec: step.probes[0]!, target: '10.0.0.1:862', summary: summaryOf({ sent: 1000, received: 995, lost: 5 }), histogramNs: null, ticks: [], clockUncertaintyMs: 0 },
+      { spec: step.probes[1]!, target: '10.0.0.2:862', summary: summaryOf({ sent: 1000, received: 980, lost: 20, outages: [{ startMs: 10, endMs: 100, durationMs: 90, lost: 5, boundMs: 20 } as never] }), histogramNs: null, ticks: [], clockUncertaintyMs: 0 },
+    ],
+    hooks: [{ step: 's', name: 'h', exitCode: 0, timedOut: false, durationMs: 5, outputTail: '', junit: { tests: 3, failures: 1, errors: 0, skipped: 0, cases: [] } }],
+    promql: [{ name: 'up', values: [1, 1, 0] }],
+    ...over,
+  };
+}
+
+describe('evaluateStep', () => {
+  it('a probe assertion without probe: applies to every probe; hooks and PromQL are judged', () => {
+    const r = evaluateStep(measurements());
+    expect(r.assertions.map((a) => [a.scope, a.target, a.text, a.passed])).toEqual([
+      ['probe', 'p1', 'loss < 1%', true],
+      ['probe', 'p2', 'loss < 1%', false],
+      ['probe', 'p2', 'outage.count == 0', false],
+      ['hook', 'h', 'exit == 0', true],
+      ['hook', 'h', 'junit.failures == 0', false],
+      ['promql', 'up', 'up == 1', false],
+    ]);
+    expect(r.assertions[5]!.message).toMatch(/value = 0, expected == 1 \(3 series\)/);
+    expect(r.spans.filter((s) => s.kind === 'outage')).toHaveLength(1);
+  });
+
+  it('no data fails: a hook that did not run, a query without samples, a probe that failed', () => {
+    const r = evaluateStep(
+      measurements({
+        hooks: [],
+        promql: [{ name: 'up', values: null, error: 'cannot query http://127.0.0.1:9090: connection refused' }],
+        probes: [{ spec: step.probes[0]!, target: '10.0.0.1:862', summary: null, histogramNs: null, ticks: [], clockUncertaintyMs: 0, error: 'no route' }],
+      }),
+    );
+    expect(r.assertions.every((a) => !a.passed)).toBe(true);
+    expect(r.assertions.find((a) => a.scope === 'promql')!.message).toMatch(/query failed: cannot query/);
+    expect(r.assertions.find((a) => a.scope === 'probe')!.message).toBe('probe failed: no route');
+  });
+});
+
+describe('queryPrometheus', () => {
+  const reply = (status: number, body: unknown): typeof fetch => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
+  it('vector and scalar results; the query and time are sent', async () => {
+    let seen = '';
+    const f = (async (u: URL) => {
+      seen = String(u);
+      return new Response(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '0.25'] }] } }));
+    }) as unknown as typeof fetch;
+    expect(await queryPrometheus('http://p:9090', 'sum(up)', 1_700_000_000_500, { fetchImpl: f })).toEqual({ values: [0.25] });
+    expect(seen).toBe('http://p:9090/api/v1/query?query=sum%28up%29&time=1700000000.500');
+    expect(await queryPrometheus('http://p:9090', '1', 0, { fetchImpl: reply(200, { status: 'success', data: { resultType: 'scalar', result: [0, '3'] } }) })).toEqual({ values: [3] });
+  });
+  it('errors are reported, never a value', async () => {
+    expect((await queryPrometheus('http://p:9090', 'x{', 0, { fetchImpl: reply(400, { status: 'error', error: 'parse error' }) })).error).toMatch(/400: parse error/);
+    expect((await queryPrometheus('http://p:9090', 'x', 0, { fetchImpl: reply(200, { status: 'success', data: { resultType: 'matrix', result: [] } }) })).error).toMatch(/unsupported result type 'matrix'/);
+  });
+});
+
+describe('parseJunit', () => {
+  it('counts cases, failures, errors, skipped from the cases themselves', () => {
+    const j = parseJunit(`<?xml version="1.0"?><testsuites><testsuite name="a"><testcase name="ok" classname="c"/><testcase name="bad" classname="c"><failure message="boom">x</failure></testcase></testsuite><testsuite name="b"><testcase name="err"><error message="E"/></testcase><testcase name="sk"><skipped/></testcase></testsuite></testsuites>`);
+    expect([j.tests, j.failures, j.errors, j.skipped]).toEqual([4, 1, 1, 1]);
+    expect(j.cases.find((c) => c.name === 'bad')).toMatchObject({ failed: true, message: 'boom' });
+  });
+  it('a single <testsuite> root works; no suite is an error', () => {
+    expect(parseJunit('<testsuite name="x"><testcase name="t"/></testsuite>').tests).toBe(1);
+    expect(() => parseJunit('<html/>')).toThrow(/no <testsuite>/);
+  });
+});

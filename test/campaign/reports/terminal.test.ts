@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { renderSummary } from '../../../campaign/reports/terminal.js';
+import { renderJson, JSON_REPORT_SCHEMA } from '../../../campaign/reports/json.js';
+import { fixtureResult } from '../fixture.js';
+
+describe('terminal summary and JSON', () => {
+  it('shows every assertion with its verdict and the campaign verdict', () => {
+    const text = renderSummary(fixtureResult({ failing: true }));
+    expect(text).toMatch(/FAIL to-dc: rtt\.p99 < 250ms -- rtt\.p99 = /);
+    expect(text).toMatch(/PASS to-dc: loss < 5%/);
+    expect(text).toMatch(/FAILED: 1 of 6 assertions do not hold \(exit 1\)/);
+    expect(text).toMatch(/clock offset 0\.1 ms/);
+  });
+  it('JSON keeps the encoded histograms and round-trips', () => {
+    const r = fixtureResult();
+    const back = JSON.parse(renderJson(r));
+    expect(back.schema).toBe(JSON_REPORT_SCHEMA);
+    expect(back.steps[0].probes[0].histogramNs).toBe(r.steps[0]!.probes[0]!.histogramNs);
+    expect(back.exitCode).toBe(0);
+  });
+});

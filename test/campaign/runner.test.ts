@@ -1,0 +1,186 @@
+/**
+ * The runner against fake sites (unit tier): ordering, verdicts, exit codes, and that it always
+ * reverts: a site lost mid-step stops the campaign with exit 2 and every other site's impairments
+ * are reverted; an impairment the site reports not in effect fails its step (exit 1).
+ */
+import * as hdr from 'hdr-histogram-js';
+import { describe, expect, it } from 'vitest';
+import { BackhaulError } from '../../core/errors.js';
+import type { Profile } from '../../core/profile.js';
+import { runCampaign } from '../../campaign/runner.js';
+import type { ApplyRequest, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
+import { parseCampaign, type AgentSpec } from '../../campaign/spec.js';
+import { summaryOf } from './fixture.js';
+
+const PROFILES: Record<string, Profile> = {
+  slow: { name: 'slow', description: '', egress: { delayMs: 50 }, ingress: { delayMs: 50 } },
+  clean: { name: 'clean', description: '', egress: {} },
+};
+
+class FakeSite implements SiteDriver {
+  log: string[] = [];
+  applied = new Set<string>();
+  lostAfterMs: number | null = null;
+  inEffectValue: boolean | null = true;
+  rttMs = 100.5;
+  private n = 0;
+  private started = Date.now();
+  constructor(readonly name: string) {}
+  private check(): void {
+    if (this.lostAfterMs !== null && Date.now() - this.started > this.lostAfterMs) throw new BackhaulError('ERR_UNREACHABLE', `cannot reach ${this.name}`);
+  }
+  async preflight(): Promise<SitePreflight> {
+    this.started = Date.now();
+    return { reachable: true, authorised: true, backends: ['netem'], faults: [], reflector: null, problems: [] };
+  }
+  async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
+    this.check();
+    const id = `${this.name}-${++this.n}`;
+    this.applied.add(id);
+    this.log.push(`apply ${req.step} ${req.profile.name}`);
+    return { id, appliedAtMs: Date.now() };
+  }
+  async renew(): Promise<void> {
+    this.check();
+  }
+  async inEffect(): Promise<boolean | null> {
+    this.check();
+    return this.inEffectValue;
+  }
+  async phases() {
+    return [];
+  }
+  async revert(id: string): Promise<void> {
+    this.check();
+    if (this.applied.delete(id)) this.log.push(`revert ${id}`);
+  }
+  async clearAll(): Promise<number> {
+    return 0;
+  }
+  async fault(): Promise<{ startMs: number; endMs: number }> {
+    throw new Error('no faults');
+  }
+  async startProbe(): Promise<SiteProbeRun> {
+    this.check();
+    const h = hdr.build();
+    for (let i = 0; i < 200; i++) h.recordValue(Math.round((this.rttMs + (i % 10) * 0.1) * 1e6));
+    const rep = { summary: summaryOf({ sent: 200, received: 200, lost: 0, rttMs: { count: 200, min: this.rttMs, p50: this.rttMs + 0.4, p90: this.rttMs + 0.8, p99: this.rttMs + 0.9, p999: this.rttMs + 0.9, max: this.rttMs + 0.9, mean: this.rttMs + 0.45, stddev: 0.3 } }), histogramNs: hdr.encodeIntoCompressedBase64(h) };
+    return {
+      snapshot: async () => {
+        this.check();
+        return rep;
+      },
+      stop: async () => {
+        this.check();
+        return rep;
+      },
+    };
+  }
+  async close(): Promise<void> {}
+}
+
+function campaign(steps = 2): ReturnType<typeof parseCampaign> {
+  return parseCampaign(
+    {
+      name: 't',
+      agents: [
+        { name: 'a', url: 'http://127.0.0.1:1' },
+        { name: 'b', url: 'http://127.0.0.1:2' },
+      ],
+      startDelay: '10ms',
+      leaseTtl: '900ms',
+      steps: Array.from({ length: steps }, (_, i) => ({
+        name: `s${i}`,
+        duration: '1200ms',
+        impairments: [
+          { name: 'wan-a', agent: 'a', dev: 'eth0', profile: 'slow' },
+          { name: 'wan-b', agent: 'b', dev: 'eth0', profile: 'clean' },
+        ],
+        probes: [{ name: 'p', from: 'a', to: '10.0.0.1:862', crosses: ['wan-a'] }],
+        assertions: ['rtt.p50 < 200ms'],
+      })),
+    },
+    't.yaml',
+    { env: {} },
+  );
+}
+
+const deps = (sites: Record<string, FakeSite>) => ({
+  connect: (a: AgentSpec) => sites[a.name] as FakeSite,
+  resolveProfile: async (ref: { name: string } | { inline: Record<string, unknown> }) => PROFILES[(ref as { name: string }).name] as Profile,
+  baselineMs: 0,
+});
+
+describe('runCampaign with fake sites', () => {
+  it('all assertions hold: exit 0, every impairment applied then reverted, in order', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    const r = await runCampaign(campaign(), deps(sites));
+    expect(r.error).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    expect(sites.a.log).toEqual(['apply s0 slow', 'revert a-1', 'apply s1 slow', 'revert a-2']);
+    expect(sites.b.log).toEqual(['apply s0 clean', 'revert b-1', 'apply s1 clean', 'revert b-2']);
+    const s0 = r.steps[0]!;
+    expect(s0.assertions.map((a) => [a.scope, a.target, a.passed])).toEqual([
+      ['probe', 'p', true],
+      ['in-effect', 'wan-a', true],
+      ['in-effect', 'wan-b', true],
+      ['conformance', 'p x wan-a', true],
+    ]);
+    expect(Object.keys(s0.skewMs).sort()).toEqual(['a', 'b']);
+    expect(s0.probes[0]!.latency!.count).toBe(200);
+  });
+
+  it('an impairment not in effect (and a path without its delay) fails: exit 1', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.inEffectValue = false;
+    sites.a.rttMs = 0.3;
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(1);
+    const failed = r.steps[0]!.assertions.filter((a) => !a.passed).map((a) => a.scope);
+    expect(failed).toEqual(['in-effect', 'conformance']);
+    expect(r.steps[0]!.probes[0]!.conformance[0]!.result.checks.find((c) => c.quantity === 'delay')!.status).toBe('not-in-effect');
+  });
+
+  it('a site lost mid-campaign: reported, the other site reverted, exit 2', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.lostAfterMs = 600; // during the first step
+    const r = await runCampaign(campaign(), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.verdict).toBe('error');
+    expect(r.steps).toHaveLength(1);
+    expect(r.steps[0]!.error).toMatch(/agent a was lost: cannot reach a/);
+    expect(sites.b.applied.size).toBe(0);
+    expect(sites.b.log).toEqual(['apply s0 clean', 'revert b-1']);
+    // the lost site's impairment could not be reverted by us: reported, left to its lease
+    expect(r.reverts).toEqual([expect.objectContaining({ agent: 'a', impairment: 'wan-a', ok: false })]);
+  });
+
+  it('interrupted (Ctrl-C): reverts everything, exit 2', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('SIGINT')), 500);
+    const r = await runCampaign(campaign(), { ...deps(sites), signal: ac.signal });
+    expect(r.exitCode).toBe(2);
+    expect(r.error ?? r.steps[0]!.error).toMatch(/interrupted/);
+    expect(sites.a.applied.size + sites.b.applied.size).toBe(0);
+  });
+
+  it('a profile the agent does not know fails pre-flight: exit 2, nothing touched', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    (sites.a as FakeSite & { missingProfiles(n: string[]): Promise<string[]> }).missingProfiles = async (names) => names.filter((n) => n !== 'clean');
+    const r = await runCampaign(campaign(), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.error).toMatch(/agent a does not know profile\(s\) slow/);
+    expect(sites.a.log).toEqual([]);
+    expect(sites.b.log).toEqual([]);
+  });
+
+  it('pre-flight failure touches nothing: exit 2', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.preflight = async () => ({ reachable: false, authorised: false, backends: [], faults: [], reflector: null, problems: ['connection refused'] });
+    const r = await runCampaign(campaign(), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.error).toMatch(/pre-flight failed, no site was touched: agent b .* is not reachable: connection refused/);
+    expect(sites.a.log).toEqual([]);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Traffic through profiles applied by our netem backend: delay against the same-boot baseline,
+ * loss against binomial bounds, Gilbert-Elliott loss and burst length against bounds that allow
+ * for burstiness (inverted p/r or 1-h would fail), `--match` impairing only the matched peer, and
+ * replacing a profile while traffic flows leaving no stale fields (tc, status and the delay
+ * distribution itself).
+ */
+import type { NetemTarget } from '../../../agent/backend.js';
+import type { Profile } from '../../../core/profile.js';
+import { parseProfile } from '../../../core/profile-parse.js';
+import { loadProfile } from '../../../agent/profile-library.js';
+import type { CaseContext, KernelCase } from '../harness.js';
+import { binomialBounds, burstLengths, fmtInterval, gilbertBounds, lostSeqs, mean, quantile, rtts, within } from '../measure.js';
+import { baseline, delayBand, ping } from '../traffic.js';
+import { sharedTopology } from '../topology.js';
+import { sharedBackend } from '../netem-adapter.js';
+import type { NetemBackend } from '../../../agent/netem/netem-backend.js';
+import { allQdiscs, netemFor } from './profiles.js';
+
+async function applied(t: CaseContext, target: NetemTarget, profile: Profile): Promise<NetemBackend> {
+  const backend = await sharedBackend(t);
+  t.defer(() => backend.revert(target));
+  await backend.apply(target, profile);
+  return backend;
+}
+
+function userProfile(raw: Record<string, unknown>): Profile {
+  return parseProfile({ description: 'kernel-tier test profile', ...raw }, 'kernel-tier');
+}
+
+export const trafficCases: KernelCase[] = [
+  {
+    name: 'traffic nlc-very-bad-network (both directions): RTT = baseline + 2 x 500 ms, loss = 1 - 0.9^2',
+    timeoutMs: 90_000,
+    run: async (t) => {
+      const base = await baseline(t);
+      const { a, aIf, bIp } = await sharedTopology(t);
+      const profile = await loadProfile('nlc-very-bad-network');
+      await applied(t, { kind: 'netem', dev: aIf, netns: a.name, direction: 'both' }, profile);
+      const s = await ping(a, bIp, { count: 500, intervalS: 0.01 });
+      const pLoss = 1 - (1 - 0.1) * (1 - 0.1); // request lost on egress or reply lost on ingress
+      const loss = lostSeqs(s).length / s.transmitted;
+      const lb = binomialBounds(s.transmitted, pLoss);
+      t.log(`loss ${(loss * 100).toFixed(1)}% of ${s.transmitted}, bound ${fmtInterval(lb)}`);
+      t.check(within(loss, lb), `loss ${loss.toFixed(3)} outside ${fmtInterval(lb)}`);
+      const med = quantile(rtts(s), 0.5);
+      const band = delayBand(base, 1000);
+      t.log(`median RTT ${med.toFixed(1)} ms, band ${fmtInterval(band, 1)}`);
+      t.check(within(med, band), `median RTT ${med.toFixed(1)} ms outside ${fmtInterval(band, 1)}`);
+    },
+  },
+  {
+    name: 'traffic Gilbert-Elliott profile: mean loss and mean burst length match p, r (not inverted)',
+    timeoutMs: 120_000,
+    run: async (t) => {
+      const base = await baseline(t);
+      const { a, aIf, bIp } = await sharedTopology(t);
+      const profile = userProfile({ name: 'kt-ge', egress: { delay: '10ms', loss: { model: 'gilbert-elliott', p: '5%', r: '25%', '1-h': '100%', '1-k': '0%' } } });
+      await applied(t, { kind: 'netem', dev: aIf, netns: a.name, direction: 'egress' }, profile);
+      const s = await ping(a, bIp, { count: 1500, intervalS: 0.005 });
+      const lost = lostSeqs(s);
+      const bursts = burstLengths(lost);
+      const g = gilbertBounds(s.transmitted, 0.05, 0.25);
+      // Inverted p/r would lose ~83% in bursts of ~20; an inverted 1-h would lose almost nothing.
+      const loss = lost.length / s.transmitted;
+      const mb = bursts.length ? mean(bursts) : 0;
+      t.log(`loss ${(loss * 100).toFixed(1)}% (bound ${fmtInterval(g.loss)}), ${bursts.length} bursts of mean ${mb.toFixed(2)} (bound ${fmtInterval(g.meanBurst, 2)})`);
+      t.check(within(loss, g.loss), `GE loss ${loss.toFixed(3)} outside ${fmtInterval(g.loss)}`);
+      t.check(within(mb, g.meanBurst), `GE mean burst ${mb.toFixed(2)} outside ${fmtInterval(g.meanBurst, 2)}`);
+      const med = quantile(rtts(s), 0.5);
+      const band = delayBand(base, 10);
+      t.check(within(med, band), `median RTT ${med.toFixed(2)} ms outside ${fmtInterval(band, 2)}`);
+    },
+  },
+  {
+    name: 'traffic --match peer=10.77.0.2/32: the matched peer is delayed, another address on the same link is not',
+    timeoutMs: 90_000,
+    run: async (t) => {
+      const base = await baseline(t);
+      const { a, aIf, b, bIf, bIp } = await sharedTopology(t);
+      const other = '10.77.0.3';
+      await b.exec(['ip', 'addr', 'add', `${other}/24`, 'dev', bIf]);
+      t.defer(() => b.exec(['ip', 'addr', 'del', `${other}/24`, 'dev', bIf]));
+      const profile = userProfile({ name: 'kt-match', egress: { delay: '40ms', loss: '0%' } });
+      await applied(t, { kind: 'netem', dev: aIf, netns: a.name, direction: 'egress', match: [{ peer: `${bIp}/32` }] }, profile);
+      const matched = quantile(rtts(await ping(a, bIp, { count: 150 })), 0.5);
+      const unmatched = quantile(rtts(await ping(a, other, { count: 150 })), 0.5);
+      const hit = delayBand(base, 40);
+      const miss = delayBand(base, 0);
+      t.log(`median RTT to ${bIp} ${matched.toFixed(2)} ms (band ${fmtInterval(hit, 2)}), to ${other} ${unmatched.toFixed(2)} ms (band ${fmtInterval(miss, 2)})`);
+      t.check(within(matched, hit), `matched peer: median ${matched.toFixed(2)} ms outside ${fmtInterval(hit, 2)}`);
+      t.check(within(unmatched, miss), `unmatched address: median ${unmatched.toFixed(2)} ms outside ${fmtInterval(miss, 2)} (impaired?)`);
+    },
+  },
+  {
+    name: 'replace while traffic flows: reorder+corrupt+duplicate+normal distribution -> none of them (tc, status, delay shape)',
+    timeoutMs: 120_000,
+    run: async (t) => {
+      const base = await baseline(t);
+      const { a, aIf, bIp } = await sharedTopology(t);
+      const target: NetemTarget = { kind: 'netem', dev: aIf, netns: a.name, direction: 'egress' };
+      const first = userProfile({ name: 'kt-busy', egress: { delay: '30ms', jitter: '10ms', distribution: 'normal', reorder: { pct: '5%', gap: 3 }, corrupt: '1%', duplicate: '2%' } });
+      const second = userProfile({ name: 'kt-plain', egress: { delay: '30ms', jitter: '10ms' } });
+      const backend = await applied(t, target, first);
+      const flowing = ping(a, bIp, { count: 300, intervalS: 0.01 }); // ~3 s of traffic across the switch
+      await new Promise((r) => setTimeout(r, 1500));
+      await backend.apply(target, second);
+      const during = await flowing;
+      t.check(during.replies.size > during.transmitted / 2, `traffic did not flow across the switch: ${during.replies.size}/${during.transmitted} answered`);
+      const netem = netemFor(await allQdiscs(a), aIf, 'egress');
+      for (const k of ['reorder', 'corrupt', 'duplicate']) {
+        const v = netem?.options?.[k] as Record<string, number> | undefined;
+        t.check(v === undefined || Object.values(v).every((x) => x === 0), `tc still shows ${k}: ${JSON.stringify(v)}`);
+      }
+      const status = await backend.status(target);
+      for (const k of ['reorderPct', 'corruptPct', 'duplicatePct', 'distribution'] as const) t.check(status?.egress?.[k] === undefined, `status still shows ${k}: ${JSON.stringify(status?.egress?.[k])}`);
+      // A stale `normal` table would put ~32% of delays beyond +/- jitter; uniform puts none there.
+      const s = await ping(a, bIp, { count: 400, intervalS: 0.01 });
+      const slack = Math.max(base.p90 - base.p10, 0.05) * 4 + 1;
+      const lo = base.p50 + 30 - 10 - slack;
+      const hi = base.p50 + 30 + 10 + slack;
+      const xs = rtts(s);
+      const outside = xs.filter((x) => x < lo || x > hi).length / xs.length;
+      t.log(`after the switch: ${(outside * 100).toFixed(1)}% of ${xs.length} RTTs outside [${lo.toFixed(1)}, ${hi.toFixed(1)}] ms (uniform: ~0%, stale normal: ~30%)`);
+      t.check(outside < 0.15, `${(outside * 100).toFixed(1)}% of RTTs beyond delay +/- jitter: the old distribution table is still in effect`);
+    },
+  },
+];
