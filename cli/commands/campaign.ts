@@ -5,24 +5,33 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { BackhaulError } from '../../core/errors.js';
-import { parseProfile } from '../../core/profile-parse.js';
-import { loadProfile } from '../../agent/profile-library.js';
-import { runDemo } from '../../campaign/demo.js';
-import { renderSummary } from '../../campaign/reports/terminal.js';
-import { writeReports } from '../../campaign/reports/index.js';
-import { runCampaign } from '../../campaign/runner.js';
-import { connectSite } from '../../campaign/sites/connect.js';
-import { loadCampaign, type ProfileRef } from '../../campaign/spec.js';
+import type { parseProfile } from '../../core/profile-parse.js';
+import type { runCampaign } from '../../campaign/runner.js';
+import type { ProfileRef } from '../../campaign/spec.js';
 import { parseDurationMs } from '../../campaign/quantity.js';
 import type { CliContext } from '../context.js';
 import { runAction } from '../context.js';
 import { emit, usageError } from '../output.js';
 import { progressPrinter } from './campaign-progress.js';
 
+/** The campaign library (yaml, zod, agent client, relay, reports): loaded when a command runs, not at start-up. */
+const loadImpl = async () => {
+  const [{ runDemo }, { renderSummary }, { writeReports }, { runCampaign }, { connectSite }, { loadCampaign }] = await Promise.all([
+    import('../../campaign/demo.js'),
+    import('../../campaign/reports/terminal.js'),
+    import('../../campaign/reports/index.js'),
+    import('../../campaign/runner.js'),
+    import('../../campaign/sites/connect.js'),
+    import('../../campaign/spec.js'),
+  ]);
+  return { runDemo, renderSummary, writeReports, runCampaign, connectSite, loadCampaign };
+};
+
 const defaultOut = (name: string): string => `backhaul-report-${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`;
 
 export async function resolveProfileRef(ref: ProfileRef): Promise<ReturnType<typeof parseProfile>> {
-  return 'name' in ref ? loadProfile(ref.name) : parseProfile(ref.inline, 'inline profile');
+  if ('name' in ref) return (await import('../../agent/profile-library.js')).loadProfile(ref.name);
+  return (await import('../../core/profile-parse.js')).parseProfile(ref.inline, 'inline profile');
 }
 
 export function registerCampaign(program: Command, ctx: CliContext): void {
@@ -35,6 +44,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) =>
       runAction(ctx, opts, async () => {
+        const { loadCampaign } = await loadImpl();
         const c = await loadCampaign(file, { env: ctx.env });
         const problems: string[] = [];
         for (const s of c.steps) for (const i of s.impairments) await resolveProfileRef(i.profile).catch((e: Error) => problems.push(`steps.${s.name}.${i.name}: ${e.message}`));
@@ -62,6 +72,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
       runAction(ctx, opts, async () => {
         const baselineMs = parseDurationMs(opts.baseline);
         if (baselineMs === null) throw usageError(`--baseline: '${opts.baseline}' is not a duration`, "e.g. --baseline 2s, or 0s to skip");
+        const { loadCampaign, runCampaign, connectSite, writeReports, renderSummary } = await loadImpl();
         const c = await loadCampaign(file, { env: ctx.env });
         const result = await runCampaign(c, {
           connect: (a) => connectSite(a),
@@ -85,6 +96,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) =>
       runAction(ctx, opts, async () => {
+        const { loadCampaign, connectSite } = await loadImpl();
         const c = await loadCampaign(file, { env: ctx.env });
         const rows = await Promise.all(
           c.agents.map(async (a) => {
@@ -116,6 +128,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
         const stepMs = parseDurationMs(opts.step);
         if (stepMs === null || stepMs < 6000) throw usageError(`--step: '${opts.step}' must be a duration of at least 6s`);
         const out = resolve(opts.out);
+        const { runDemo, renderSummary } = await loadImpl();
         const say = opts.quiet ? (): void => undefined : ctx.io.err;
         say(`backhaul demo: 4 steps of ${opts.step} through the userspace relay on 127.0.0.1; reports will be in ${out}/\n`);
         const o = await runDemo({

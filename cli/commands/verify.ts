@@ -4,10 +4,7 @@
  * deviation or an impairment not in effect, 2 could not run.
  */
 import type { Command } from 'commander';
-import { loadProfile } from '../../agent/profile-library.js';
-import { NetemBackend } from '../../agent/netem/netem-backend.js';
 import { parseDurationMs } from '../../campaign/quantity.js';
-import { runVerify } from '../../campaign/verify.js';
 import type { CliContext } from '../context.js';
 import { runAction } from '../context.js';
 import { emit, table, usageError } from '../output.js';
@@ -53,6 +50,12 @@ Examples:
         if (baselineMs === null) throw usageError(`--baseline: '${opts.baseline}' is not a duration`);
         if (Boolean(opts.relay) === Boolean(opts.dev)) throw usageError('give exactly one of --relay or --dev IF', 'e.g. backhaul verify lte-cell-edge --relay --to 127.0.0.1:862');
         const agent = opts.agent ? { name: 'agent', url: opts.agent, ...(ctx.env['BACKHAUL_TOKEN'] ? { token: ctx.env['BACKHAUL_TOKEN'], tokenEnv: 'BACKHAUL_TOKEN' } : {}) } : undefined;
+        // heavy (profile library, netem backend, probe and relay engines): loaded when the command runs
+        const [{ loadProfile }, { NetemBackend }, { runVerify }] = await Promise.all([
+          import('../../agent/profile-library.js'),
+          import('../../agent/netem/netem-backend.js'),
+          import('../../campaign/verify.js'),
+        ]);
         const result = await runVerify({
           profile,
           resolveProfile: (n) => loadProfile(n),

@@ -15,7 +15,7 @@ function scriptedWaiter(clock: FakeClock, lateness: bigint[]): Waiter {
       if (t > clock.monoNs()) await clock.advance(Number(t - clock.monoNs()) / 1e6);
       return clock.monoNs();
     },
-    stats: () => ({ waits: 0, lateWaits: 0, totalLatenessNs: 0n, spinNs: 0n, marginNs: 0n }),
+    stats: () => ({ waits: 0, lateWaits: 0, totalLatenessNs: 0n, spinNs: 0n, marginNs: 0n, spinBudgetDenied: 0 }),
   };
 }
 
