@@ -14,9 +14,9 @@ import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, CAMPAIGN_METRICS as C, RELAY_METRICS as R } from '../core/metric-names.js';
 import {
-  backhaulLinks, IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  IMPAIRMENT_CONTEXT, SITE_SEL, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
-import { contextAnnotations } from './annotations.js';
+import { backhaulDashboard, statPanel } from './base.js';
 import { IN_EFFECT_MAPPINGS } from './fleet-overview.js';
 
 const RATE = '[$__rate_interval]';
@@ -35,12 +35,7 @@ function relay(fn: 'rate' | 'max', metric: string, by: string): string {
 }
 
 function stat(title: string, unit: string, expr: string, th: dashboard.ThresholdsConfigBuilder): StatBuilder {
-  return new StatBuilder().title(title).span(6).height(4).unit(unit)
-    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
-    .colorMode(common.BigValueColorMode.Background)
-    .graphMode(common.BigValueGraphMode.None)
-    .thresholds(th)
-    .withTarget(q('A', expr).instant());
+  return statPanel(title, unit, expr, th, 6);
 }
 
 function timeseries(title: string, unit: string, span: number): TimeseriesBuilder {
@@ -49,21 +44,13 @@ function timeseries(title: string, unit: string, span: number): TimeseriesBuilde
 
 export function buildAgent(): dashboard.DashboardBuilder {
   const id = panelNumberer();
-  return new dashboard.DashboardBuilder('Backhaul / Agent')
-    .uid('backhaul-agent')
-    .description('Impairments, leases, tc counters and API of Backhaul agents.')
-    .tags(['backhaul', 'generated'])
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .readonly()
-    .link(backhaulLinks())
-    .withVariable(VARIABLES.datasource())
-    .withVariable(VARIABLES.campaign())
-    .withVariable(VARIABLES.instance())
-    .withVariable(VARIABLES.profile())
-    .annotations(contextAnnotations(false))
+  return backhaulDashboard({
+    title: 'Backhaul / Agent',
+    uid: 'backhaul-agent',
+    description: 'Impairments, leases, tc counters and API of Backhaul agents.',
+    variables: ['datasource', 'campaign', 'instance', 'profile'],
+    probeAnnotations: false,
+  })
     .withRow(id(new dashboard.RowBuilder('Impairments')))
     .withPanel(id(stat('Active impairments', 'short', `count(${filtered(IMPAIRMENT_CONTEXT)})`, thresholds('blue'))))
     .withPanel(id(stat('Impairments NOT in effect', 'short', `count(${filtered(inEffect)}) - sum(${filtered(inEffect)})`,

@@ -12,9 +12,9 @@ import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/ta
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { AGENT_METRICS as A, PROBE_METRICS as P } from '../core/metric-names.js';
 import {
-  backhaulLinks, IMPAIRMENT_CONTEXT, SITE_SEL, VARIABLES, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
+  IMPAIRMENT_CONTEXT, SITE_SEL, filtered, organizeTable, panelNumberer, q, sel, table, thresholds, type DashboardSpec,
 } from './common.js';
-import { contextAnnotations } from './annotations.js';
+import { backhaulDashboard, statPanel } from './base.js';
 
 const FLEET_SEL = 'instance=~"$instance",target=~"$target"';
 
@@ -39,32 +39,18 @@ function increaseByTarget(metric: string, range: string): string {
 const inEffect = sel(A.impairmentInEffect, SITE_SEL);
 
 function stat(title: string, unit: string, expr: string, th: dashboard.ThresholdsConfigBuilder): StatBuilder {
-  return new StatBuilder().title(title).span(4).height(4).unit(unit)
-    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
-    .colorMode(common.BigValueColorMode.Background)
-    .graphMode(common.BigValueGraphMode.None)
-    .thresholds(th)
-    .withTarget(q('A', expr).instant());
+  return statPanel(title, unit, expr, th, 4);
 }
 
 export function buildFleetOverview(): dashboard.DashboardBuilder {
   const id = panelNumberer();
-  return new dashboard.DashboardBuilder('Backhaul / Fleet overview')
-    .uid('backhaul-fleet-overview')
-    .description('Per site and target: RTT, loss, outages, and the impairment each site runs.')
-    .tags(['backhaul', 'generated'])
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .readonly()
-    .link(backhaulLinks())
-    .withVariable(VARIABLES.datasource())
-    .withVariable(VARIABLES.campaign())
-    .withVariable(VARIABLES.instance())
-    .withVariable(VARIABLES.profile())
-    .withVariable(VARIABLES.target())
-    .annotations(contextAnnotations(true))
+  return backhaulDashboard({
+    title: 'Backhaul / Fleet overview',
+    uid: 'backhaul-fleet-overview',
+    description: 'Per site and target: RTT, loss, outages, and the impairment each site runs.',
+    variables: ['datasource', 'campaign', 'instance', 'profile', 'target'],
+    probeAnnotations: true,
+  })
     .withRow(id(new dashboard.RowBuilder('Fleet')))
     .withPanel(id(stat('Worst p99 RTT (range)', units.Seconds, `max(${quantileByTarget(0.99, '$__range')})`,
       thresholds('green', ['orange', 0.1], ['red', 0.25]))))

@@ -13,9 +13,9 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk/bargauge';
 import { PROBE_METRICS as P } from '../core/metric-names.js';
 import {
-  backhaulLinks, PROBE_SEL, VARIABLES, filtered, heatmapQuery, panelNumberer, q, sel, thresholds, type DashboardSpec,
+  PROBE_SEL, filtered, heatmapQuery, panelNumberer, q, sel, thresholds, type DashboardSpec,
 } from './common.js';
-import { contextAnnotations } from './annotations.js';
+import { backhaulDashboard } from './base.js';
 
 const RATE = '[$__rate_interval]';
 const bucketRate = `rate(${sel(`${P.rttSeconds}_bucket`, PROBE_SEL)}${RATE})`;
@@ -32,23 +32,13 @@ function perTarget(metric: string, fn: 'rate' | 'increase' = 'rate'): string {
 
 export function buildProbeDetail(): dashboard.DashboardBuilder {
   const id = panelNumberer();
-  return new dashboard.DashboardBuilder('Backhaul / Probe detail')
-    .uid('backhaul-probe-detail')
-    .description('Latency distribution, loss, jitter, reordering and outages of Backhaul probe sessions.')
-    .tags(['backhaul', 'generated'])
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
-    .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .readonly()
-    .link(backhaulLinks())
-    .withVariable(VARIABLES.datasource())
-    .withVariable(VARIABLES.campaign())
-    .withVariable(VARIABLES.instance())
-    .withVariable(VARIABLES.profile())
-    .withVariable(VARIABLES.target())
-    .withVariable(VARIABLES.probe())
-    .annotations(contextAnnotations(true))
+  return backhaulDashboard({
+    title: 'Backhaul / Probe detail',
+    uid: 'backhaul-probe-detail',
+    description: 'Latency distribution, loss, jitter, reordering and outages of Backhaul probe sessions.',
+    variables: ['datasource', 'campaign', 'instance', 'profile', 'target', 'probe'],
+    probeAnnotations: true,
+  })
     .withRow(id(new dashboard.RowBuilder('Latency: $target').repeat('target')))
     .withPanel(id(new heatmap.PanelBuilder()
       .title('RTT distribution: $target')
