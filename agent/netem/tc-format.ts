@@ -10,20 +10,12 @@ function trimFixed(x: number, digits: number): string {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
 
-/** Milliseconds -> '80ms' | '500us' | '250ns' (rounded to whole nanoseconds). */
-export function tcTime(ms: number): string {
-  const ns = Math.round(ms * 1e6);
-  if (ns % 1_000_000 === 0) return `${ns / 1_000_000}ms`;
-  if (ns % 1000 === 0) return `${ns / 1000}us`;
-  return `${ns}ns`;
-}
-
-/** kbit/s -> '20000kbit', or 'bit' below whole kbit. Never 'bps' (bytes). */
-export function tcRate(kbit: number): string {
-  const bit = Math.round(kbit * 1000);
-  if (bit % 1000 === 0) return `${bit / 1000}kbit`;
-  return `${bit}bit`;
-}
+/**
+ * Milliseconds -> '80ms' | '500us' | '250ns' (rounded to whole nanoseconds), and kbit/s ->
+ * '20000kbit', or 'bit' below whole kbit (never 'bps', which tc reads as bytes): the one
+ * implementation lives in core/units.ts.
+ */
+export { formatTcTime as tcTime, formatTcRate as tcRate } from '../../core/units.js';
 
 /** Percent (0..100) -> '0.05%' (no exponent notation, up to 7 decimals: netem's resolution is 2^-32). */
 export function tcPct(pct: number): string {
