@@ -17,6 +17,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Impairment } from '../../core/profile.js';
 import type { Random } from '../../core/random.js';
 import type { Waiter } from '../../probe/timer.js';
+import { ReleaseTimer } from './release-timer.js';
 import { NetemEngine, type EngineDropCause, type EnginePacket } from './netem-engine.js';
 
 export type DropCause = EngineDropCause | 'send-error' | 'flow-limit' | 'stopped';
@@ -42,8 +43,7 @@ export interface PipeDeps<M> {
 export class ReleasePipe<M> {
   private readonly engine: NetemEngine<M>;
   private readonly t0: bigint;
-  private armedAt: number | null = null;
-  private armCtl: AbortController | null = null;
+  private readonly timer: ReleaseTimer;
   private stopped = false;
 
   constructor(
@@ -51,6 +51,7 @@ export class ReleasePipe<M> {
     private readonly deps: PipeDeps<M>,
   ) {
     this.t0 = deps.clock.monoNs();
+    this.timer = new ReleaseTimer(deps.waiter, this.t0, () => this.pump());
     this.engine = new NetemEngine<M>(imp, deps.random, 0);
   }
 
@@ -105,35 +106,14 @@ export class ReleasePipe<M> {
     }
     const next = this.engine.nextReleaseNs(now);
     if (next === null) return;
-    this.arm(next);
-  }
-
-  private arm(atNs: number): void {
-    if (this.armedAt !== null && this.armedAt <= atNs) return;
-    this.armCtl?.abort();
-    const ctl = new AbortController();
-    this.armCtl = ctl;
-    this.armedAt = atNs;
-    this.deps.waiter.waitUntil(this.t0 + BigInt(Math.ceil(atNs)), ctl.signal).then(
-      () => {
-        if (this.armCtl !== ctl) return;
-        this.armCtl = null;
-        this.armedAt = null;
-        this.pump();
-      },
-      () => {
-        /* aborted: a newer wait replaced this one, or the pipe stopped */
-      },
-    );
+    this.timer.arm(next);
   }
 
   /** Stop releasing; queued packets are dropped (counted as 'stopped'). Idempotent. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.armCtl?.abort();
-    this.armCtl = null;
-    this.armedAt = null;
+    this.timer.cancel();
     for (const p of this.engine.drain()) this.deps.events.dropped('stopped', p.data.length);
   }
 }

@@ -24,6 +24,7 @@ import type { Waiter } from '../../probe/timer.js';
 import { createDelaySampler, type DelaySampler } from './stages/delay.js';
 import type { PipeEvents } from './release-pipe.js';
 import type { TcpDirectionPlan } from './plan.js';
+import { ReleaseTimer } from './release-timer.js';
 
 const PIECE_BYTES = 16 * 1024;
 const MIN_HIGH_WATER = 1024 * 1024;
@@ -59,8 +60,7 @@ export class StreamPipe {
   private highWater = MIN_HIGH_WATER;
   private lastReleaseNs = 0;
   private readonly t0: bigint;
-  private armedAt: number | null = null;
-  private armCtl: AbortController | null = null;
+  private readonly timer: ReleaseTimer;
   private blocked = false;
   private srcEnded = false;
   private ending = false;
@@ -73,6 +73,7 @@ export class StreamPipe {
     private readonly deps: StreamPipeDeps,
   ) {
     this.t0 = deps.t0;
+    this.timer = new ReleaseTimer(deps.waiter, this.t0, () => this.pump());
     this.configure(plan);
     src.on('data', (b: Buffer) => this.onData(b));
     src.on('end', () => {
@@ -160,7 +161,7 @@ export class StreamPipe {
         this.q = this.q.slice(this.qHead);
         this.qHead = 0;
       }
-      if (this.qHead < this.q.length && !this.blocked) this.arm(this.q[this.qHead]!.releaseNs);
+      if (this.qHead < this.q.length && !this.blocked) this.timer.arm(this.q[this.qHead]!.releaseNs);
     }
     if (this.queuedBytes <= this.highWater / 2 && !this.blocked && !this.srcEnded && this.src.isPaused()) this.src.resume();
     if (this.srcEnded && this.depth === 0 && !this.ending) {
@@ -173,29 +174,11 @@ export class StreamPipe {
     }
   }
 
-  private arm(atNs: number): void {
-    if (this.armedAt !== null && this.armedAt <= atNs) return;
-    this.armCtl?.abort();
-    const ctl = new AbortController();
-    this.armCtl = ctl;
-    this.armedAt = atNs;
-    this.deps.waiter.waitUntil(this.t0 + BigInt(Math.ceil(atNs)), ctl.signal).then(
-      () => {
-        if (this.armCtl !== ctl) return;
-        this.armCtl = null;
-        this.armedAt = null;
-        this.pump();
-      },
-      () => {},
-    );
-  }
-
   /** Stop for good: cancel the timer, forget queued data. Idempotent. */
   destroy(): void {
     if (this.done) return;
     this.done = true;
-    this.armCtl?.abort();
-    this.armCtl = null;
+    this.timer.cancel();
     this.q = [];
     this.qHead = 0;
     this.queuedBytes = 0;
