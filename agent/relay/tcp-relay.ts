@@ -19,15 +19,13 @@
  * the client. `stop()` resets nothing: it closes the listener and destroys open connections.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
 import { BackhaulError } from '../../core/errors.js';
 import type { Direction, Impairment } from '../../core/profile.js';
 import { seededRandom, type Random } from '../../core/random.js';
-import type { Waiter } from '../../probe/timer.js';
-import { RelayStats, type RelayStatsSnapshot } from './metrics.js';
+import { RelayStats } from './metrics.js';
 import { formatHostPort, parseHostPort, planTcpDirection, type HostPort, type TcpDirectionPlan, type TcpOutageMode } from './plan.js';
 import { StreamPipe, type SharedLink } from './tcp-stream-pipe.js';
+import type { TransportRelayDeps, TransportRelayHandle } from './transport.js';
 
 export interface TcpRelayOptions {
   listen: string;
@@ -43,25 +41,14 @@ export interface TcpRelayOptions {
   lenient?: boolean;
 }
 
-export interface TcpRelayDeps {
-  clock: Clock;
-  random: Random;
-  createWaiter(): Pick<Waiter, 'waitUntil'>;
-  registry?: Registry;
-}
+export type TcpRelayDeps = TransportRelayDeps;
 
-export interface TcpRelayHandle {
+export interface TcpRelayHandle extends TransportRelayHandle {
   readonly proto: 'tcp';
-  readonly listen: HostPort;
-  readonly upstream: HostPort;
-  setImpairments(egress: Impairment, ingress: Impairment): void;
-  impairments(): { egress: Impairment; ingress: Impairment };
   /** Fields dropped under `lenient` and documented TCP re-interpretations, for status output. */
   warnings(): string[];
   /** Whether an outage is in effect now. */
   inOutage(): boolean;
-  stats(): RelayStatsSnapshot;
-  stop(): Promise<void>;
 }
 
 interface Conn {

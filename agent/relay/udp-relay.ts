@@ -20,16 +20,14 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
 import { BackhaulError } from '../../core/errors.js';
 import type { Direction, Impairment } from '../../core/profile.js';
-import { seededRandom, type Random } from '../../core/random.js';
-import type { Waiter } from '../../probe/timer.js';
+import { seededRandom } from '../../core/random.js';
 import type { EnginePacket } from './netem-engine.js';
-import { RelayStats, type RelayStatsSnapshot } from './metrics.js';
+import { RelayStats } from './metrics.js';
 import { checkUdpImpairment, formatHostPort, parseHostPort, type HostPort } from './plan.js';
 import { ReleasePipe } from './release-pipe.js';
+import type { TransportRelayDeps, TransportRelayHandle } from './transport.js';
 
 export interface UdpRelayOptions {
   listen: string;
@@ -45,25 +43,10 @@ export interface UdpRelayOptions {
   socketBufferBytes?: number;
 }
 
-export interface UdpRelayDeps {
-  clock: Clock;
-  /** Seeds one independent generator per direction (egress first), so each direction's draws
-   *  depend only on the seed and that direction's traffic. */
-  random: Random;
-  /** One waiter per direction (the relay never shares a pending wait between directions). */
-  createWaiter(): Pick<Waiter, 'waitUntil'>;
-  registry?: Registry;
-}
+export type UdpRelayDeps = TransportRelayDeps;
 
-export interface UdpRelayHandle {
+export interface UdpRelayHandle extends TransportRelayHandle {
   readonly proto: 'udp';
-  /** The bound listen address (with the real port when 0 was asked). */
-  readonly listen: HostPort;
-  readonly upstream: HostPort;
-  setImpairments(egress: Impairment, ingress: Impairment): void;
-  impairments(): { egress: Impairment; ingress: Impairment };
-  stats(): RelayStatsSnapshot;
-  stop(): Promise<void>;
 }
 
 interface Flow {
