@@ -2,35 +2,18 @@
  * One impairment held by the agent: its lease, what was applied, and what the last check found.
  * `toView` renders the API shape (agent/api/types.ts ImpairmentView).
  */
-import type { Impairment, Profile } from '../../core/profile.js';
-import type { DirectionSelector, MatchRule, Target } from '../backend.js';
-import type { ImpairmentView, PhaseSwitch } from '../api/types.js';
+import type { ImpairmentView } from '../api/types.js';
 
-export interface ImpairmentRecord {
-  id: string;
+/**
+ * Everything the API view shows (`profileName` is derived from `profile` in `toView`), plus the
+ * agent's own bookkeeping, which `toView` leaves out.
+ */
+export interface ImpairmentRecord extends Omit<ImpairmentView, 'profileName'> {
   key: string;
-  target: Target;
-  backend: 'netem' | 'relay';
-  profile: Profile;
-  direction: DirectionSelector;
-  match: MatchRule[];
-  exclude: MatchRule[];
-  managementExcluded: boolean;
-  controller: string;
-  labels: Record<string, string>;
-  createdAtMs: number;
-  expiresAtMs: number;
   /** Monotonic deadline of the lease (wall time may step; the lease does not). */
   expiresAtMonoNs: bigint;
-  state: 'applying' | 'active' | 'reverting';
-  inEffect: boolean;
-  lastCheckedAtMs: number | null;
-  lastError: string | null;
   revertPlan: string[][];
-  phase: { index: number; name: string; sinceMs: number; egress?: Impairment; ingress?: Impairment } | null;
-  phaseSwitches: PhaseSwitch[];
   phaseSwitchCount: number;
-  reapplies: number;
 }
 
 export const MAX_SWITCH_HISTORY = 50;
