@@ -57,19 +57,9 @@ export interface ProbeSummary {
   histogram?: { encoding: 'HdrHistogram-V2-deflate-base64'; unit: 'ns'; rtt: string; rttFromIntended: string };
 }
 
-export interface SummaryMeta {
-  id: string;
-  probe: string;
-  kind: ProbeSummary['kind'];
-  target: string;
-  startedAtMs: number;
-  elapsedMs: number;
-  intervalMs: number;
-  timeoutMs: number;
-  sizeBytes: number | null;
-  timer: string;
-  done: boolean;
-  rcvbufErrors: number | null;
+/** What the session knows about itself (copied into the summary as is), and its one-way delays. */
+export interface SummaryMeta extends Pick<ProbeSummary,
+  'id' | 'probe' | 'kind' | 'target' | 'startedAtMs' | 'elapsedMs' | 'intervalMs' | 'timeoutMs' | 'sizeBytes' | 'timer' | 'done' | 'rcvbufErrors'> {
   oneWay?: OneWayMs | null;
 }
 
