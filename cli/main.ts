@@ -74,9 +74,18 @@ export function buildProgram(ctx: CliContext): Command {
 /** Run the CLI with `argv` (as process.argv); resolves to the exit code. */
 export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: our listener must stay registered while it runs. execa's child cleanup
+  // (signal-exit) re-raises a signal that it believes nobody else handles, which would kill us in
+  // the middle of clearing an interface. A second signal only says that cleanup is under way.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      io.err(`backhaul: ${signal} again: still cleaning up (SIGKILL skips the cleanup)\n`);
+      return;
+    }
+    controller.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const ctx: CliContext = { io, env, exitCode: 0, signal: controller.signal };
   try {
     await buildProgram(ctx).parseAsync(argv);

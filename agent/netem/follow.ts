@@ -63,7 +63,13 @@ export async function followSchedule(
     if (now >= until) return;
     const seg = cursor.at(now);
     if (seg.phaseIndex !== current) {
-      await switcher.applyPhase(target, profile, seg.phaseIndex, previous, signal);
+      try {
+        await switcher.applyPhase(target, profile, seg.phaseIndex, previous, signal);
+      } catch (e) {
+        // Aborted in the middle of a switch: stop here; the caller clears the interface.
+        if (signal?.aborted) return;
+        throw e;
+      }
       current = seg.phaseIndex;
       previous = effectiveBoth(profile, seg.phaseIndex);
       deps.onPhase?.({ phaseIndex: seg.phaseIndex, name: phaseLabel(profile, seg.phaseIndex), plannedMs: seg.startMs, appliedMs: clock.wallMs(), endMs: seg.endMs });
