@@ -4,7 +4,8 @@
  * Contract with the host (see vm.ts):
  *   - kernel command line: `bh.kver=<uname -r> bh.kroot=<host path of the unpacked kernel package>
  *     bh.run=<host path of a sh script> bh.mods=<comma-separated modules to modprobe>`
- *     [bh.rw=<host path>] (shared read-write over 9p tag `bhrw`, mounted at the same path).
+ *     [bh.rw=<host path>] (shared read-write over 9p tag `bhrw`, mounted at the same path)
+ *     [bh.keep=<host paths under /tmp, comma-separated>] (kept visible over the fresh /tmp).
  *   - the host's root is shared read-only over 9p (tag `hostroot`); the guest sees it through an
  *     overlay whose upper layer is a tmpfs, so writes succeed but vanish at poweroff; /run and /tmp
  *     are fresh tmpfs (the host's /run/netns must not show through).
@@ -31,7 +32,7 @@ fail() {
   sleep 60
 }
 arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1="*) echo "\${w#*=}";; esac; done; }
-KVER=$(arg bh.kver); KROOT=$(arg bh.kroot); RUN=$(arg bh.run); MODS=$(arg bh.mods); RW=$(arg bh.rw)
+KVER=$(arg bh.kver); KROOT=$(arg bh.kroot); RUN=$(arg bh.run); MODS=$(arg bh.mods); RW=$(arg bh.rw); KEEP=$(arg bh.keep)
 [ -n "$KVER" ] && [ -n "$KROOT" ] && [ -n "$RUN" ] || fail "kernel command line lacks bh.kver/bh.kroot/bh.run"
 for m in $(cat /lib/bh-modules.order); do
   insmod "/lib/bh-modules/$m.ko" || fail "insmod $m"
@@ -48,7 +49,17 @@ mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs shm /newroot/dev/shm
 mount -t tmpfs -o mode=0755 run /newroot/run || fail "mount /run"
+# Host paths under /tmp that the guest needs (bh.keep: a checkout in /tmp, its kernel cache) would
+# be hidden by the fresh /tmp: hold the overlay's view of each and bind it back afterwards.
+i=0
+for p in $(echo "$KEEP" | tr , ' '); do
+  i=$((i+1)); mkdir -p "/keep/$i"; mount -o bind "/newroot$p" "/keep/$i" || fail "hold $p"
+done
 mount -t tmpfs -o mode=1777 tmp /newroot/tmp || fail "mount /tmp"
+i=0
+for p in $(echo "$KEEP" | tr , ' '); do
+  i=$((i+1)); mkdir -p "/newroot$p"; mount -o bind "/keep/$i" "/newroot$p" || fail "keep $p"
+done
 if [ -n "$RW" ]; then
   mkdir -p "/newroot$RW"
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 bhrw "/newroot$RW" || fail "mount 9p bhrw at $RW"
