@@ -73,7 +73,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<n
   throw new Error(`condition not met within ${timeoutMs} ms`);
 }
 
-function start(stateDir: string, extra: { detached?: boolean } = {}): Promise<AgentProcess> {
+function start(stateDir: string, extra: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
   return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
 }
 
@@ -131,6 +131,37 @@ describe('crash safety (privileged, real agent process)', () => {
     process.kill(agent.pid, 'SIGTERM');
     expect((await agent.exited).code).toBe(0);
     console.log(`SIGKILL alone: guard finished reverting ${elapsed.map((e) => Math.round(e)).join(', ')} ms after the kill`);
+  });
+
+  it(`SIGKILL during an apply (write-ahead revert plan): byte-identical within 1 s, no restart (${TRIALS} trials)`, async () => {
+    // The test hook holds HOLD_MS after the guard acknowledged the write-ahead plan (before tc) and
+    // again after tc ran (before the exact plan is sent). Killing at 0..(2*HOLD_MS + apply) ms after
+    // the request hits: before tc, during the tc batch, and the old bug's window (applied, guard
+    // holding 0 steps). Without write-ahead the later kills leave the interface impaired.
+    const HOLD_MS = 150;
+    const stateDir = join(dir, 'kill-during-apply');
+    const delays: number[] = [];
+    let impairedAtKill = 0;
+    for (let i = 0; i < TRIALS; i++) {
+      await prepareRoot(i);
+      const before = await snap();
+      const agent = await start(stateDir, { env: { BACKHAUL_TEST_APPLY_HOLD_MS: String(HOLD_MS) } });
+      const delayMs = Math.round(((i * 7919) % TRIALS) / TRIALS * (2 * HOLD_MS + 100));
+      delays.push(delayMs);
+      const client = new AgentClient(agent.url);
+      void client.createImpairment({ target: { dev: 'v0', netns: ns.name }, profile: 'rate-2m', ttl: '10m' }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, delayMs));
+      if ((await snap()) !== before) impairedAtKill += 1;
+      process.kill(agent.pid, 'SIGKILL');
+      const killedAt = performance.now();
+      await backTo(before, stateDir, `trial ${i} (kill ${delayMs} ms after the request)`, 1000);
+      expect(performance.now() - killedAt, `trial ${i}: reverted within 1 s of the kill`).toBeLessThan(1000);
+      await settle(agent);
+      expect(await snap(), `trial ${i}`).toBe(before);
+    }
+    // The trials did hit the applied state (the window the write-ahead plan closes), not only "before tc".
+    expect(impairedAtKill).toBeGreaterThanOrEqual(3);
+    console.log(`SIGKILL during apply: kill delays ${delays.join(', ')} ms; impaired when killed in ${impairedAtKill}/${TRIALS}`);
   });
 
   it(`SIGKILL of the agent's whole process group: byte-identical (${TRIALS} trials)`, async () => {
