@@ -200,10 +200,11 @@ describe('crash safety (privileged, real agent process)', () => {
         await agent.exited;
         await waitForGuardExit(fresh, 10_000);
       } else {
-        // Both gone before the agent could restart the guard: the journal is what is left.
+        // Both gone before the agent could restart the guard (or its replacement could hold the
+        // plan): the journal is what is left. (Rarely the replacement already holds the plan and
+        // reverts: either way the interface must end as it was.)
         process.kill(agent.pid, 'SIGKILL');
         await agent.exited;
-        expect(await snap()).not.toBe(before);
         const again = await start(stateDir);
         expect(await snap(), `trial ${i}: the restarted agent reverted from the journal`).toBe(before);
         process.kill(again.pid, 'SIGTERM');
