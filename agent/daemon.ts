@@ -48,6 +48,8 @@ export interface DaemonParts {
   https?: { key: Buffer | string; cert: Buffer | string };
   leaseCheckMs?: number;
   newId?: () => string;
+  /** TEST HOOK only (ManagerDeps.testApplyHoldMs; env BACKHAUL_TEST_APPLY_HOLD_MS). */
+  testApplyHoldMs?: number;
   log?: (line: string) => void;
 }
 
@@ -80,6 +82,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
       onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r)),
     },
     ...(parts.newId ? { newId: parts.newId } : {}),
+    ...(parts.testApplyHoldMs ? { testApplyHoldMs: parts.testApplyHoldMs } : {}),
     onGuardError: (e) => log(`revert guard: ${e.message}`),
   });
   const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) }, parts.registry);
