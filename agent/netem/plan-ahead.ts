@@ -13,7 +13,9 @@
  *     share (a foreign filter there fails the plan below, before anything is sent to the guard);
  *   - the ingress qdisc is deleted only when the apply will create it (none there now);
  *   - the IFB is deleted by its name, only when it is absent now (we create it) or already ours.
- * Under a foreign tbf the revert puts back a `bfifo bacf:` child (as every revert does there).
+ * Under a foreign tbf the revert is the same as any revert there (planRevert: our htb deleted by
+ * handle, then the tbf's own parameters re-sent so the kernel recreates its default child; before
+ * our htb exists that `change` re-sends the values the tbf already has).
  * Throws exactly what planApply throws (ERR_FOREIGN_ROOT, ERR_USAGE), so a refused apply never
  * reaches the guard.
  */
