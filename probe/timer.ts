@@ -1,7 +1,7 @@
 /**
  * Waiting primitives for schedules that must hit absolute monotonic deadlines (probe slots, relay
  * packet release). One API, three strategies with different CPU cost (measured figures in
- * bench/RESULTS-polish.md; "spin" below is a chain of setImmediate callbacks):
+ * bench/RESULTS.md; "spin" below is a chain of setImmediate callbacks):
  *
  *   mode    how it waits                                   CPU cost                  error (idle host)
  *   sleep   setTimeout in whole ms, re-armed until the      ~0 beyond the wake-ups    0.1-1 ms late (ms
@@ -17,7 +17,7 @@
  * late, so a wait spins for up to margin + 1 ms. At >= 10 ms intervals that is a few % of a core and
  * the budget never binds; at 1 ms intervals every wait is inside the spin window, and without a cap
  * hybrid cost ~86-100 % of a core (probe) and 70-80 % (relay at 1 kpps); with the cap, 14 % and 19 %
- * (bench/RESULTS-polish.md). A wait whose spin is not granted sleeps whole ms instead (counted in
+ * (bench/RESULTS.md). A wait whose spin is not granted sleeps whole ms instead (counted in
  * `spinBudgetDenied`, its lateness in the lateness figures); as the bucket drains, only spins no
  * longer than (margin + 1 ms) x its fill level are granted, so scarce CPU goes to short spins, which
  * save nearly a ms of lateness each. For slot accuracy at <= 2 ms intervals, choose `busy` and pay

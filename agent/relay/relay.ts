@@ -13,7 +13,7 @@
  * direction, the same packets are dropped, delayed alike and duplicated.
  *
  * Timers: `timer` picks the probe/timer waiter that releases packets (sleep | hybrid | busy);
- * its error is the relay's timing error (see docs/relay.md and bench/RESULTS-relay.md).
+ * its error is the relay's timing error (see docs/relay.md and bench/RESULTS.md).
  * `schedule: 'manual'` leaves phase switching to the caller (`setPhase`).
  */
 import type { Registry } from 'prom-client';

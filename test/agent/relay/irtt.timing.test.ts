@@ -13,7 +13,7 @@
  * i.e. the relay adds the configured 18 ms difference to within 0.5 ms. Both relays use half-millisecond
  * delays, so the hybrid timer's CPU budget (a denied spin sleeps to the next whole millisecond)
  * costs both paths alike. Raw median and p99 are
- * printed for the notes (bench/RESULTS-relay.md).
+ * printed for the notes (bench/RESULTS.md).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
