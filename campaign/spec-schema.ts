@@ -115,10 +115,12 @@ export const probeSchema = z
 export const hookSchema = z
   .object({
     name: nameText,
-    /** Where the command runs: 'controller' (this machine). */
-    on: z.literal('controller').default('controller'),
-    /** A shell command line (run with /bin/sh -c) or an argv array (no shell). */
-    run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    /** Where the command runs: 'controller' (this machine) or an agent's name (a hook its config declares). */
+    on: nameText.default('controller'),
+    /** Controller hooks: a shell command line (run with /bin/sh -c) or an argv array (no shell). */
+    run: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
+    /** Agent hooks: the name of the hook in that agent's config (default: this hook's name). */
+    hook: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).optional(),
     /** When in the step to start it; it may run until the step ends plus `timeout`. */
     at: durationText.default('0s'),
     timeout: durationText.default('60s'),
