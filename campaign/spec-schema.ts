@@ -69,6 +69,8 @@ export const impairmentSchema = z
 const faultBase = {
   agent: nameText,
   at: durationText.default('0s'),
+  /** An agent-side fault in this namespace on the agent's host (the agent runs `ip -n NS`); `netns` instead runs it on the controller. */
+  agentNetns: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/).optional(),
 };
 
 export const faultSchema = z.discriminatedUnion('kind', [

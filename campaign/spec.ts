@@ -47,10 +47,12 @@ export interface ImpairmentSpec {
   exclude?: MatchRule[];
 }
 
-export type FaultSpec =
+/** `netns`: the controller runs it on its own host (local-faults.ts); otherwise the agent does, in `agentNetns` or its own namespace. */
+export type FaultSpec = (
   | { kind: 'link-down'; name: string; agent: string; atMs: number; durationMs: number; dev: string; netns?: string }
   | { kind: 'flap'; name: string; agent: string; atMs: number; dev: string; netns?: string; downForMs: number; upForMs: number; count: number }
-  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string; netns?: string };
+  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string; netns?: string }
+) & { agentNetns?: string };
 
 export interface ProbeSpec {
   name: string;
@@ -258,6 +260,10 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
         fault = { kind: 'link-down', name, agent: f.agent, atMs, durationMs: ms(f.duration), dev: f.dev, ...(f.netns ? { netns: f.netns } : {}) };
       } else {
         fault = { kind: 'blackhole', name, agent: f.agent, atMs, durationMs: ms(f.duration), peer: f.peer, ...(f.netns ? { netns: f.netns } : {}) };
+      }
+      if (f.agentNetns) {
+        if (f.netns) p(at(`faults[${fi}].agentNetns`), "give 'netns' (run on the controller) or 'agentNetns' (run by the agent), not both");
+        fault.agentNetns = f.agentNetns;
       }
       const end = faultEndMs(fault);
       if (end > durationMs) p(at(`faults[${fi}]`), `ends at ${end} ms, after the step's ${durationMs} ms`);

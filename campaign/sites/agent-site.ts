@@ -161,7 +161,7 @@ export class AgentSite implements SiteDriver {
         : f.kind === 'link-down'
           ? { kind: 'link-down' as const, dev: f.dev, durationMs: f.durationMs }
           : { kind: 'blackhole' as const, peer: f.peer, durationMs: f.durationMs };
-    let view = await this.client.createFault({ ...req, controller: this.controller });
+    let view = await this.client.createFault({ ...req, ...(f.agentNetns ? { netns: f.agentNetns } : {}), controller: this.controller });
     const stop = (): void => void this.client.stopFault(view.id).catch(() => undefined);
     signal?.addEventListener('abort', stop, { once: true });
     try {
