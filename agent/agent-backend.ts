@@ -16,6 +16,13 @@ export interface AgentBackend extends ImpairmentBackend {
    */
   revertPlan?(target: Target): Promise<string[][]>;
   /**
+   * Write-ahead: argv steps that undo `apply(target, profile)` from ANY point of it (nothing done,
+   * partly done, done), computed before it runs, so the guard holds them before the first command.
+   * Each step touches only what is ours and tolerates its absence. Throws (before any change) what
+   * the apply would refuse. Absent when the agent's death undoes the apply by itself (the relay).
+   */
+  revertPlanAhead?(target: Target, profile: Profile): Promise<string[][]>;
+  /**
    * Read the live state and plan a switch of a scheduled profile to `phaseIndex` (null = the base),
    * touching only the leaves (no root graft); the returned function executes it. Splitting the two
    * lets the schedule runner plan before the boundary and switch at it. Absent when the backend

@@ -60,6 +60,8 @@ export interface DaemonParts {
   /** Named hooks from the config file (POST /v1/hooks/:name/run). */
   agentHooks?: Map<string, AgentHookConfig>;
   newId?: () => string;
+  /** TEST HOOK only (ManagerDeps.testApplyHoldMs; env BACKHAUL_TEST_APPLY_HOLD_MS). */
+  testApplyHoldMs?: number;
   log?: (line: string) => void;
 }
 
@@ -94,6 +96,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
       onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r)),
     },
     ...(parts.newId ? { newId: parts.newId } : {}),
+    ...(parts.testApplyHoldMs ? { testApplyHoldMs: parts.testApplyHoldMs } : {}),
     onGuardError: (e) => log(`revert guard: ${e.message}`),
   });
   const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) }, parts.registry);

@@ -129,6 +129,7 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
     bodyLimitBytes: cfg.bodyLimitBytes,
     metricsAuth: cfg.metricsAuth,
     agentHooks: cfg.hooks,
+    ...testApplyHold(env),
     ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
     log,
   });
@@ -199,4 +200,16 @@ async function isAgentProcess(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * TEST HOOK: `BACKHAUL_TEST_APPLY_HOLD_MS=N` (0 < N <= 5000) makes every apply pause N ms after the
+ * guard acknowledged its write-ahead revert plan and again after tc ran, so the crash tests can
+ * SIGKILL the agent inside those windows. Logged loudly; never set it in production.
+ */
+function testApplyHold(env: NodeJS.ProcessEnv): { testApplyHoldMs?: number } {
+  const ms = Number(env['BACKHAUL_TEST_APPLY_HOLD_MS'] ?? 0);
+  if (!Number.isFinite(ms) || ms <= 0) return {};
+  process.stderr.write(`backhaul agent: TEST HOOK BACKHAUL_TEST_APPLY_HOLD_MS=${Math.min(ms, 5000)} is set (applies pause; tests only)\n`);
+  return { testApplyHoldMs: Math.min(ms, 5000) };
 }

@@ -10,6 +10,7 @@ import { HTB_HANDLE, IMPAIRED_CLASS } from './netem/handles.js';
 import { ifbNameFor } from './netem/names.js';
 import { NetemBackend, validateNetemTarget } from './netem/netem-backend.js';
 import { planPhase, planRevert, stepArgv } from './netem/plan.js';
+import { hardenRevertStep, planRevertAhead } from './netem/plan-ahead.js';
 import { probeNetemSeed } from './netem/capabilities.js';
 import type { TcCounters } from './metrics.js';
 import type { ImpairmentRecord } from './impairments/record.js';
@@ -65,6 +66,20 @@ export class NetemAgentBackend implements AgentBackend {
     if (target.kind !== 'netem') return [];
     const t = validateNetemTarget(target);
     const plan = planRevert(t, await this.netem.runner.readLiveState(t));
+    return plan.steps.map((s) => stepArgv(hardenRevertStep(s), plan.netns));
+  }
+
+  /**
+   * The write-ahead revert plan: what undoes `apply(target, profile)` from any point of it (see
+   * netem/plan-ahead.ts), computed from the live state before the apply runs. Throws what the
+   * apply would throw for a refused target, before anything is changed.
+   */
+  async revertPlanAhead(target: Target, profile: Profile): Promise<string[][]> {
+    if (target.kind !== 'netem') return [];
+    const t = validateNetemTarget(target);
+    const caps = await this.netem.capabilities().catch(() => null);
+    const seedSupported = caps ? caps.netemSeed : await probeNetemSeed(this.netem.runner);
+    const plan = planRevertAhead(t, profile, await this.netem.runner.readLiveState(t), { seedSupported });
     return plan.steps.map((s) => stepArgv(s, plan.netns));
   }
 

@@ -101,6 +101,7 @@ export class Reconciler {
       }
       if (this.deps.reapply === false) return;
       try {
+        await manager.prepareReapply(rec); // write-ahead: the guard can undo the re-apply from any point
         await backend.apply(rec.target, rec.profile);
         if (rec.phase && rec.phase.index >= 0 && backend.preparePhase) {
           await (await backend.preparePhase(rec.target, rec.profile, rec.phase.index))();

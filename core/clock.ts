@@ -60,16 +60,21 @@ export class FakeClock implements Clock {
         reject(signal.reason);
         return;
       }
-      const entry = { deadlineNs: this.nowNs + BigInt(Math.round(ms * 1e6)), resolve };
-      this.sleepers.push(entry);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.sleepers = this.sleepers.filter((s) => s !== entry);
-          reject(signal.reason);
+      const onAbort = (): void => {
+        this.sleepers = this.sleepers.filter((s) => s !== entry);
+        reject(signal?.reason);
+      };
+      // The listener goes when the sleep resolves, so a long loop on one signal does not pile up
+      // listeners (MaxListenersExceededWarning) or keep finished sleeps reachable.
+      const entry = {
+        deadlineNs: this.nowNs + BigInt(Math.round(ms * 1e6)),
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true },
-      );
+      };
+      this.sleepers.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -74,12 +74,27 @@ export function createTimestamper(clock: Clock, opts: TimestamperOptions = {}): 
   };
 }
 
-function anchor(clock: Clock): Anchor {
+/**
+ * Unix ns of a wall time in ms, exact for an integer (a float product would lose up to ~256 ns at
+ * today's epoch) and to the ns for a fraction. Never throws for a finite value (BigInt of a
+ * fraction would).
+ */
+export function wallMsToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+/**
+ * Anchor wall time to the monotonic clock. A clock with integer-ms wall time (the system clock) is
+ * anchored at a tick edge; a clock reporting sub-ms wall time (fake clocks, tests) is taken as is,
+ * whichever read first shows the fraction (a clock may report an integer once and a fraction next).
+ */
+export function anchor(clock: Clock): Anchor {
   const w0 = clock.wallMs();
   if (!Number.isInteger(w0)) {
     // A clock with sub-ms wall time (fake clocks, tests): take it as is.
     const mono = clock.monoNs();
-    return { anchorUnixNs: BigInt(Math.round(w0 * 1e6)), anchorMonoNs: mono, uncertaintyNs: 0 };
+    return { anchorUnixNs: wallMsToNs(w0), anchorMonoNs: mono, uncertaintyNs: 0 };
   }
   const limitNs = clock.monoNs() + 3_000_000n;
   let before = clock.monoNs();
@@ -87,6 +102,10 @@ function anchor(clock: Clock): Anchor {
   for (let i = 0; ; i++) {
     const w = clock.wallMs();
     const after = clock.monoNs();
+    if (w !== w0 && !Number.isInteger(w)) {
+      // Sub-ms wall time after all (an integer first read was a coincidence): take this read as is.
+      return { anchorUnixNs: wallMsToNs(w), anchorMonoNs: after, uncertaintyNs: 0 };
+    }
     if (w !== w0) {
       // The tick from w0 to w happened between `before` and `after`.
       return { anchorUnixNs: BigInt(w) * 1_000_000n, anchorMonoNs: (before + after) / 2n, uncertaintyNs: Number(after - before) / 2 };

@@ -3,7 +3,7 @@
  * bounded in time (its total duration, at most the agent's maximum lease TTL) and crash-safe:
  *
  *   create: validate -> conflict (409) -> management path (403) -> journal.put -> guard plan
- *           (restore argv) -> start argv -> event; then in the background, per period: wait down,
+ *           (restore argv; acknowledged, or nothing is touched) -> start argv -> event; then in the background, per period: wait down,
  *           restore, wait up, start again ...; at the end: guard plan without it -> journal.remove
  *   delete: cut the wait short; the restore runs at once (idempotent: deleting an ended fault is a no-op)
  *
@@ -113,8 +113,9 @@ export class FaultManager {
     const abort = new AbortController();
     const live: Live = { view, argv, abort, done: Promise.resolve() };
     this.live.set(id, live);
-    await this.syncGuard();
     try {
+      // Nothing is touched unless the guard acknowledged the restore (as for impairments).
+      await this.syncGuard(true);
       await this.run(argv.start);
     } catch (e) {
       this.live.delete(id);
@@ -213,12 +214,14 @@ export class FaultManager {
     this.deps.events.emit({ type: 'fault.ended', id: l.view.id, kind: l.view.kind, reason: l.abort.signal.aborted ? 'stopped' : 'elapsed', ...(l.view.error ? { error: l.view.error } : {}) });
   }
 
-  private async syncGuard(): Promise<void> {
+  /** Hand the guard the restores of every active fault; `strict`: throw ERR_INTERNAL when it does not acknowledge. */
+  private async syncGuard(strict = false): Promise<void> {
     const plan = [...this.live.values()].filter((l) => l.view.state === 'active').map((l) => l.argv.restore);
     try {
       await this.deps.guard.setPlan(plan);
     } catch (e) {
       this.deps.onGuardError?.(e as Error);
+      if (strict) throw new BackhaulError('ERR_INTERNAL', `the revert guard did not take the fault's restore: ${(e as Error).message}`, { hint: 'the agent restarts its guard by itself; retry in a moment' }, { cause: e });
     }
   }
 }

@@ -2,8 +2,12 @@
  * The agent's side of the revert guard (see guard-source.ts for the guard itself).
  *
  * `setPlan(plan)` replaces the guard's plan and resolves when the guard acknowledged it (or rejects
- * after `ackTimeoutMs`). If the guard dies while the agent lives, it is restarted with the current
- * plan (`onRestart` is told). `finish()` tells it the agent reverted everything itself, so it exits
+ * after `ackTimeoutMs`); if the guard is not running at that moment, a replacement is started first,
+ * so an acknowledgement always comes from a live guard. If the guard dies while the agent lives, it
+ * is restarted at once (in the same event-loop turn as its exit is seen) with the current plan
+ * (`onRestart` is told). The remaining window (guard dead, replacement not yet holding the plan:
+ * the exit notification plus one process spawn and one ack, tens of ms) is documented in
+ * docs/agent.md; the journal covers it. `finish()` tells it the agent reverted everything itself, so it exits
  * without acting. The guard runs in its own session (detached) so that signals to the agent's process
  * group do not reach it, and its stderr goes to `logFile`.
  */
@@ -71,12 +75,9 @@ export class RevertGuard {
       this.child = null;
       this.restarts += 1;
       // Restart at once with the current plan: the guard is the only protection against SIGKILL.
-      setTimeout(() => {
-        if (this.stopped) return;
-        this.start();
-        this.opts.onRestart?.(this.pid);
-        void this.send(false).catch(() => undefined);
-      }, 20);
+      // (start() sends the current plan to the new guard as soon as it is spawned.)
+      this.start();
+      this.opts.onRestart?.(this.pid);
     });
     if (this.plan.length > 0) void this.send(false).catch(() => undefined);
   }
@@ -106,6 +107,13 @@ export class RevertGuard {
   }
 
   private send(done: boolean): Promise<void> {
+    if (!this.alive && !this.stopped && !done) {
+      try {
+        this.start();
+      } catch {
+        /* reported below as not running */
+      }
+    }
     const child = this.child;
     if (!child || !child.stdin || !this.alive) return Promise.reject(new Error('the revert guard is not running'));
     const seq = ++this.seq;

@@ -1,13 +1,21 @@
 /**
  * The impairment manager: leases, ownership, journal and guard bookkeeping around the backends.
  *
- *   create:  validate -> lease check (409) -> journal.put -> backend.apply -> revert plan -> guard -> event
+ *   create:  validate -> lease check (409) -> write-ahead revert plan -> journal.put -> guard ack
+ *            -> backend.apply -> exact revert plan -> guard -> event
  *   delete:  ownership check -> backend.revert -> guard -> journal.remove -> event
  *   expiry:  a lease loop reverts every impairment whose monotonic deadline passed
  * One impairment per target (targetKey); the same controller re-creating on its target replaces it,
  * another controller gets ERR_LEASE_CONFLICT (409) unless it forces. Work on one target is
  * serialised. A failed apply leaves the target reverted (the backend reverts a partial apply; we
  * revert again, idempotently) and no journal entry.
+ *
+ * Write-ahead (crash safety): before the first tc/ip command of an apply (create, or a reconciler
+ * re-apply), the target's journal entry is on disk AND the guard has acknowledged a revert plan that
+ * undoes the apply from any point of it (backend.revertPlanAhead). If the guard cannot acknowledge,
+ * the apply is refused (ERR_INTERNAL) rather than run unprotected. Phase switches touch only the
+ * htb class and leaf, under the htb the plan deletes, so they do not change the plan; renewals
+ * change only the lease (journal), never tc.
  */
 import { randomBytes } from 'node:crypto';
 import { BackhaulError } from '../../core/errors.js';
@@ -56,6 +64,12 @@ export interface ManagerDeps {
   newId?: () => string;
   /** Called when the guard could not be updated (crash protection degraded). */
   onGuardError?: (e: Error) => void;
+  /**
+   * TEST HOOK (env BACKHAUL_TEST_APPLY_HOLD_MS, see docs/agent.md): hold this long after the guard
+   * acknowledged the write-ahead plan (before tc runs) and again after the apply (before the exact
+   * plan is sent), widening the windows a SIGKILL test aims at. 0/absent in production.
+   */
+  testApplyHoldMs?: number;
 }
 
 export interface Caller {
@@ -69,6 +83,8 @@ export type DeleteReason = 'api' | 'expired' | 'shutdown';
 
 export class ImpairmentManager {
   private readonly records = new Map<string, ImpairmentRecord>();
+  /** Write-ahead revert plans of applies in progress (id -> plan), included in the guard's plan. */
+  private readonly pending = new Map<string, string[][]>();
   private readonly lock = new KeyedLock();
   private readonly newId: () => string;
 
@@ -110,6 +126,8 @@ export class ImpairmentManager {
     return this.lock.run(key, async () => {
       const existing = this.byKey(key);
       if (existing && existing.controller !== controller && !input.force) throw this.conflict(existing);
+      // Before anything is written: refusals (foreign root, ...) throw here, and the plan is known.
+      const ahead = (await backend.revertPlanAhead?.(target, profile)) ?? null;
       const now = this.deps.clock.wallMs();
       const rec: ImpairmentRecord = {
         id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
@@ -118,18 +136,32 @@ export class ImpairmentManager {
         lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
       };
       await this.deps.journal.put(this.entry(rec));
+      if (ahead) {
+        this.pending.set(rec.id, ahead);
+        try {
+          await this.pushGuard(true);
+        } catch (e) {
+          this.pending.delete(rec.id);
+          await this.deps.journal.remove(rec.id);
+          throw e;
+        }
+      }
       if (existing) this.drop(existing, existing.controller === controller ? 'api' : 'taken-over');
       try {
+        await this.testHold();
         await backend.apply(target, profile);
+        await this.testHold();
       } catch (e) {
         await backend.revert(target).catch(() => undefined);
+        this.pending.delete(rec.id);
         await this.deps.journal.remove(rec.id);
         if (existing) await this.deps.journal.remove(existing.id);
         await this.pushGuard();
         throw e;
       }
       if (existing) await this.deps.journal.remove(existing.id);
-      rec.revertPlan = (await backend.revertPlan?.(target)) ?? [];
+      rec.revertPlan = (await backend.revertPlan?.(target).catch(() => null)) ?? ahead ?? [];
+      this.pending.delete(rec.id);
       rec.state = 'active';
       rec.inEffect = true;
       rec.lastCheckedAtMs = this.deps.clock.wallMs();
@@ -174,6 +206,7 @@ export class ImpairmentManager {
         throw e;
       }
       this.records.delete(id);
+      this.pending.delete(id);
       await this.pushGuard();
       await this.deps.journal.remove(id);
       this.deps.events.emit({ type: 'impairment.deleted', id, reason });
@@ -214,10 +247,25 @@ export class ImpairmentManager {
     return this.lock.run(rec.key, task);
   }
 
+  /**
+   * Write-ahead for a re-apply of `rec` (the reconciler): hand the guard a plan that also undoes the
+   * coming apply from any point of it, acknowledged before it runs. Throws (ERR_INTERNAL) when the
+   * guard cannot acknowledge, or what the apply would refuse; the caller must not apply then.
+   */
+  async prepareReapply(rec: ImpairmentRecord): Promise<void> {
+    const backend = this.deps.backends.get(rec.backend);
+    const ahead = (await backend?.revertPlanAhead?.(rec.target, rec.profile)) ?? null;
+    if (!ahead) return;
+    this.pending.set(rec.id, ahead);
+    await this.pushGuard(true);
+  }
+
   /** Record a new revert plan for `rec` (after a re-apply) and hand the whole plan to the guard. */
   async refreshPlan(rec: ImpairmentRecord): Promise<void> {
     const backend = this.deps.backends.get(rec.backend);
-    rec.revertPlan = (await backend?.revertPlan?.(rec.target)) ?? [];
+    const exact = await backend?.revertPlan?.(rec.target).catch(() => null);
+    rec.revertPlan = exact ?? this.pending.get(rec.id) ?? rec.revertPlan;
+    this.pending.delete(rec.id);
     await this.pushGuard();
   }
 
@@ -261,6 +309,7 @@ export class ImpairmentManager {
   /** Forget a record being replaced on the same target (its effect is overwritten by the new apply). */
   private drop(rec: ImpairmentRecord, reason: 'api' | 'taken-over'): void {
     this.records.delete(rec.id);
+    this.pending.delete(rec.id);
     this.deps.hooks?.onRemoved?.(rec);
     this.deps.events.emit({ type: 'impairment.deleted', id: rec.id, reason });
   }
@@ -272,13 +321,27 @@ export class ImpairmentManager {
     };
   }
 
-  /** Hand the guard the revert plan of everything active, newest first. */
-  private async pushGuard(): Promise<void> {
-    const plan = this.all().reverse().flatMap((r) => r.revertPlan);
+  /**
+   * Hand the guard the revert plan of everything active and every apply in progress, newest first.
+   * `strict`: a failure throws (write-ahead: nothing may be applied unprotected); otherwise it is
+   * reported through onGuardError (crash protection degraded, the journal still covers it).
+   */
+  private async pushGuard(strict = false): Promise<void> {
+    const plan = [...[...this.pending.values()].reverse().flat(), ...this.all().reverse().flatMap((r) => (this.pending.has(r.id) ? [] : r.revertPlan))];
     try {
       await this.deps.guard.setPlan(plan);
     } catch (e) {
       this.deps.onGuardError?.(e as Error);
+      if (strict) {
+        throw new BackhaulError('ERR_INTERNAL', `the revert guard did not take the revert plan, so nothing was applied: ${(e as Error).message}`, {
+          hint: 'the agent restarts its guard by itself; retry in a moment, and see guard.log in the state directory',
+        }, { cause: e });
+      }
     }
+  }
+
+  private async testHold(): Promise<void> {
+    const ms = this.deps.testApplyHoldMs ?? 0;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
   }
 }

@@ -36,7 +36,10 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
   const out: string[] = [];
   out.push(`campaign ${r.campaign} (${r.source})`);
   for (const a of r.agents) {
-    const clock = a.clockOffsetMs === null ? 'clock offset unknown' : `clock offset ${a.clockOffsetMs.toFixed(1)} ms +/- ${(a.clockUncertaintyMs ?? 0).toFixed(1)}`;
+    const noReflector = !a.problems.some((p) => p.includes('reflector'));
+    const clock = a.clockOffsetMs === null
+      ? `clock offset unknown${a.reachable && noReflector ? ' (the agent runs no STAMP reflector: enable it with `reflector: { listen: "0.0.0.0:862" }` in its config, see docs/agent.md)' : ''}`
+      : `clock offset ${a.clockOffsetMs.toFixed(1)} ms +/- ${(a.clockUncertaintyMs ?? 0).toFixed(1)}`;
     out.push(`  agent ${a.name} ${a.url}: ${a.reachable ? 'reachable' : 'UNREACHABLE'}${a.version ? `, ${/^\d/.test(a.version) ? 'v' : ''}${a.version}` : ''}, backends ${a.backends.join('/') || '-'}, ${clock}${a.problems.length ? `; ${a.problems.join('; ')}` : ''}`);
   }
   for (const s of r.steps) {

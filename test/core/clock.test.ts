@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { seededRandom } from '../../core/random.js';
@@ -21,6 +22,30 @@ describe('FakeClock', () => {
     const p = clock.sleep(10, ac.signal);
     ac.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
+  });
+
+  it('removes its abort listener when a sleep resolves (no listener pile-up in long loops)', async () => {
+    const clock = new FakeClock(0);
+    const ac = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const loop = (async () => {
+        for (let i = 0; i < 100; i++) await clock.sleep(1, ac.signal);
+      })();
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      for (let i = 0; i < 100; i++) await clock.advance(1);
+      await loop;
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // An abort after the sleeps finished rejects nothing and a new sleep still honours it.
+    ac.abort(new Error('late'));
+    await expect(clock.sleep(1, ac.signal)).rejects.toThrow('late');
   });
 });
 

@@ -164,6 +164,20 @@ describe('fault lifecycle', () => {
     expect(journalIds(fx.dir)).toEqual([]);
   });
 
+  it('a guard that does not acknowledge: nothing is touched, the journal is left empty', async () => {
+    const rec = recorder();
+    fx = await makeFixture({ faults: { run: rec.run, managementDevs: async () => [] } });
+    const guard = (fx.daemon.faults as unknown as { deps: { guard: { setPlan(p: string[][]): Promise<void> } } }).deps.guard;
+    const real = guard.setPlan;
+    guard.setPlan = async () => { throw new Error('the revert guard is not running'); };
+    const r = await post({ kind: 'link-down', dev: 'eth1', durationMs: 500 });
+    expect(r.statusCode).toBe(500);
+    expect(rec.ran).toEqual([]);
+    expect(journalIds(fx.dir)).toEqual([]);
+    guard.setPlan = real;
+    expect((await post({ kind: 'link-down', dev: 'eth1', durationMs: 500 })).statusCode).toBe(201);
+  });
+
   it('capabilities list the fault kinds and the configured hooks', async () => {
     fx = await makeFixture({ agentHooks: new Map([['pos-smoke', { run: ['true'], timeoutMs: 1000 }]]) });
     const caps = (await fx.daemon.app.inject({ method: 'GET', url: '/v1/capabilities', headers: bearer('reader') })).json();

@@ -89,6 +89,38 @@ describe('revert guard', () => {
     expect(existsSync(out)).toBe(true);
   });
 
+  it('a restarted guard holds the plan without the agent sending it again (restart is immediate)', async () => {
+    const g = guard();
+    const first = g.pid as number;
+    const out = join(dir, 'held');
+    await g.setPlan([['touch', out]]);
+    process.kill(first, 'SIGKILL');
+    await expect.poll(() => g.restarts, { timeout: 5000 }).toBe(1);
+    const second = g.pid as number;
+    expect(second).not.toBe(first);
+    // No setPlan here: the replacement got the current plan from start().
+    await new Promise((r) => setTimeout(r, 500)); // node start + one ack, on a loaded host
+    closePipe(g);
+    expect(await waitForGuardExit(second, 5000)).toBe(true);
+    expect(existsSync(out)).toBe(true);
+  });
+
+  it('setPlan with no live guard starts a replacement first, so the ack comes from a live guard', async () => {
+    const g = guard();
+    const first = g.pid as number;
+    // Simulate "the guard is gone and its exit not yet handled": forget the child.
+    (g as unknown as { child: null }).child = null;
+    const out = join(dir, 'fresh');
+    await g.setPlan([['touch', out]]);
+    const second = g.pid as number;
+    expect(second).not.toBe(first);
+    expect(await isGuardProcess(second)).toBe(true);
+    closePipe(g);
+    expect(await waitForGuardExit(second, 5000)).toBe(true);
+    expect(existsSync(out)).toBe(true);
+    process.kill(first, 'SIGKILL');
+  });
+
   it('ignores malformed plan messages', async () => {
     const g = guard();
     const child = (g as unknown as { child: { stdin: NodeJS.WritableStream } }).child;

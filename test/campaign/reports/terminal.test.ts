@@ -11,6 +11,13 @@ describe('terminal summary and JSON', () => {
     expect(text).toMatch(/FAILED: 1 of 6 assertions do not hold \(exit 1\)/);
     expect(text).toMatch(/clock offset 0\.1 ms/);
   });
+  it('an unknown clock offset says how to enable the agent\'s reflector (or why it is unknown)', () => {
+    const r = fixtureResult();
+    r.agents[0] = { ...r.agents[0]!, clockOffsetMs: null, clockUncertaintyMs: null };
+    expect(renderSummary(r)).toMatch(/clock offset unknown \(the agent runs no STAMP reflector: enable it with `reflector: \{ listen: "0\.0\.0\.0:862" \}`/);
+    r.agents[0] = { ...r.agents[0]!, problems: ['its reflector 10.0.0.1:862 did not answer: clock offset unknown'] };
+    expect(renderSummary(r)).not.toMatch(/runs no STAMP reflector/);
+  });
   it('JSON keeps the encoded histograms and round-trips', () => {
     const r = fixtureResult();
     const back = JSON.parse(renderJson(r));
