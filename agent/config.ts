@@ -14,6 +14,8 @@
  *   reflector: { listen: "0.0.0.0:862" }      # the built-in STAMP reflector (omit or false: off)
  *   probes:                                  # standing probe targets (always-on mesh)
  *     - { name: site-b, target: "10.1.0.2:862", interval: 1s }
+ *   hooks:                                   # commands a controller may run by name (POST /v1/hooks/NAME/run)
+ *     pos-smoke: { run: [/usr/local/bin/pos-smoke, --quick], timeout: 5m, junit: /tmp/pos.xml, cwd: /srv }
  *   metricsAuth: false                       # GET /metrics without a token (Prometheus scrapes)
  *   bodyLimit: 65536
  */
@@ -55,6 +57,8 @@ export interface AgentConfig {
   probes: StandingProbe[];
   metricsAuth: boolean;
   bodyLimitBytes: number;
+  /** Named hooks (argv, no shell); nothing else can be run remotely. */
+  hooks: Map<string, { run: string[]; timeoutMs: number; junit?: string; cwd?: string }>;
 }
 
 const duration = z.union([z.string(), z.number()]);
@@ -79,6 +83,12 @@ const schema = z
     reflector: z.union([z.object({ listen: z.string() }).strict(), z.literal(false)]).optional(),
     probes: z
       .array(z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), target: z.string().min(1), interval: duration.optional(), size: z.number().int().min(0).optional() }).strict())
+      .optional(),
+    hooks: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'hook names are letters, digits, ".", "_" or "-"'),
+        z.object({ run: z.array(z.string().min(1)).min(1), timeout: duration.optional(), junit: z.string().optional(), cwd: z.string().optional() }).strict(),
+      )
       .optional(),
     metricsAuth: z.boolean().optional(),
     bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).optional(),
@@ -138,8 +148,13 @@ export function parseAgentConfig(raw: unknown, file = 'config'): AgentConfig {
       problems.push((e as Error).message);
     }
   }
+  const hooks: AgentConfig['hooks'] = new Map();
+  for (const [name, h] of Object.entries(c.hooks ?? {})) {
+    hooks.set(name, { run: h.run, timeoutMs: dur(h.timeout, 60_000, `hooks.${name}.timeout`), ...(h.junit ? { junit: h.junit } : {}), ...(h.cwd ? { cwd: h.cwd } : {}) });
+  }
   if (problems.length) throw new BackhaulError('ERR_USAGE', problems[0] as string, { problems });
   return {
+    hooks,
     listenHost: listen.host,
     listenPort: listen.port,
     tls: c.tls ? c.tls : null,

@@ -23,6 +23,14 @@ import type { ImpairmentRecord } from './impairments/record.js';
 import type { Journal } from './journal.js';
 import { createAgentMetrics, type AgentMetrics, type TcCounters } from './metrics.js';
 import type { ProbeService, ReflectorService } from './probes/service.js';
+import { dirname, join } from 'node:path';
+import { Gauge } from 'prom-client';
+import { AGENT_METRICS } from '../core/metric-names.js';
+import { FaultJournal } from './faults/fault-journal.js';
+import { FaultManager, type CmdRunner } from './faults/fault-manager.js';
+import { faultIface } from './faults/fault-plan.js';
+import { GuardMux } from './faults/guard-mux.js';
+import { HookService, type AgentHookConfig } from './hook-service.js';
 
 export interface DaemonParts {
   version: string;
@@ -47,6 +55,10 @@ export interface DaemonParts {
   metricsAuth?: boolean;
   https?: { key: Buffer | string; cert: Buffer | string };
   leaseCheckMs?: number;
+  /** Faults: the command runner (default: execa, no shell) and the management-path lookup. */
+  faults?: { run?: CmdRunner; managementDevs?: (peer: string) => Promise<string[]> };
+  /** Named hooks from the config file (POST /v1/hooks/:name/run). */
+  agentHooks?: Map<string, AgentHookConfig>;
   newId?: () => string;
   /** TEST HOOK only (ManagerDeps.testApplyHoldMs; env BACKHAUL_TEST_APPLY_HOLD_MS). */
   testApplyHoldMs?: number;
@@ -56,6 +68,7 @@ export interface DaemonParts {
 export interface Daemon {
   app: FastifyInstance;
   manager: ImpairmentManager;
+  faults: FaultManager;
   events: EventBus;
   metrics: AgentMetrics;
   /** Extra hooks (scheduler, reconciler) attach here after construction. */
@@ -68,11 +81,12 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
   const events = parts.events ?? new EventBus(() => clock.wallMs());
   const log = parts.log ?? (() => undefined);
   const hooks: ManagerHooks[] = parts.hooks ? [parts.hooks] : [];
+  const guardMux = new GuardMux(parts.guard, ['faults', 'impairments']);
   const manager = new ImpairmentManager({
     backends: parts.backends,
     profiles: parts.profiles,
     journal: parts.journal,
-    guard: parts.guard,
+    guard: guardMux.port('impairments'),
     clock,
     events,
     leases: parts.leases,
@@ -86,6 +100,28 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
     onGuardError: (e) => log(`revert guard: ${e.message}`),
   });
   const metrics = createAgentMetrics({ records: () => manager.all(), version: parts.version, ...(parts.tcCounters ? { tcCounters: parts.tcCounters } : {}) }, parts.registry);
+  const faults = new FaultManager({
+    clock,
+    events,
+    guard: guardMux.port('faults'),
+    journal: new FaultJournal(join(dirname(parts.journal.path), 'faults.json')),
+    maxDurationMs: parts.leases.maxTtlMs,
+    ...(parts.faults?.run ? { run: parts.faults.run } : {}),
+    ...(parts.faults?.managementDevs ? { managementDevs: parts.faults.managementDevs } : {}),
+    ...(parts.management.disabled ? { managementDisabled: true } : {}),
+    onGuardError: (e) => log(`faults: ${e.message}`),
+  });
+  new Gauge({
+    name: AGENT_METRICS.faultActive,
+    help: 'An agent-side fault in effect (1 while active): link down, flap, blackhole',
+    labelNames: ['fault', 'kind', 'iface'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const f of faults.active()) this.set({ fault: f.id, kind: f.kind, iface: faultIface(f.request) }, 1);
+    },
+  });
+  const hookService = new HookService(parts.agentHooks ?? new Map());
   const started = clock.monoNs();
   const health = (): Health => ({
     status: 'ok',
@@ -101,12 +137,14 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
     probes: parts.probes ?? null,
     reflector: parts.reflector ?? null,
     audit: parts.audit,
+    faults,
+    hooks: hookService,
     requestsTotal: metrics.requestsTotal,
     registry: metrics.registry,
     events,
     version: parts.version,
     health,
-    capabilities: async () => ({ ...(await parts.capabilities()), leases: { ...parts.leases } }),
+    capabilities: async () => ({ ...(await parts.capabilities()), faults: ['link-down', 'flap', 'blackhole'], hooks: hookService.names().map((h) => h.name), leases: { ...parts.leases } }),
     profileCatalog: parts.profiles,
     ...(parts.bodyLimitBytes ? { bodyLimitBytes: parts.bodyLimitBytes } : {}),
     ...(parts.metricsAuth ? { metricsAuth: true } : {}),
@@ -121,6 +159,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
       await leaseDone;
       await app.close().catch(() => undefined);
       await parts.probes?.stopAll?.().catch(() => undefined);
+      await faults.stopAll().catch(() => undefined);
       const ok = await manager.revertAll('shutdown');
       if (ok) await parts.guard.finish?.();
       else log('some impairments could not be reverted; the revert guard will try when the agent exits');
@@ -128,5 +167,5 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
     })();
     return shutdownPromise;
   };
-  return { app, manager, events, metrics, hooks, shutdown };
+  return { app, manager, faults, events, metrics, hooks, shutdown };
 }

@@ -23,6 +23,7 @@ import { EventBus } from './events.js';
 import { RevertGuard } from './guard/guard-client.js';
 import { revertJournal, type RecoveryResult } from './impairments/recover.js';
 import { Journal, readJournal } from './journal.js';
+import { recoverFaultJournal } from './faults/fault-journal.js';
 import { NetemAgentBackend } from './netem-agent-backend.js';
 import { NetemBackend } from './netem/netem-backend.js';
 import { ProbeSessions, startAgentReflector } from './probes/sessions.js';
@@ -79,6 +80,7 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
   const registry = new Registry();
   const backends = createBackends(cfg, registry);
   const recovery = await revertJournal(journalPath(cfg), backends, { log });
+  await recoverFaultJournal(join(cfg.stateDir, 'faults.json'), log).catch((e: Error) => log(`faults journal: ${e.message}`));
   const clock = systemClock;
   const events = new EventBus(() => clock.wallMs());
   const guard = new RevertGuard({
@@ -126,6 +128,7 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
     events,
     bodyLimitBytes: cfg.bodyLimitBytes,
     metricsAuth: cfg.metricsAuth,
+    agentHooks: cfg.hooks,
     ...testApplyHold(env),
     ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
     log,

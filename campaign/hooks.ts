@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import type { HookResult } from './result.js';
-import type { HookSpec } from './spec.js';
+import type { ControllerHookSpec } from './spec.js';
 
 const TAIL_BYTES = 4000;
 
@@ -22,7 +22,7 @@ export interface HookContext {
   signal?: AbortSignal;
 }
 
-export async function runHook(h: HookSpec, ctx: HookContext): Promise<HookResult> {
+export async function runHook(h: ControllerHookSpec, ctx: HookContext): Promise<HookResult> {
   const started = Date.now();
   const env = { ...h.env, BACKHAUL_CAMPAIGN: ctx.campaign, BACKHAUL_STEP: ctx.step, BACKHAUL_STEP_END_MS: String(ctx.stepEndMs) };
   const argv = typeof h.run === 'string' ? ['/bin/sh', '-c', h.run] : h.run;

@@ -11,7 +11,7 @@
  * probes) and the runner reverts what is held. Leases are renewed until the revert.
  */
 import * as hdr from 'hdr-histogram-js';
-import { isBackhaulError } from '../core/errors.js';
+import { BackhaulError, isBackhaulError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { Profile } from '../core/profile.js';
 import type { ConformanceMeasurement } from './conformance.js';
@@ -168,7 +168,19 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           } catch {
             return;
           }
-          hooks.push(await runHook(h, { campaign: c.name, step: s.name, stepEndMs: endMs, cwd: x.deps.cwd ?? process.cwd(), signal: outer ?? new AbortController().signal }));
+          if (h.on === 'controller') {
+            hooks.push(await runHook(h, { campaign: c.name, step: s.name, stepEndMs: endMs, cwd: x.deps.cwd ?? process.cwd(), signal: outer ?? new AbortController().signal }));
+            return;
+          }
+          const started = Date.now();
+          try {
+            const target = site(h.agent);
+            if (!target.runHook) throw new BackhaulError('ERR_UNSUPPORTED', `site ${h.agent} cannot run hooks`);
+            hooks.push({ ...(await guard(h.agent, target.runHook(h, { campaign: c.name, step: s.name, stepEndMs: endMs }, outer))), step: s.name, name: h.name });
+          } catch (e) {
+            if (e instanceof SiteLost) return fail(e);
+            hooks.push({ step: s.name, name: h.name, exitCode: null, timedOut: false, durationMs: Date.now() - started, outputTail: '', error: (e as Error).message });
+          }
         })(),
       );
     }

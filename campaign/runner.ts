@@ -100,6 +100,11 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
           if (process.getuid?.() !== 0) problems.push(`step ${s.name}: fault ${f.name} runs 'ip -n ${(f as { netns?: string }).netns}' on this host: that needs root`);
         } else if (pf && !pf.faults.includes(f.kind)) problems.push(`step ${s.name}: agent ${f.agent} cannot inject '${f.kind}' (it can: ${pf.faults.join(', ') || 'nothing'})`);
       }
+      for (const h of s.hooks) {
+        if (h.on !== 'agent') continue;
+        const pf = preflights.get(h.agent);
+        if (pf?.reachable && !(pf.hooks ?? []).includes(h.hook)) problems.push(`step ${s.name}: hook ${h.name}: agent ${h.agent} declares no hook '${h.hook}' (it has: ${(pf.hooks ?? []).join(', ') || 'none'})`);
+      }
       for (const p of s.probes) {
         if (p.to.startsWith('agent:') && !preflights.get(p.to.slice(6))?.reflector) problems.push(`step ${s.name}: probe ${p.name}: agent ${p.to.slice(6)} runs no reflector`);
       }

@@ -69,6 +69,8 @@ export const impairmentSchema = z
 const faultBase = {
   agent: nameText,
   at: durationText.default('0s'),
+  /** An agent-side fault in this namespace on the agent's host (the agent runs `ip -n NS`); `netns` instead runs it on the controller. */
+  agentNetns: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/).optional(),
 };
 
 export const faultSchema = z.discriminatedUnion('kind', [
@@ -115,10 +117,12 @@ export const probeSchema = z
 export const hookSchema = z
   .object({
     name: nameText,
-    /** Where the command runs: 'controller' (this machine). */
-    on: z.literal('controller').default('controller'),
-    /** A shell command line (run with /bin/sh -c) or an argv array (no shell). */
-    run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    /** Where the command runs: 'controller' (this machine) or an agent's name (a hook its config declares). */
+    on: nameText.default('controller'),
+    /** Controller hooks: a shell command line (run with /bin/sh -c) or an argv array (no shell). */
+    run: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
+    /** Agent hooks: the name of the hook in that agent's config (default: this hook's name). */
+    hook: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).optional(),
     /** When in the step to start it; it may run until the step ends plus `timeout`. */
     at: durationText.default('0s'),
     timeout: durationText.default('60s'),

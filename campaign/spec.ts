@@ -47,10 +47,12 @@ export interface ImpairmentSpec {
   exclude?: MatchRule[];
 }
 
-export type FaultSpec =
+/** `netns`: the controller runs it on its own host (local-faults.ts); otherwise the agent does, in `agentNetns` or its own namespace. */
+export type FaultSpec = (
   | { kind: 'link-down'; name: string; agent: string; atMs: number; durationMs: number; dev: string; netns?: string }
   | { kind: 'flap'; name: string; agent: string; atMs: number; dev: string; netns?: string; downForMs: number; upForMs: number; count: number }
-  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string; netns?: string };
+  | { kind: 'blackhole'; name: string; agent: string; atMs: number; durationMs: number; peer: string; netns?: string }
+) & { agentNetns?: string };
 
 export interface ProbeSpec {
   name: string;
@@ -63,7 +65,8 @@ export interface ProbeSpec {
   crosses: string[];
 }
 
-export interface HookSpec {
+/** A hook run on the controller (`run`: the user's command). */
+export interface ControllerHookSpec {
   name: string;
   on: 'controller';
   run: string | string[];
@@ -72,6 +75,18 @@ export interface HookSpec {
   junit?: string;
   env?: Record<string, string>;
 }
+
+/** A hook run by an agent: only a command its config declares by name (`hook`). */
+export interface AgentHookSpec {
+  name: string;
+  on: 'agent';
+  agent: string;
+  hook: string;
+  atMs: number;
+  timeoutMs: number;
+}
+
+export type HookSpec = ControllerHookSpec | AgentHookSpec;
 
 export type AssertionSpec =
   | { scope: 'probe'; probe: string | null; assertion: Assertion }
@@ -246,6 +261,10 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       } else {
         fault = { kind: 'blackhole', name, agent: f.agent, atMs, durationMs: ms(f.duration), peer: f.peer, ...(f.netns ? { netns: f.netns } : {}) };
       }
+      if (f.agentNetns) {
+        if (f.netns) p(at(`faults[${fi}].agentNetns`), "give 'netns' (run on the controller) or 'agentNetns' (run by the agent), not both");
+        fault.agentNetns = f.agentNetns;
+      }
       const end = faultEndMs(fault);
       if (end > durationMs) p(at(`faults[${fi}]`), `ends at ${end} ms, after the step's ${durationMs} ms`);
       return fault;
@@ -284,10 +303,19 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       hookNames.add(h.name);
       const atMs = ms(h.at);
       if (atMs > durationMs) p(at(`hooks[${hi}].at`), `starts after the step ends (${durationMs} ms)`);
+      if (h.on !== 'controller') {
+        checkAgent(at(`hooks[${hi}].on`), h.on);
+        for (const k of ['run', 'junit', 'env'] as const) {
+          if (h[k] !== undefined) p(at(`hooks[${hi}].${k}`), `an agent hook runs what the agent's config declares: give 'hook: NAME', not '${k}'`);
+        }
+        return { name: h.name, on: 'agent' as const, agent: h.on, hook: h.hook ?? h.name, atMs, timeoutMs: ms(h.timeout) };
+      }
+      if (h.run === undefined) p(at(`hooks[${hi}].run`), "a controller hook needs 'run' (a command line or an argv array)");
+      if (h.hook !== undefined) p(at(`hooks[${hi}].hook`), "'hook' names an agent's hook: set 'on: AGENT'");
       return {
         name: h.name,
-        on: h.on,
-        run: h.run,
+        on: 'controller' as const,
+        run: h.run ?? [],
         atMs,
         timeoutMs: ms(h.timeout),
         ...(h.junit ? { junit: h.junit } : {}),

@@ -79,6 +79,8 @@ export const AGENT_METRICS = {
   apiRequestsTotal: 'backhaul_agent_api_requests_total',
   reconcileTotal: 'backhaul_agent_reconcile_total',
   buildInfo: 'backhaul_agent_build_info',
+  /** 1 per active agent-side fault {fault (id), kind, iface ('' for a blackhole)}. */
+  faultActive: 'backhaul_agent_fault_active',
 } as const;
 
 export const CAMPAIGN_METRICS = {

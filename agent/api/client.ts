@@ -16,7 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { BackhaulError, ERROR_CATALOG, type ErrorCode } from '../../core/errors.js';
 import type {
-  AgentEvent, Capabilities, CreateImpairmentRequest, DeleteResult, Health, ImpairmentView, ProbeHistogram,
+  AgentEvent, Capabilities, CreateImpairmentRequest, DeleteResult, FaultRequest, FaultView, Health, HookRunRequest, HookRunResult, ImpairmentView, ProbeHistogram,
   ProbeView, ProfileSummary, ReflectorView, RenewRequest, StartProbeRequest,
 } from './types.js';
 import type { Profile } from '../../core/profile.js';
@@ -94,6 +94,15 @@ export class AgentClient {
   probeHistogram(id: string): Promise<ProbeHistogram> { return this.call('GET', `/v1/probes/${encodeURIComponent(id)}/histogram`); }
   stopProbe(id: string): Promise<ProbeView> { return this.call('DELETE', `/v1/probes/${encodeURIComponent(id)}`); }
   reflector(): Promise<ReflectorView> { return this.call('GET', '/v1/reflector'); }
+
+  createFault(req: FaultRequest, signal?: AbortSignal): Promise<FaultView> { return this.call('POST', '/v1/faults', req, signal); }
+  async listFaults(): Promise<FaultView[]> { return (await this.call<{ faults: FaultView[] }>('GET', '/v1/faults')).faults; }
+  getFault(id: string, signal?: AbortSignal): Promise<FaultView> { return this.call('GET', `/v1/faults/${encodeURIComponent(id)}`, undefined, signal); }
+  /** End a fault now (its restore runs before the reply); idempotent. */
+  stopFault(id: string): Promise<FaultView> { return this.call('DELETE', `/v1/faults/${encodeURIComponent(id)}`); }
+  async listHooks(): Promise<{ name: string; timeoutMs: number; junit: boolean }[]> { return (await this.call<{ hooks: { name: string; timeoutMs: number; junit: boolean }[] }>('GET', '/v1/hooks')).hooks; }
+  /** Run a hook the agent's config declares; waits for it (give `timeoutMs` in the client options above the hook's timeout). */
+  runHook(name: string, req: HookRunRequest = {}, signal?: AbortSignal): Promise<HookRunResult> { return this.call('POST', `/v1/hooks/${encodeURIComponent(name)}/run`, req, signal); }
 
   /** The agent's Prometheus exposition text. */
   async metrics(): Promise<string> {

@@ -12,6 +12,10 @@ import { authenticate, type AuthConfig, type Role } from './auth.js';
 import { registerImpairmentRoutes } from './routes-impairments.js';
 import { registerInfoRoutes, type InfoDeps } from './routes-info.js';
 import { registerProbeRoutes } from './routes-probes.js';
+import { registerFaultRoutes } from './routes-faults.js';
+import { registerHookRoutes } from './routes-hooks.js';
+import type { FaultManager } from '../faults/fault-manager.js';
+import type { HookService } from '../hook-service.js';
 import type { ImpairmentManager } from '../impairments/manager.js';
 import type { ProbeService, ReflectorService } from '../probes/service.js';
 import { normalisePeer } from '../impairments/management.js';
@@ -24,6 +28,8 @@ export interface ServerDeps extends InfoDeps {
   probes: ProbeService | null;
   reflector: ReflectorService | null;
   audit: AuditSink;
+  faults?: FaultManager;
+  hooks?: HookService;
   /** Counter backhaul_agent_api_requests_total{method,route,code}. */
   requestsTotal?: Counter<'method' | 'route' | 'code'>;
   bodyLimitBytes?: number;
@@ -112,6 +118,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerInfoRoutes(app, deps);
   registerImpairmentRoutes(app, deps.manager);
   registerProbeRoutes(app, deps.probes, deps.reflector, deps.events);
+  if (deps.faults) registerFaultRoutes(app, deps.faults);
+  if (deps.hooks) registerHookRoutes(app, deps.hooks);
   await app.ready();
   return app;
 }

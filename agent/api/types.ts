@@ -18,6 +18,12 @@
  *   GET    /v1/probes/:id/histogram         -> ProbeHistogram
  *   DELETE /v1/probes/:id                   -> ProbeView (final summary)
  *   GET    /v1/reflector                    -> ReflectorView
+ *   POST   /v1/faults                       FaultRequest -> 201 FaultView (link-down, flap, blackhole)
+ *   GET    /v1/faults                       -> { faults: FaultView[] } (active and recently ended)
+ *   GET    /v1/faults/:id                   -> FaultView
+ *   DELETE /v1/faults/:id                   -> FaultView (ended: restored now)
+ *   GET    /v1/hooks                        -> { hooks: { name, timeoutMs, junit }[] }
+ *   POST   /v1/hooks/:name/run              HookRunRequest -> HookRunResult (waits for the command)
  *   GET    /v1/events (WebSocket)           -> AgentEvent messages, one JSON object per frame
  *   GET    /metrics                         -> Prometheus text
  * Auth: `Authorization: Bearer <token>` (mandatory unless the agent listens on loopback only
@@ -45,6 +51,10 @@ export interface Capabilities {
   iproute2Version: string | null;
   nodeVersion: string;
   hostname: string;
+  /** Fault kinds this agent injects (POST /v1/faults); absent on agents without the fault API. */
+  faults?: ('link-down' | 'flap' | 'blackhole')[];
+  /** Hook names its config declares (POST /v1/hooks/:name/run). */
+  hooks?: string[];
   /** Lease limits, in milliseconds. */
   leases: { defaultTtlMs: number; maxTtlMs: number };
 }
@@ -124,6 +134,26 @@ export interface ImpairmentView {
   reapplies: number;
 }
 
+/** A fault request: durations in ms (or '1s'-style text). Every fault is bounded (at most the max TTL). */
+export type FaultRequest = (
+  | { kind: 'link-down'; dev: string; netns?: string; durationMs: number | string }
+  | { kind: 'flap'; dev: string; netns?: string; downMs: number | string; upMs: number | string; count: number }
+  | { kind: 'blackhole'; peer: string; netns?: string; durationMs: number | string }
+) & {
+  /** Allow taking down the interface that routes to the caller (the controller). Default false. */
+  allowManagementInterface?: boolean;
+  controller?: string;
+};
+
+export type { FaultView } from '../faults/fault-manager.js';
+export type { HookResult as HookRunResult } from '../../campaign/result.js';
+
+export interface HookRunRequest {
+  campaign?: string;
+  step?: string;
+  stepEndMs?: number;
+}
+
 export interface DeleteResult {
   id: string;
   reverted: true;
@@ -180,6 +210,8 @@ export type AgentEvent =
   | { type: 'impairment.reapplied'; atMs: number; id: string; reason: string }
   | { type: 'impairment.error'; atMs: number; id: string; message: string }
   | { type: 'phase.switched'; atMs: number; id: string; index: number; name: string; plannedAtMs: number }
+  | { type: 'fault.started'; atMs: number; id: string; kind: 'link-down' | 'flap' | 'blackhole'; iface: string; endsAtMs: number }
+  | { type: 'fault.ended'; atMs: number; id: string; kind: 'link-down' | 'flap' | 'blackhole'; reason: 'elapsed' | 'stopped'; error?: string }
   | { type: 'guard.restarted'; atMs: number; pid: number | null }
   | { type: 'probe.started' | 'probe.stopped'; atMs: number; id: string; target: string };
 

@@ -16,7 +16,7 @@ export const NETNS_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HOSTPORT_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$/;
 
-function cidrProblem(text: string): string | null {
+export function cidrProblem(text: string): string | null {
   const [addr, prefix, ...rest] = text.split('/');
   if (rest.length > 0 || !addr) return 'must be an address or CIDR';
   const family = isIP(addr);

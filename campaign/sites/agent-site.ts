@@ -7,15 +7,18 @@
  *   reverts them itself when they are not renewed (and its guard when it dies).
  * - Histograms: the agent serves RTT in microseconds; they are rescaled to nanoseconds here so
  *   every site hands the runner the same unit.
- * - Faults: the agent API has no fault injection (link down, flap, blackhole): pre-flight says
- *   so, and a campaign with faults on an agent is refused before anything is touched.
+ * - Faults: POST /v1/faults (link down, flap, blackhole in the agent's own namespace); `fault()`
+ *   waits until the agent reports it ended (polling), and ends it at once on abort. Agents that do
+ *   not list `faults` in their capabilities get none (pre-flight refuses the campaign).
+ * - Hooks: only hooks the agent's config declares (capabilities.hooks), run with a bounded wait.
  * Network failures surface as ERR_UNREACHABLE (the runner treats that as a lost site).
  */
 import * as hdr from 'hdr-histogram-js';
 import { BackhaulError, isBackhaulError } from '../../core/errors.js';
 import { AgentClient } from '../../agent/api/client.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
-import type { AgentSpec, FaultSpec } from '../spec.js';
+import type { HookResult } from '../result.js';
+import type { AgentHookSpec, AgentSpec, FaultSpec } from '../spec.js';
 import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
 
 /** Re-encode a histogram with every value multiplied by `factor` (e.g. us -> ns: 1000). */
@@ -39,10 +42,15 @@ export class AgentSite implements SiteDriver {
   private offsetMs = 0;
   private readonly controller: string;
   private readonly profiles = new Map<string, ApplyRequest['profile']>();
+  private readonly makeClient: (timeoutMs: number) => AgentClient;
+  /** How often `fault()` asks whether the fault ended (ms). */
+  private readonly pollMs: number;
 
-  constructor(agent: AgentSpec, opts: { controller?: string; client?: AgentClient } = {}) {
+  constructor(agent: AgentSpec, opts: { controller?: string; client?: AgentClient; pollMs?: number } = {}) {
     this.name = agent.name;
-    this.client = opts.client ?? new AgentClient(agent.url, agent.token ? { token: agent.token } : {});
+    this.makeClient = (timeoutMs) => new AgentClient(agent.url, { ...(agent.token ? { token: agent.token } : {}), timeoutMs });
+    this.client = opts.client ?? this.makeClient(10_000);
+    this.pollMs = opts.pollMs ?? 100;
     this.controller = opts.controller ?? 'backhaul-campaign';
   }
 
@@ -70,6 +78,8 @@ export class AgentSite implements SiteDriver {
       pf.authorised = true;
       const caps = await this.client.capabilities();
       pf.backends = caps.backends;
+      pf.faults = caps.faults ?? [];
+      pf.hooks = caps.hooks ?? [];
       const r = await this.client.reflector();
       if (r.enabled && r.port) {
         const host = !r.address || r.address === '0.0.0.0' || r.address === '::' ? new URL(this.client.baseUrl).hostname : r.address;
@@ -143,8 +153,36 @@ export class AgentSite implements SiteDriver {
     return (await this.client.clearAll({ force: true })).length;
   }
 
-  async fault(f: FaultSpec): Promise<{ startMs: number; endMs: number }> {
-    throw new BackhaulError('ERR_UNSUPPORTED', `agent ${this.name}: the agent API cannot inject '${f.kind}' faults`);
+  async fault(f: FaultSpec, signal?: AbortSignal): Promise<{ startMs: number; endMs: number }> {
+    if ('netns' in f && f.netns) throw new BackhaulError('ERR_UNSUPPORTED', `agent ${this.name}: a fault with 'netns' runs on the controller's host`, { fault: f.name });
+    const req =
+      f.kind === 'flap'
+        ? { kind: 'flap' as const, dev: f.dev, downMs: f.downForMs, upMs: f.upForMs, count: f.count }
+        : f.kind === 'link-down'
+          ? { kind: 'link-down' as const, dev: f.dev, durationMs: f.durationMs }
+          : { kind: 'blackhole' as const, peer: f.peer, durationMs: f.durationMs };
+    let view = await this.client.createFault({ ...req, ...(f.agentNetns ? { netns: f.agentNetns } : {}), controller: this.controller });
+    const stop = (): void => void this.client.stopFault(view.id).catch(() => undefined);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      while (view.state !== 'ended') {
+        if (signal?.aborted) {
+          view = await this.client.stopFault(view.id);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(this.pollMs, Math.max(1, view.endsAtMs - this.offsetMs - Date.now()))));
+        view = await this.client.getFault(view.id);
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+    if (view.error) throw new BackhaulError('ERR_TC_FAILED', `agent ${this.name}: fault ${f.name}: ${view.error}`, { fault: f.name });
+    return { startMs: this.local(view.startedAtMs), endMs: this.local(view.endedAtMs ?? view.endsAtMs) };
+  }
+
+  async runHook(h: AgentHookSpec, ctx: { campaign: string; step: string; stepEndMs: number }, signal?: AbortSignal): Promise<HookResult> {
+    const client = this.makeClient(h.timeoutMs + 15_000);
+    return client.runHook(h.hook, { campaign: ctx.campaign, step: ctx.step, stepEndMs: ctx.stepEndMs + this.offsetMs }, signal);
   }
 
   async startProbe(p: { name: string; intervalMs: number; timeoutMs: number }, target: string, durationMs: number): Promise<SiteProbeRun> {

@@ -12,7 +12,8 @@
  */
 import type { Profile } from '../../core/profile.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
-import type { FaultSpec, ImpairmentSpec, ProbeSpec } from '../spec.js';
+import type { HookResult } from '../result.js';
+import type { AgentHookSpec, FaultSpec, ImpairmentSpec, ProbeSpec } from '../spec.js';
 
 export interface SitePreflight {
   reachable: boolean;
@@ -22,6 +23,8 @@ export interface SitePreflight {
   backends: string[];
   /** Fault kinds this site can inject. */
   faults: FaultSpec['kind'][];
+  /** Hook names this site can run (agent hooks, from its config); absent: none. */
+  hooks?: string[];
   /** Where its reflector answers (HOST:PORT), for probes addressed as `agent:NAME`. */
   reflector: string | null;
   problems: string[];
@@ -65,6 +68,8 @@ export interface SiteDriver {
   clearAll(): Promise<number>;
   /** Inject a fault and restore it; resolves after the restore with the actual times. */
   fault(f: FaultSpec, signal?: AbortSignal): Promise<{ startMs: number; endMs: number }>;
+  /** Run a hook the site declares (agent hooks); resolves after it ended (bounded by `h.timeoutMs`). */
+  runHook?(h: AgentHookSpec, ctx: { campaign: string; step: string; stepEndMs: number }, signal?: AbortSignal): Promise<HookResult>;
   startProbe(p: ProbeSpec, target: string, durationMs: number): Promise<SiteProbeRun>;
   /** Of these profile names, the ones the site cannot resolve (its own library); absent = it uses ours. */
   missingProfiles?(names: string[]): Promise<string[]>;

@@ -39,6 +39,9 @@ export interface FixtureOptions {
   https?: { key: Buffer | string; cert: Buffer | string };
   /** Extra real parts (integration tier): probe sessions, reflector, relay backend, a shared registry. */
   extra?: Partial<Pick<DaemonParts, 'probes' | 'reflector' | 'registry'>> & { relay?: AgentBackend };
+  /** Fault command runner / management lookup, and named hooks (agent config `hooks:`). */
+  faults?: DaemonParts['faults'];
+  agentHooks?: DaemonParts['agentHooks'];
 }
 
 export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -70,6 +73,8 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     ...(opts.bodyLimitBytes ? { bodyLimitBytes: opts.bodyLimitBytes } : {}),
     ...(opts.https ? { https: opts.https } : {}),
     leaseCheckMs: 20,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.agentHooks ? { agentHooks: opts.agentHooks } : {}),
   });
   return {
     daemon, backend, plans, audit, journal, dir,

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
 import { runCampaign } from '../../campaign/runner.js';
+import { HOOK_SUBJECTS, parseAssertion } from '../../campaign/assertions.js';
 import type { ApplyRequest, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
 import { parseCampaign, type AgentSpec } from '../../campaign/spec.js';
 import { summaryOf } from './fixture.js';
@@ -173,6 +174,39 @@ describe('runCampaign with fake sites', () => {
     expect(r.error).toMatch(/agent a does not know profile\(s\) slow/);
     expect(sites.a.log).toEqual([]);
     expect(sites.b.log).toEqual([]);
+  });
+
+  it('agent hooks: pre-flight refuses a hook the agent does not declare; a declared one runs through the site and is asserted', async () => {
+    const withHook = (hook: string) => {
+      const c = campaign(1);
+      c.steps[0]!.hooks.push({ name: 'till', on: 'agent', agent: 'b', hook, atMs: 0, timeoutMs: 5000 });
+      const a = parseAssertion('exit == 0', HOOK_SUBJECTS);
+      if (!a.ok) throw new Error(a.problem);
+      c.steps[0]!.assertions.push({ scope: 'hook', hook: 'till', assertion: a.assertion });
+      return c;
+    };
+    const declare = (site: FakeSite): FakeSite => {
+      const pf = site.preflight.bind(site);
+      site.preflight = async () => ({ ...(await pf()), hooks: ['pos-smoke'] });
+      return site;
+    };
+    const refused = { a: new FakeSite('a'), b: declare(new FakeSite('b')) };
+    const r1 = await runCampaign(withHook('missing'), deps(refused));
+    expect(r1.exitCode).toBe(2);
+    expect(r1.error).toMatch(/hook till: agent b declares no hook 'missing' \(it has: pos-smoke\)/);
+    expect(refused.a.log).toEqual([]);
+
+    const sites = { a: new FakeSite('a'), b: declare(new FakeSite('b')) };
+    const ran: string[] = [];
+    (sites.b as FakeSite & Required<Pick<SiteDriver, 'runHook'>>).runHook = async (h, ctx) => {
+      ran.push(`${h.hook} ${ctx.step}`);
+      return { step: ctx.step, name: 'whatever', exitCode: 4, timedOut: false, durationMs: 1, outputTail: 'no till' };
+    };
+    const r2 = await runCampaign(withHook('pos-smoke'), deps(sites));
+    expect(ran).toEqual(['pos-smoke s0']);
+    expect(r2.exitCode).toBe(1);
+    expect(r2.steps[0]!.hooks).toMatchObject([{ name: 'till', exitCode: 4 }]);
+    expect(r2.steps[0]!.assertions.find((a) => a.scope === 'hook')).toMatchObject({ target: 'till', passed: false });
   });
 
   it('pre-flight failure touches nothing: exit 2', async () => {

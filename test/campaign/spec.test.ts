@@ -65,6 +65,41 @@ describe('parseCampaign', () => {
     expect(s.assertions[3]).toMatchObject({ scope: 'promql', assertion: { threshold: 0.3 } });
   });
 
+  it('agent hooks name a declared hook; agent faults may name the agent-side namespace', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['hooks'] = [{ name: 'till', on: 'store17', hook: 'pos-smoke', timeout: '2m' }, { name: 'pos-smoke', on: 'dc' }];
+    step['assertions'] = [{ hook: 'till' }];
+    step['faults'] = [{ kind: 'blackhole', agent: 'store17', agentNetns: 'pos', peer: '10.9.0.0/24', duration: '3s' }];
+    const s = parse(raw).steps[0]!;
+    expect(s.hooks).toEqual([
+      { name: 'till', on: 'agent', agent: 'store17', hook: 'pos-smoke', atMs: 0, timeoutMs: 120_000 },
+      { name: 'pos-smoke', on: 'agent', agent: 'dc', hook: 'pos-smoke', atMs: 0, timeoutMs: 60_000 },
+    ]);
+    expect(s.faults[0]).toMatchObject({ kind: 'blackhole', agentNetns: 'pos', peer: '10.9.0.0/24' });
+  });
+
+  it('refuses agent hooks with a command, controller hooks without one, unknown agents, netns with agentNetns', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['hooks'] = [
+      { name: 'a', on: 'store17', run: 'rm -rf /' },
+      { name: 'b' },
+      { name: 'c', on: 'nowhere' },
+      { name: 'd', hook: 'pos-smoke' },
+    ];
+    step['assertions'] = [];
+    step['faults'] = [{ kind: 'link-down', agent: 'store17', dev: 'eth0', netns: 'x', agentNetns: 'y', duration: '1s' }];
+    const ps = problems(raw);
+    expect(ps).toEqual(expect.arrayContaining([
+      expect.stringMatching(/hooks\[0\]\.run: an agent hook runs what the agent's config declares/),
+      expect.stringMatching(/hooks\[1\]\.run: a controller hook needs 'run'/),
+      expect.stringMatching(/hooks\[2\]\.on: unknown agent 'nowhere'/),
+      expect.stringMatching(/hooks\[3\]\.hook: 'hook' names an agent's hook/),
+      expect.stringMatching(/faults\[0\]\.agentNetns: give 'netns'/),
+    ]));
+  });
+
   it('reports every shape problem with its path, all at once', () => {
     const raw = base();
     const step = (raw['steps'] as Record<string, unknown>[])[0]!;

@@ -39,7 +39,7 @@ async function startAgent(s: Site): Promise<void> {
   // clock offset with it.
   await mkdir(s.stateDir, { recursive: true });
   const config = join(s.stateDir, 'agent.yaml');
-  await writeFile(config, `reflector: { listen: "${s.addr}:862" }\n`);
+  await writeFile(config, `reflector: { listen: "${s.addr}:862" }\nhooks:\n  smoke: { run: [/bin/sh, -c, "echo smoke-$BACKHAUL_STEP"], timeout: 10s }\n`);
   s.agent = s.ns.spawn(['env', `BACKHAUL_TOKEN=${TOKEN}`, process.execPath, CLI, 'agent', '--config', config, '--listen', `${s.addr}:8470`, '--state-dir', s.stateDir, '--json']);
   const line = await new Promise<string>((ok, fail) => {
     let buf = '';
@@ -146,6 +146,27 @@ ${extraStep}`,
     expect(failed).toEqual(['p1: rtt.p50 < 10us', 'p2: rtt.p50 < 10us', 'p3: rtt.p50 < 10us', 'app: exit == 0']);
     expect(res.steps[0].hooks[0].exitCode).toBe(7);
     for (const s of sites) expect(await qdiscs(s.ns)).toBe(before.get(s.ns.name));
+  });
+
+  it('agent-side fault and hook: the agent injects the blackhole and runs its declared hook; a blackhole of the controller is refused', { timeout: 120_000 }, async () => {
+    const step = (fault: string) => `  - name: agent-side\n    duration: 3s\n    faults: [${fault}]\n    probes: [{ name: q, from: s3, to: "${(sites[2] as Site).hubAddr}:862" }]\n    hooks: [{ name: till, on: s2, hook: smoke, at: 500ms }]\n    assertions: [{ hook: till }, loss < 5%]\n`;
+    const { code, res } = await run('agentside', ['loss < 5%'], 'true', step(`{ kind: blackhole, agent: s1, peer: 10.99.0.0/24, at: 500ms, duration: 1s }`));
+    const s = res.steps[1];
+    expect(s.name).toBe('agent-side');
+    expect(s.hooks).toMatchObject([{ name: 'till', exitCode: 0 }]);
+    expect(s.hooks[0].outputTail).toContain('smoke-agent-side');
+    const fault = s.faults[0];
+    expect(fault).toMatchObject({ kind: 'blackhole', agent: 's1' });
+    expect(fault.error).toBeUndefined();
+    // 1 s by the agent's clock (converted to ours; the conversion cannot change a difference)
+    expect(fault.endMs - fault.startMs).toBeGreaterThanOrEqual(1000);
+    expect(fault.endMs - fault.startMs).toBeLessThan(2500);
+    expect(code, JSON.stringify(s.assertions.filter((a: any) => !a.passed))).toBe(0);
+    expect((await (sites[0] as Site).ns.exec(['ip', 'route', 'show', 'type', 'blackhole'])).stdout.trim()).toBe('');
+    // The controller (the hub, 10.80.1.1 as s1 sees it) may never be blackholed: the step records the refusal.
+    const refused = await run('agentside-refused', ['loss < 5%'], 'true', step(`{ kind: blackhole, agent: s1, peer: 10.80.1.0/24, at: 500ms, duration: 1s }`));
+    expect(refused.res.steps[1].faults[0].error).toMatch(/cut off the controller/);
+    expect((await (sites[0] as Site).ns.exec(['ip', 'route', 'show', 'type', 'blackhole'])).stdout.trim()).toBe('');
   });
 
   it('kill switch: campaign clear FILE removes what is left on every agent of the campaign', { timeout: 60_000 }, async () => {
