@@ -59,6 +59,8 @@ export const demoCases: KernelCase[] = [
           t.log(`${c.passed ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
           t.check(c.passed, `${c.name}: ${c.detail}`);
         }
+        const fo = res.steps.find((s) => s.name === 'failover') as (DemoJson['steps'][number] & { faults?: unknown; probes: { failover?: unknown }[] }) | undefined;
+        t.log(`failover: faults ${JSON.stringify(fo?.faults ?? null).slice(0, 400)}; analysis ${JSON.stringify(fo?.probes[0]?.failover ?? null).slice(0, 1200)}`);
         const failed = res.steps.flatMap((s) => s.assertions.filter((a) => !a.passed).map((a) => `${s.name}: ${JSON.stringify(a).slice(0, 300)}`));
         t.check(failed.length === 0, `failed assertions: ${failed.join('; ')}`);
       }
