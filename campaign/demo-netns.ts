@@ -12,9 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { BackhaulError } from '../core/errors.js';
 import type { NetemBackend } from '../agent/netem/netem-backend.js';
 import { requireCapabilities } from '../agent/netem/capabilities.js';
+import { LATENCY_BUCKETS_SECONDS, PROBE_LABELS, PROBE_METRICS } from '../core/metric-names.js';
+import type { ProbeSummary } from '../probe/stats/summary.js';
+import { decodeHistogram } from './histogram.js';
 
 const REFLECTOR_CHILD = fileURLToPath(new URL('./sites/netns-reflector-child.js', import.meta.url));
 
@@ -108,4 +112,41 @@ export async function createDemoTopology(opts: { readyTimeoutMs?: number } = {})
     await destroy();
     throw e;
   }
+}
+
+/**
+ * /metrics for probes that run in child processes (NetnsSite): from each report (about once a
+ * second; cumulative summary + HdrHistogram of RTTs in ns) the deltas since the run's previous
+ * report go to `backhaul_probe_sent_total`, `backhaul_probe_lost_total` and the
+ * `backhaul_probe_rtt_seconds` histogram (each newly recorded value observed once per new count,
+ * at HdrHistogram's precision: 3 significant digits). Labels: target, probe (the label contract).
+ */
+export function childProbeMetrics(registry: Registry): (run: number, r: { summary: ProbeSummary; histogramNs: string | null }, probe: string, target: string) => void {
+  const labelNames = [...PROBE_LABELS];
+  const sent = new Counter({ name: PROBE_METRICS.sentTotal, help: 'Probes sent.', labelNames, registers: [registry] });
+  const lost = new Counter({ name: PROBE_METRICS.lostTotal, help: 'Probes not answered within the timeout (includes late).', labelNames, registers: [registry] });
+  const rtt = new Histogram({ name: PROBE_METRICS.rttSeconds, help: 'Probe round-trip time (reflector dwell subtracted), seconds.', labelNames, buckets: [...LATENCY_BUCKETS_SECONDS], registers: [registry] });
+  const last = new Map<number, { sent: number; lost: number; counts: Map<number, number> }>();
+  const series = new Set<string>();
+  return (run, r, probe, target) => {
+    const labels = { target, probe };
+    const prev = last.get(run) ?? { sent: 0, lost: 0, counts: new Map<number, number>() };
+    if (!series.has(`${target}\n${probe}`)) {
+      series.add(`${target}\n${probe}`);
+      sent.inc(labels, 0);
+      lost.inc(labels, 0);
+      rtt.zero(labels);
+    }
+    if (r.summary.sent > prev.sent) sent.inc(labels, r.summary.sent - prev.sent);
+    if (r.summary.lost > prev.lost) lost.inc(labels, r.summary.lost - prev.lost);
+    const counts = new Map(prev.counts);
+    if (r.histogramNs) {
+      for (const { valueMs: ns, count } of decodeHistogram(r.histogramNs, 1)) {
+        const before = prev.counts.get(ns) ?? 0;
+        for (let i = before; i < count; i++) rtt.observe(labels, ns / 1e9);
+        counts.set(ns, Math.max(before, count));
+      }
+    }
+    last.set(run, { sent: Math.max(prev.sent, r.summary.sent), lost: Math.max(prev.lost, r.summary.lost), counts });
+  };
 }

@@ -20,12 +20,12 @@ import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { loadProfile } from '../agent/profile-library.js';
 import { NetemBackend } from '../agent/netem/netem-backend.js';
-import { CAMPAIGN_METRICS, PROBE_METRICS } from '../core/metric-names.js';
+import { CAMPAIGN_METRICS } from '../core/metric-names.js';
 import { registerProbeMetrics } from '../probe/exporters/prometheus.js';
-import { checkNetnsPrerequisites, createDemoTopology, type DemoTopology } from './demo-netns.js';
+import { checkNetnsPrerequisites, childProbeMetrics, createDemoTopology, type DemoTopology } from './demo-netns.js';
 import { writeReports, type ReportPaths } from './reports/index.js';
 import type { CampaignResult } from './result.js';
 import { runCampaign, type ProgressEvent } from './runner.js';
@@ -171,20 +171,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoOutcome> {
     if (backend) {
       topo = await createDemoTopology();
       opts.onTopology?.(topo);
-      // Probes run in child processes: their counters come from the children's reports (1/s).
-      const sent = new Counter({ name: PROBE_METRICS.sentTotal, help: 'Probes sent', labelNames: ['target', 'probe'], registers: [registry] });
-      const lost = new Counter({ name: PROBE_METRICS.lostTotal, help: 'Probes lost (round trip)', labelNames: ['target', 'probe'], registers: [registry] });
-      const last = new Map<string, { sent: number; lost: number }>();
-      site = new NetnsSite('site', topo.store, {
-        netem: backend,
-        onProbeReport: (run, r, probe, target) => {
-          const key = String(run);
-          const prev = last.get(key) ?? { sent: 0, lost: 0 };
-          sent.inc({ target, probe }, Math.max(0, r.summary.sent - prev.sent));
-          lost.inc({ target, probe }, Math.max(0, r.summary.lost - prev.lost));
-          last.set(key, { sent: Math.max(prev.sent, r.summary.sent), lost: Math.max(prev.lost, r.summary.lost) });
-        },
-      });
+      // Probes run in child processes: their metrics come from the children's reports (1/s).
+      site = new NetnsSite('site', topo.store, { netem: backend, onProbeReport: childProbeMetrics(registry) });
       campaign = await demoCampaign({ kind: 'netns', storeNs: topo.store, dev: topo.storeIf, reflector: topo.reflector, peerIp: topo.dcIp }, opts.stepMs ?? 12_000);
     } else {
       // 'sleep' timers: the demo must not burn a core (and must not be starved by its own spinning).

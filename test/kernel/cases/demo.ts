@@ -43,8 +43,19 @@ export const demoCases: KernelCase[] = [
       let stdout = '';
       let stderr = '';
       proc.stdout.on('data', (d: Buffer) => (stdout += String(d)));
-      proc.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+      // /metrics while it runs: scraped once the first step is over (its probe has reported).
+      let scrape: Promise<string> | null = null;
+      proc.stderr.on('data', (d: Buffer) => {
+        stderr += String(d);
+        const url = /metrics: (http:\/\/\S+)/.exec(stderr)?.[1];
+        if (!scrape && url && /step 2\/4/.test(stderr)) scrape = fetch(url).then((r) => r.text(), (e: Error) => `scrape failed: ${e.message}`);
+      });
       const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+      const metrics = (await (scrape as Promise<string> | null)) ?? 'never scraped';
+      const count = /^backhaul_probe_rtt_seconds_count\{target="10\.77\.0\.2:862",probe="store-to-dc"\} (\d+)/m.exec(metrics);
+      t.log(`/metrics after step 1: backhaul_probe_rtt_seconds_count ${count?.[1] ?? 'absent'}`);
+      t.check(Number(count?.[1] ?? 0) > 0, `no RTT histogram samples on /metrics: ${metrics.slice(0, 600)}`);
+      t.check(/^backhaul_probe_sent_total\{target="10\.77\.0\.2:862",probe="store-to-dc"\} [1-9]/m.test(metrics), 'no backhaul_probe_sent_total on /metrics');
       const names = /namespaces: (\S+) .* -> (\S+) /.exec(stderr);
       t.check(names !== null, `no namespaces line on stderr: ${stderr.slice(-1500)}`);
       let res: DemoJson | null = null;
