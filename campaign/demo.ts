@@ -80,6 +80,10 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
   let step: (profile: string) => { impairments: Record<string, unknown>[]; probes: Record<string, unknown>[] };
   let fault: Record<string, unknown>;
   let agentUrl: string;
+  // The outage's upper bound: the blackhole's 2.5 s, plus (netns) the `ip route` processes that
+  // install and remove it: each takes effect somewhere inside its run, ms on a host, up to ~1 s
+  // under emulation (measured in the kernel tier's guest: a 3.18 s outage for a 3.44 s fault span).
+  let outageMax = '3s';
   if (where.kind === 'relay') {
     const relay = async (): Promise<{ listen: string; upstream: string }> => ({ listen: `127.0.0.1:${await freeUdpPort()}`, upstream: where.reflector });
     const relays = [await relay(), await relay(), await relay(), await relay()];
@@ -94,6 +98,7 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
     step = (profile) => ({ impairments: [{ name: 'wan', agent: 'site', dev: where.dev, profile, direction: 'both' }], probes: [probe(where.reflector)] });
     fault = { ...blackhole, peer: `${where.peerIp}/32`, netns: where.storeNs };
     agentUrl = `netns:${where.storeNs}`;
+    outageMax = '4500ms';
   }
   const how = where.kind === 'relay' ? 'through the userspace relay on loopback' : 'with tc/netem on a veth between two network namespaces';
   const raw = {
@@ -111,7 +116,7 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
         duration: secs,
         ...step('fibre-business'),
         faults: [fault],
-        assertions: ['outage.count == 1', 'failover.unmatched == 0', 'outage.unexpected == 0', 'failover.outage > 2s', 'failover.outage < 3s'],
+        assertions: ['outage.count == 1', 'failover.unmatched == 0', 'outage.unexpected == 0', 'failover.outage > 2s', `failover.outage < ${outageMax}`],
       },
     ],
   };
