@@ -91,6 +91,50 @@ describe('backhaul demo --netns', () => {
     expect(await hostState()).toEqual(before);
   });
 
+  it('interrupted (Ctrl-C) in the second step: the runner stops, reports, and the namespaces, veth and reflector are gone', { timeout: 120_000 }, async () => {
+    // A backend that claims netem and records what it is asked (this host has no sch_netem): the
+    // namespaces, the reflector, the probe children and the blackhole are real.
+    const calls: string[] = [];
+    const caps = { netAdmin: true, kernel: 'k', iproute2: 'i', qdisc: { htb: 'yes', netem: 'yes', tbf: 'yes', pfifo: 'yes' }, ifb: 'yes', u32: 'yes', mirred: 'yes', netemSeed: false };
+    const live = new Set<string>();
+    const backend = {
+      kind: 'netem',
+      capabilities: async () => caps,
+      apply: async (t: { netns: string; dev: string }, p: { name: string }) => (calls.push(`apply ${t.netns}/${t.dev} ${p.name}`), live.add(t.dev), {}),
+      revert: async (t: { dev: string }) => (calls.push(`revert ${t.dev}`), live.delete(t.dev), undefined),
+      status: async (t: { dev: string }) => (live.has(t.dev) ? {} : null),
+      applyPhase: async (_t: unknown, _p: unknown, i: number | null) => (calls.push(`phase ${i}`), {}),
+    };
+    const before = await hostState();
+    const { runDemo } = (await import(join(ROOT, 'dist/campaign/demo.js'))) as typeof import('../../campaign/demo.js');
+    const ac = new AbortController();
+    let topo: { store: string; dc: string; storeIf: string } | null = null;
+    const outcome = await runDemo({
+      outDir: join(dir, 'r4'),
+      netns: true,
+      netemBackend: backend as never,
+      stepMs: 6000,
+      signal: ac.signal,
+      onTopology: (t) => (topo = t),
+      onProgress: (e) => {
+        if (e.type === 'tick' && e.step === 'lte-cell-edge') ac.abort(new Error('SIGINT'));
+      },
+    }).catch((e: Error) => e);
+    expect(topo).not.toBeNull();
+    const t = topo as unknown as { store: string; dc: string; storeIf: string };
+    if (!(outcome instanceof Error)) {
+      expect(outcome.exitCode).toBe(2);
+      expect(outcome.result.steps.find((s) => s.name === 'fibre')?.probes[0]?.summary?.received ?? 0).toBeGreaterThan(0);
+    }
+    expect(calls[0]).toBe(`apply ${t.store}/${t.storeIf} fibre-business`);
+    expect(calls).toContain(`apply ${t.store}/${t.storeIf} lte-cell-edge`);
+    expect(calls.filter((c) => c.startsWith('apply')).length).toBe(calls.filter((c) => c.startsWith('revert')).length);
+    expect(live.size).toBe(0);
+    expect(await hostState()).toEqual(before);
+    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(t.store);
+    expect((await execa('pgrep', ['-f', 'netns-reflector-child'], { reject: false })).stdout).toBe('');
+  });
+
   it('with sch_netem: the whole demo across namespaces exits 0 and removes them', { timeout: 180_000 }, async (ctx) => {
     if (!netem) ctx.skip();
     const before = await hostState();
