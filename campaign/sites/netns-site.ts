@@ -85,8 +85,24 @@ export class NetnsSite implements SiteDriver {
     this.children.add(child);
     let latest: Report | null = null;
     let buf = '';
+    // Settled once: the child's final line, or its end without one (then rejected). A rejection
+    // nobody awaits (the site closed after the step) must not become an unhandled one.
+    let settled = false;
     let final: (r: Report) => void = () => undefined;
-    const finalP = new Promise<Report>((resolve) => (final = resolve));
+    let fail: (e: Error) => void = () => undefined;
+    const finalP = new Promise<Report>((resolve, reject) => {
+      final = (r) => {
+        if (settled) return;
+        settled = true;
+        resolve(r);
+      };
+      fail = (e) => {
+        if (settled) return;
+        settled = true;
+        reject(e);
+      };
+    });
+    finalP.catch(() => undefined);
     // Resolved by the child's 'started' line (or its end): faults are scheduled after startProbe
     // returns, and a node start inside a namespace can take seconds on a loaded or emulated host.
     let started: () => void = () => undefined;
@@ -111,7 +127,7 @@ export class NetnsSite implements SiteDriver {
     void child.then((r) => {
       started();
       this.children.delete(child);
-      if (!latest || r.exitCode !== 0) final(Promise.reject(new BackhaulError('ERR_INTERNAL', `probe in ${this.netns} ended (${r.exitCode ?? r.signal ?? '?'}) without a final report: ${stderr.trim().slice(-500)}`)) as never);
+      if (!latest || r.exitCode !== 0) fail(new BackhaulError('ERR_INTERNAL', `probe in ${this.netns} ended (${r.exitCode ?? r.signal ?? '?'}) without a final report: ${stderr.trim().slice(-500)}`));
     });
     await Promise.race([startedP, new Promise((resolve) => setTimeout(resolve, Math.min(durationMs, 60_000)).unref())]);
     return {
