@@ -8,7 +8,10 @@
  *   blackhole  ip -n NS route add blackhole PEER ... (duration) ... route del blackhole PEER
  *
  * The restore runs even when the campaign is interrupted (the wait is cut short, the restore is
- * not). `startMs`/`endMs` are taken right after the commands that start and end the fault.
+ * not). `startMs` is taken right BEFORE the command that starts the fault and `endMs` right after
+ * the one that ends it: a command takes effect somewhere inside its run (0.1-1 s for one `ip`
+ * process on a loaded or emulated host), so [startMs, endMs] contains the fault; an outage never
+ * begins before its recorded injection (failover matching allows only a probe interval there).
  */
 import { execa } from 'execa';
 import { BackhaulError } from '../core/errors.js';
@@ -40,8 +43,8 @@ export async function runLocalFault(f: FaultSpec, clock: Clock, signal?: AbortSi
   let startMs = Number.NaN;
   let endMs = Number.NaN;
   for (const [i, p] of periods.entries()) {
-    await run(plan.start);
     if (i === 0) startMs = clock.wallMs();
+    await run(plan.start);
     try {
       await clock.sleep(p.down, signal);
     } catch {

@@ -21,7 +21,7 @@ import { randomSeed, seededRandom, type Random } from '../../core/random.js';
 import { effectiveImpairment, TimelineCursor } from '../../core/schedule.js';
 import { startUdpRelay, type UdpRelayHandle } from '../../agent/relay/udp-relay.js';
 import { startReflector, type Reflector } from '../../probe/reflector.js';
-import { startProbeSession } from '../../probe/session.js';
+import { startProbeSession, type ProbeSession } from '../../probe/session.js';
 import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
 import type { ImpairmentBackend, NetemTarget } from '../../agent/backend.js';
 import type { FaultSpec } from '../spec.js';
@@ -55,6 +55,8 @@ export interface InProcessSiteOptions {
   reflectorHost?: string;
   /** An interface backend (the tc/netem one) for `dev` targets on this host; needs root. */
   netem?: ImpairmentBackend;
+  /** Told each probe session as it starts (e.g. `registerProbeMetrics(session, registry)`). */
+  onProbeSession?(session: ProbeSession): void;
 }
 
 /** Wall time = one Date.now() anchor + monotonic elapsed (consistent within the site). */
@@ -294,6 +296,7 @@ export class InProcessSite implements SiteDriver {
       { target, name: p.name, intervalMs: p.intervalMs, timeoutMs: p.timeoutMs, durationMs, outageMinLost: p.outageMinLost, timer: this.opts.timer ?? DEFAULT_TIMER_MODE },
       { clock: this.clock },
     );
+    this.opts.onProbeSession?.(s);
     return {
       snapshot: async () => ({ summary: s.snapshot(), histogramNs: s.histogram().rtt }),
       stop: async () => {

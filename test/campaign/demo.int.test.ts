@@ -50,9 +50,34 @@ describe('backhaul demo (non-root, built CLI)', () => {
         }
       });
     });
+    // ... and again once the fibre step is over: its probe session has exported a step of samples.
+    const scrapedLater = new Promise<string>((ok) => {
+      let err = '';
+      let done = false;
+      child.stderr?.on('data', (c: Buffer) => {
+        err += String(c);
+        const url = /metrics: (http:\/\/\S+)/.exec(err)?.[1];
+        if (!done && url && /step 2\/4 lte-cell-edge/.test(err)) {
+          done = true;
+          fetch(url).then((res) => res.text()).then(ok, (e: Error) => ok(`scrape failed: ${e.message}`));
+        }
+      });
+    });
     const r = await child;
     const metrics = await scraped;
-    expect(metrics).toMatch(/^backhaul_probe_sent_total\{target="fibre",probe="store-to-dc"\} [1-9]/m);
+    const later = await scrapedLater;
+    // The probe sessions export on the demo's registry: counters and the RTT histogram, with samples.
+    expect(metrics).toMatch(/^# TYPE backhaul_probe_rtt_seconds histogram/m);
+    expect(metrics).toMatch(/^backhaul_probe_sent_total\{target="127\.0\.0\.1:\d+",probe="store-to-dc"\} \d/m);
+    expect(later).toMatch(/^backhaul_probe_sent_total\{target="127\.0\.0\.1:\d+",probe="store-to-dc"\} [1-9]/m);
+    const count = /^backhaul_probe_rtt_seconds_count\{target="127\.0\.0\.1:\d+",probe="store-to-dc"\} (\d+)/m.exec(later);
+    expect(count, later.slice(0, 3000)).not.toBeNull();
+    expect(Number(count?.[1])).toBeGreaterThan(0);
+    const inf = /^backhaul_probe_rtt_seconds_bucket\{le="\+Inf",target="127\.0\.0\.1:\d+",probe="store-to-dc"\} (\d+)/m.exec(later);
+    expect(Number(inf?.[1])).toBe(Number(count?.[1]));
+    // fibre: the RTT samples lie far below a second (the profile's few ms plus this host's scheduling)
+    const underSecond = /^backhaul_probe_rtt_seconds_bucket\{le="1",target="127\.0\.0\.1:\d+",probe="store-to-dc"\} (\d+)/m.exec(later);
+    expect(Number(underSecond?.[1]), later.slice(0, 3000)).toBeGreaterThan(0);
     expect(metrics).toMatch(/^backhaul_relay_packets_total\{/m);
     expect(metrics).toMatch(/^backhaul_campaign_step_info\{campaign="demo",step="fibre",impairment="wan"\} 1/m);
     const elapsed = Date.now() - started;

@@ -34,6 +34,16 @@ describe('local faults', () => {
     expect(await p).toEqual({ startMs: 1000, endMs: 2200 });
   });
 
+  it('the span contains the fault: start taken before the start command, end after the restore', async () => {
+    const clock = new FakeClock(0);
+    const slow = async (): Promise<void> => {
+      await clock.advance(300); // one ip process on a loaded host
+    };
+    const p = runLocalFault({ kind: 'blackhole', name: 'f', agent: 'a', atMs: 0, durationMs: 1000, peer: '10.0.0.2/32', netns: 'n' }, clock, undefined, slow);
+    await drive(clock, p);
+    expect(await p).toEqual({ startMs: 0, endMs: 1600 });
+  });
+
   it('restores even when interrupted', async () => {
     const clock = new FakeClock(0);
     const calls: string[] = [];

@@ -28,6 +28,15 @@ async function main(): Promise<number> {
     bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: cli, logLevel: 'warning',
     banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
   });
+  // The child processes the CLI starts inside namespaces (`demo --netns`), where the bundled CLI
+  // resolves them: next to it, as in dist/ relative to campaign/ and campaign/sites/.
+  for (const [entry, out] of [['campaign/sites/netns-probe-child.ts', 'netns-probe-child.js'], ['campaign/sites/netns-reflector-child.ts', 'sites/netns-reflector-child.js']] as const) {
+    await build({
+      entryPoints: [join(process.cwd(), entry)],
+      bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: join(cache, out), logLevel: 'warning',
+      banner: { js: "import { createRequire as __bhCreateRequire } from 'node:module'; const require = __bhCreateRequire(import.meta.url);" },
+    });
+  }
   const timeoutS = Number(process.env['KERNEL_TIMEOUT_S'] ?? 480);
   const env: Record<string, string> = { BH_KERNEL_CLI: cli };
   if (process.env['KERNEL_CASES']) env['KERNEL_CASES'] = process.env['KERNEL_CASES'];
