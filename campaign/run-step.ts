@@ -207,7 +207,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           p.prevHist = cur;
           p.prevSent = snap.summary.sent;
           p.prevLost = snap.summary.lost;
-          rows.push({ name: p.spec.name, sent: snap.summary.sent, p50Ms: t.p50Ms, p99Ms: t.p99Ms, loss: sent + lost > 0 ? Math.max(0, lost) / Math.max(1, sent) : 0 });
+          // Loss so far in this step (a probe is declared lost a timeout after it was sent, so a
+          // per-second ratio of lost to sent could exceed 100% during an outage).
+          rows.push({ name: p.spec.name, sent: snap.summary.sent, p50Ms: t.p50Ms, p99Ms: t.p99Ms, loss: snap.summary.sent > 0 ? snap.summary.lost / snap.summary.sent : 0 });
         } catch (e) {
           if (e instanceof SiteLost) fail(e);
         }
