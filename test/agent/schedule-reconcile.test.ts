@@ -24,7 +24,8 @@ const SCHEDULED: Profile = {
 };
 
 let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+// A journal write (temp file + rename) may still be landing when the test ends: retry on ENOTEMPTY.
+afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }));
 
 function setup(profile: Profile) {
   dir = mkdtempSync(join(tmpdir(), 'bh-sched-'));
