@@ -37,6 +37,16 @@ async function freeUdpPort(host: string): Promise<number> {
   return port;
 }
 
+/**
+ * The campaign step's name for a profile name or file: a file's base name without .yaml/.yml,
+ * made a valid step name (1-63 of letters, digits, _ . -, starting with a letter or digit), so an
+ * absolute or ./relative path works too.
+ */
+export function stepName(profile: string): string {
+  const base = (profile.split(/[\\/]/).pop() ?? '').replace(/\.ya?ml$/i, '');
+  return base.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63) || 'profile';
+}
+
 export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
   const agent: AgentSpec = o.mode.agent ?? { name: 'local', url: 'in-process' };
   let impairment: Record<string, unknown>;
@@ -56,7 +66,7 @@ export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
       startDelay: '200ms',
       steps: [
         {
-          name: o.profile.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63) || 'profile',
+          name: stepName(o.profile),
           duration: `${o.durationMs}ms`,
           impairments: [impairment],
           probes: [{ name: 'verify', from: agent.name, to: probeTo, interval: `${o.intervalMs}ms`, timeout: '3s', crosses: ['verify'] }],

@@ -12,8 +12,9 @@ import { profileCases } from './cases/profiles.js';
 import { trafficCases } from './cases/traffic.js';
 import { scheduleCases } from './cases/schedule.js';
 import { agentCases } from './cases/agent.js';
+import { verifyCases } from './cases/verify.js';
 
-export const CASES: readonly KernelCase[] = [...rawNetemCases, ...profileCases, ...scheduleCases, ...trafficCases, ...agentCases];
+export const CASES: readonly KernelCase[] = [...rawNetemCases, ...profileCases, ...scheduleCases, ...trafficCases, ...agentCases, ...verifyCases];
 
 function version(argv: string[]): string {
   try {
