@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { stepName } from '../../campaign/verify.js';
+import { requireConformance, stepName } from '../../campaign/verify.js';
+import type { CampaignResult } from '../../campaign/result.js';
 import { parseCampaign } from '../../campaign/spec.js';
 
 describe('verify stepName', () => {
@@ -24,5 +25,23 @@ describe('verify stepName', () => {
     };
     expect(problems('_work_x.yaml')).toMatch(/steps\[0\]\.name/); // what a path used to become
     for (const p of ['/abs/_odd name.yaml', './-x.yml', 'lte-good']) expect(problems(stepName(p))).not.toMatch(/steps\[0\]\.name/);
+  });
+});
+
+describe('verify requireConformance', () => {
+  const result = (probe: Record<string, unknown> | undefined, exitCode: 0 | 1 | 2 = 0): CampaignResult =>
+    ({ campaign: 'verify', verdict: exitCode === 0 ? 'passed' : 'failed', exitCode, agents: [], reverts: [], steps: [{ probes: probe ? [probe] : [] }] }) as unknown as CampaignResult;
+  it('a passed campaign whose probe has no conformance is "could not run" (2), with the probe error', () => {
+    const r = requireConformance(result({ conformance: [], error: 'probe start timed out' }));
+    expect(r.exitCode).toBe(2);
+    expect(r.verdict).toBe('error');
+    expect(r.error).toMatch(/nothing was compared.*probe start timed out/);
+    expect(requireConformance(result(undefined)).exitCode).toBe(2);
+  });
+  it('a compared result, and a failed one, are left as they are', () => {
+    const ok = result({ conformance: [{ impairment: 'verify', profile: 'p', result: { ok: true, checks: [] } }] });
+    expect(requireConformance(ok)).toBe(ok);
+    const failed = result({ conformance: [] }, 1);
+    expect(requireConformance(failed)).toBe(failed);
   });
 });

@@ -64,7 +64,8 @@ async function verify(ns: Netns, dev: string, to: string): Promise<VerifyRun> {
 
 function describe(v: VerifyRun): string {
   const checks = v.json?.conformance?.result?.checks ?? [];
-  return `exit ${v.exitCode}; ${checks.map((c) => `${c.quantity} ${c.status} (expected ${JSON.stringify(c.expected)}, measured ${JSON.stringify(c.measured)})`).join('; ') || (v.json?.error ?? v.stderr)}`;
+  if (checks.length === 0) return `exit ${v.exitCode}; no conformance checks: ${v.json ? JSON.stringify(v.json).slice(0, 3000) : v.stderr}`;
+  return `exit ${v.exitCode}; ${checks.map((c) => `${c.quantity} ${c.status} (expected ${JSON.stringify(c.expected)}, measured ${JSON.stringify(c.measured)})`).join('; ')}`;
 }
 
 export const verifyCases: KernelCase[] = [
@@ -83,6 +84,7 @@ export const verifyCases: KernelCase[] = [
       const good = await verify(h.a, h.aIf, to);
       t.log(`verify on ${h.aIf}: ${describe(good)}`);
       t.check(good.exitCode === 0, `verify of a crossed interface: ${describe(good)}`);
+      t.check((good.json?.conformance?.result?.checks?.length ?? 0) > 0, `verify compared nothing: ${describe(good)}`);
       t.check(good.json?.reverts?.every((r) => r.ok) === true, `verify did not report a clean revert: ${JSON.stringify(good.json?.reverts)}`);
       const afterA = await snapshot(h.a, h.aIf);
       t.check(afterA === beforeA, `${h.aIf} not restored:\n${diffLines(beforeA, afterA)}`);
