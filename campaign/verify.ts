@@ -37,6 +37,16 @@ async function freeUdpPort(host: string): Promise<number> {
   return port;
 }
 
+/**
+ * The campaign step's name for a profile name or file: a file's base name without .yaml/.yml,
+ * made a valid step name (1-63 of letters, digits, _ . -, starting with a letter or digit), so an
+ * absolute or ./relative path works too.
+ */
+export function stepName(profile: string): string {
+  const base = (profile.split(/[\\/]/).pop() ?? '').replace(/\.ya?ml$/i, '');
+  return base.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63) || 'profile';
+}
+
 export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
   const agent: AgentSpec = o.mode.agent ?? { name: 'local', url: 'in-process' };
   let impairment: Record<string, unknown>;
@@ -56,7 +66,7 @@ export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
       startDelay: '200ms',
       steps: [
         {
-          name: o.profile.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63) || 'profile',
+          name: stepName(o.profile),
           duration: `${o.durationMs}ms`,
           impairments: [impairment],
           probes: [{ name: 'verify', from: agent.name, to: probeTo, interval: `${o.intervalMs}ms`, timeout: '3s', crosses: ['verify'] }],
@@ -71,11 +81,26 @@ export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
     const netem = o.mode.kind === 'dev' ? o.mode.netem?.() : undefined;
     return new InProcessSite(a.name, { timer: 'sleep', ...(netem ? { netem } : {}) });
   };
-  return runCampaign(campaign, {
+  const result = await runCampaign(campaign, {
     connect,
     resolveProfile: (ref) => ('name' in ref ? o.resolveProfile(ref.name) : Promise.reject(new Error('verify takes a profile name or file'))),
     baselineMs: o.baselineMs,
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
+  return requireConformance(result);
+}
+
+/**
+ * A verify that compared nothing did not verify: a campaign with no failed assertion passes even
+ * when its probe produced no summary (it failed to start or stop), but verify's 0 means
+ * "conformant", so that becomes 2 (could not run) with the probe's reason.
+ */
+export function requireConformance(result: CampaignResult): CampaignResult {
+  if (result.exitCode !== 0) return result;
+  const probe = result.steps[0]?.probes[0];
+  if (probe && probe.conformance.length > 0) return result;
+  const sum = probe?.summary;
+  const why = probe?.error ?? (sum ? `the probe got ${sum.received} replies to ${sum.sent} requests` : probe ? 'the probe produced no measurement' : 'no probe ran');
+  return { ...result, verdict: 'error', exitCode: 2, error: `nothing was compared with the profile: ${why}` };
 }

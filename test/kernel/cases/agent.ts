@@ -21,7 +21,8 @@ import { topology } from '../topology.js';
 
 const TOKEN = 'kernel-tier-token-0123456789';
 
-function bin(): string {
+/** The CLI entry the guest runs: the bundle run-tier.ts builds, else bin/backhaul.js over dist/. */
+export function cliBin(): string {
   const bundled = process.env['BH_KERNEL_CLI'];
   if (bundled && existsSync(bundled)) return bundled;
   const dist = join(process.cwd(), 'dist', 'cli', 'main.js');
@@ -38,7 +39,7 @@ interface Started {
 
 /** Start `backhaul agent` (optionally inside a namespace) and wait for its JSON start line. */
 async function startAgent(t: CaseContext, args: string[], netns?: Netns): Promise<Started> {
-  const argv = [process.execPath, bin(), 'agent', '--json', ...args];
+  const argv = [process.execPath, cliBin(), 'agent', '--json', ...args];
   const full = netns ? netns.argv(argv) : argv;
   const proc = spawn(full[0] as string, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BACKHAUL_TOKEN: TOKEN } });
   let out = '';
