@@ -32,14 +32,10 @@
  * interruption it caused was shorter than M probes (< M x D), which is the detection limit.
  */
 
-/** An outage window as the probe engine reports it (probe/stats/outage.ts); extra fields are kept. */
-export interface OutageWindow {
-  startMs: number;
-  endMs: number;
-  durationMs: number;
-  lost: number;
-  boundMs: number;
-}
+import type { OutageWindow as ProbeOutageWindow } from '../probe/stats/outage.js';
+
+/** The fields of the probe engine's outage window (probe/stats/outage.ts) that matching needs. */
+export type OutageWindow = Pick<ProbeOutageWindow, 'startMs' | 'endMs' | 'durationMs' | 'lost' | 'boundMs'>;
 
 export interface InjectedEvent {
   /** 'fault' (link down, flap period, blackhole) or 'phase' (a profile schedule phase). */
