@@ -163,6 +163,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
       const ok = await manager.revertAll('shutdown');
       if (ok) await parts.guard.finish?.();
       else log('some impairments could not be reverted; the revert guard will try when the agent exits');
+      await parts.journal.idle();
       return ok;
     })();
     return shutdownPromise;

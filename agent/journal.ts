@@ -108,6 +108,11 @@ export class Journal {
     return this.persist();
   }
 
+  /** Resolves once every write issued so far has landed (or failed); for shutdown and tests. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
   private persist(): Promise<void> {
     const snapshot = this.state;
     const next = this.chain.then(() => writeJournalAtomic(this.path, snapshot));

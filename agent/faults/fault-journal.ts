@@ -73,6 +73,11 @@ export class FaultJournal {
     return this.persist();
   }
 
+  /** Resolves once every write issued so far has landed (or failed). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
   private persist(): Promise<void> {
     const snapshot = this.entries;
     const next = this.chain.then(() => writeAtomic(this.path, snapshot));

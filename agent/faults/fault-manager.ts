@@ -156,6 +156,7 @@ export class FaultManager {
   /** End every fault (agent shutdown). */
   async stopAll(): Promise<void> {
     await Promise.all([...this.live.keys()].map((id) => this.stop(id)));
+    await this.deps.journal.idle();
   }
 
   private key(f: FaultRequestInput): string {

@@ -80,6 +80,7 @@ export async function makeFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     daemon, backend, plans, audit, journal, dir,
     close: async () => {
       await daemon.shutdown();
+      await journal.idle();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -24,11 +24,16 @@ const SCHEDULED: Profile = {
 };
 
 let dir: string;
-// A journal write (temp file + rename) may still be landing when the test ends: retry on ENOTEMPTY.
-afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }));
+let journal: Journal;
+// A journal write (temp file + rename) may still be landing when a test ends: wait for it first.
+afterEach(async () => {
+  await journal.idle();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function setup(profile: Profile) {
   dir = mkdtempSync(join(tmpdir(), 'bh-sched-'));
+  journal = new Journal(join(dir, 'j.json'));
   const clock = new FakeClock(1_700_000_000_000);
   const events = new EventBus(() => clock.wallMs());
   const seen: AgentEvent[] = [];
@@ -36,7 +41,7 @@ function setup(profile: Profile) {
   const backend = new FakeBackend();
   const hooks: { onActive?: (r: never) => void; onRemoved?: (r: never) => void }[] = [];
   const manager = new ImpairmentManager({
-    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal: new Journal(join(dir, 'j.json')),
+    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal,
     guard: { setPlan: async () => undefined }, clock, events, leases: { defaultTtlMs: 3_600_000, maxTtlMs: 3_600_000 },
     management: { apiPort: 8470, sshPorts: [22], extra: [] },
     hooks: { onActive: (r) => hooks.forEach((h) => h.onActive?.(r as never)), onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r as never)) },
@@ -82,13 +87,14 @@ describe('schedule runner', () => {
     const { clock, backend, manager, hooks } = setup(SCHEDULED);
     hooks.push(new ScheduleRunner({ manager, clock, events: new EventBus(), random: () => seededRandom(1) }));
     const ac = new AbortController();
-    void manager.runLeaseLoop(ac.signal, 100);
+    const loop = manager.runLeaseLoop(ac.signal, 100);
     await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'steps', ttl: '2500ms' }), { token: 't', peer: null });
     for (let step = 0; step < 60; step++) {
       await clock.advance(100);
       await settle();
     }
     ac.abort();
+    await loop;
     expect(manager.list()).toEqual([]);
     expect(backend.live.size).toBe(0);
     const phases = backend.calls.filter((c) => c.startsWith('phase'));

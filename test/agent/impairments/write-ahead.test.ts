@@ -20,7 +20,11 @@ import { FakeBackend } from '../fake-backend.js';
 
 const profile: Profile = { name: 'slow', description: 's', egress: { rateKbit: 1000 } };
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const journals: Journal[] = [];
+afterEach(async () => {
+  await Promise.all(journals.splice(0).map((j) => j.idle()));
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 class AheadBackend extends FakeBackend {
   journalAtApply = '';
@@ -43,8 +47,10 @@ function setup(setPlan: (plan: string[][]) => Promise<void>) {
   const path = join(dir, 'journal.json');
   const backend = new AheadBackend(path);
   const clock = new FakeClock(1_700_000_000_000);
+  const journal = new Journal(path);
+  journals.push(journal);
   const manager = new ImpairmentManager({
-    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal: new Journal(path),
+    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal,
     guard: { setPlan }, clock, events: new EventBus(() => clock.wallMs()), leases: { defaultTtlMs: 60_000, maxTtlMs: 60_000 },
     management: { apiPort: 8470, sshPorts: [22], extra: [], disabled: true },
   });
