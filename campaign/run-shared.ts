@@ -11,6 +11,8 @@ export type ProgressEvent =
   | { type: 'preflight'; agents: AgentReport[] }
   | { type: 'baseline'; probes: number; durationMs: number }
   | { type: 'step-start'; step: string; index: number; total: number; plannedStartMs: number; durationMs: number }
+  /** Every apply settled after `applyMs`: the measured window is [startMs, endMs). */
+  | { type: 'step-window'; step: string; applyMs: number; startMs: number; endMs: number }
   | { type: 'tick'; step: string; timeLeftMs: number; probes: { name: string; sent: number; p50Ms: number | null; p99Ms: number | null; loss: number }[] }
   | { type: 'step-end'; step: StepResult }
   | { type: 'reverted'; reverts: RevertReport[] };

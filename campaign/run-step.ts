@@ -2,10 +2,12 @@
  * One campaign step (see runner.ts for the whole):
  *
  *   agreed start T = now + startDelay --(sleep)--> apply all impairments at T (parallel; skew =
- *   applied - T per site) --> probes for the rest of the step, faults at T + at, hooks at T + at,
- *   lease renewal every TTL/3, a progress tick per second (live p50/p99/loss from the histograms'
- *   per-second difference) --> T + duration: read in-effect, stop probes, wait for faults and
- *   hooks, PromQL at T + duration, revert this step's impairments --> evaluate (evaluate.ts)
+ *   applied - T per site) --> the step's window opens at S = the instant every apply settled (a
+ *   slow apply, seconds under emulation, must not eat the measured window): probes for
+ *   `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a progress tick per
+ *   second (live p50/p99/loss from the histograms' per-second difference) --> S + duration: read
+ *   in-effect, stop probes, wait for faults and hooks, PromQL at S + duration, revert this step's
+ *   impairments --> evaluate (evaluate.ts)
  *
  * A lost site (SiteLost) or Ctrl-C stops the step: it returns with `error` set (after stopping its
  * probes) and the runner reverts what is held. Leases are renewed until the revert.
@@ -76,7 +78,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   };
 
   const plannedStartMs = clock.wallMs() + c.startDelayMs;
-  const endMs = plannedStartMs + s.durationMs;
+  let endMs = plannedStartMs + s.durationMs;
   x.emit({ type: 'step-start', step: s.name, index, total: c.steps.length, plannedStartMs, durationMs: s.durationMs });
   const skewMs: Record<string, number> = {};
   const imps: StepMeasurements['impairments'] = [];
@@ -115,6 +117,8 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     const notApplied = imps.filter((i) => !i.applied);
     if (notApplied.length) throw new Error(`could not apply ${notApplied.map((i) => `${i.spec.name} (${i.error ?? ''})`).join(', ')}`);
     startMs = clock.wallMs();
+    endMs = startMs + s.durationMs;
+    x.emit({ type: 'step-window', step: s.name, applyMs: startMs - plannedStartMs, startMs, endMs });
 
     // Leases: renew every TTL/3 until the revert.
     renewTimer = setInterval(() => {
@@ -150,12 +154,12 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
       background.push(
         (async () => {
           try {
-            await clock.sleep(Math.max(0, plannedStartMs + f.atMs - clock.wallMs()), signal);
+            await clock.sleep(Math.max(0, startMs + f.atMs - clock.wallMs()), signal);
             const t = isLocalFault(f) ? await runLocalFault(f, clock, signal) : await guard(f.agent, site(f.agent).fault(f, signal));
             faults.push({ name: f.name, kind: f.kind, agent: f.agent, ...t });
           } catch (e) {
             if (e instanceof SiteLost) fail(e);
-            else if (!signal.aborted) faults.push({ name: f.name, kind: f.kind, agent: f.agent, startMs: plannedStartMs + f.atMs, endMs: plannedStartMs + faultEndMs(f), error: (e as Error).message });
+            else if (!signal.aborted) faults.push({ name: f.name, kind: f.kind, agent: f.agent, startMs: startMs + f.atMs, endMs: startMs + faultEndMs(f), error: (e as Error).message });
           }
         })(),
       );
@@ -164,7 +168,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
       background.push(
         (async () => {
           try {
-            await clock.sleep(Math.max(0, plannedStartMs + h.atMs - clock.wallMs()), signal);
+            await clock.sleep(Math.max(0, startMs + h.atMs - clock.wallMs()), signal);
           } catch {
             return;
           }

@@ -29,6 +29,10 @@ export function progressPrinter(write: (s: string) => void, isTTY: boolean): (e:
         ticks = 0;
         line(`step ${e.index + 1}/${e.total} ${e.step}: ${formatMs(e.durationMs)}, agreed start ${new Date(e.plannedStartMs).toISOString().slice(11, 23)}`);
         break;
+      case 'step-window':
+        // Only worth a line when applying took long enough to notice (emulated kernels, many sites).
+        if (e.applyMs >= 1000) line(`  ${e.step}: applied after ${formatMs(e.applyMs)}; the ${formatMs(e.endMs - e.startMs)} window starts now`);
+        break;
       case 'tick': {
         ticks++;
         const text = `  ${e.step} ${Math.ceil(e.timeLeftMs / 1000)}s left  ${e.probes.map((p) => `${p.name} p50 ${formatMs(p.p50Ms)} p99 ${formatMs(p.p99Ms)} loss ${formatRatio(p.loss)}`).join('  ')}`;

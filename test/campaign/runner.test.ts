@@ -24,6 +24,8 @@ class FakeSite implements SiteDriver {
   lostAfterMs: number | null = null;
   inEffectValue: boolean | null = true;
   rttMs = 100.5;
+  applyDelayMs = 0;
+  probeDurationsMs: number[] = [];
   private n = 0;
   private started = Date.now();
   constructor(readonly name: string) {}
@@ -36,6 +38,7 @@ class FakeSite implements SiteDriver {
   }
   async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
     this.check();
+    if (this.applyDelayMs) await new Promise((r) => setTimeout(r, this.applyDelayMs));
     const id = `${this.name}-${++this.n}`;
     this.applied.add(id);
     this.log.push(`apply ${req.step} ${req.profile.name}`);
@@ -61,8 +64,9 @@ class FakeSite implements SiteDriver {
   async fault(): Promise<{ startMs: number; endMs: number }> {
     throw new Error('no faults');
   }
-  async startProbe(): Promise<SiteProbeRun> {
+  async startProbe(_p: unknown, _target: string, durationMs: number): Promise<SiteProbeRun> {
     this.check();
+    this.probeDurationsMs.push(durationMs);
     const h = hdr.build();
     for (let i = 0; i < 200; i++) h.recordValue(Math.round((this.rttMs + (i % 10) * 0.1) * 1e6));
     const rep = { summary: summaryOf({ sent: 200, received: 200, lost: 0, rttMs: { count: 200, min: this.rttMs, p50: this.rttMs + 0.4, p90: this.rttMs + 0.8, p99: this.rttMs + 0.9, p999: this.rttMs + 0.9, max: this.rttMs + 0.9, mean: this.rttMs + 0.45, stddev: 0.3 } }), histogramNs: hdr.encodeIntoCompressedBase64(h) };
@@ -129,6 +133,21 @@ describe('runCampaign with fake sites', () => {
     ]);
     expect(Object.keys(s0.skewMs).sort()).toEqual(['a', 'b']);
     expect(s0.probes[0]!.latency!.count).toBe(200);
+  });
+
+  it('a slow apply does not eat the window: the step measures for its full duration after every apply settled', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.applyDelayMs = 700; // more than half of the 1200 ms step
+    const events: string[] = [];
+    const r = await runCampaign(campaign(1), { ...deps(sites), onProgress: (e) => void (e.type === 'step-window' && events.push(e.step)) });
+    expect(r.exitCode).toBe(0);
+    const s0 = r.steps[0]!;
+    expect(s0.startMs - s0.plannedStartMs).toBeGreaterThanOrEqual(700);
+    // The probe is asked for the window, and the step lasts it (measuring from the agreed start
+    // would leave about 1200 - 700 = 500 ms of both).
+    expect(sites.a.probeDurationsMs[0]).toBeGreaterThan(900);
+    expect(s0.endMs - s0.startMs).toBeGreaterThan(1150);
+    expect(events).toEqual(['s0']);
   });
 
   it('an impairment not in effect (and a path without its delay) fails: exit 1', async () => {

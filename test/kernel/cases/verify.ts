@@ -8,9 +8,8 @@
  * inside namespace a and the reflector listen inside b, and node cannot enter a namespace. The
  * only tolerances are the ones verify derives itself (campaign/conformance.ts).
  *
- * --duration 12s, not less: the runner fixes a step's end before the backend applies
- * (run-step.ts: endMs = plannedStartMs + duration), and an apply under TCG takes 3-10 s, so a 5 s
- * step sometimes left the probe ~10 ms and no replies (verify now exits 2 for that).
+ * An apply under TCG takes 3-10 s; the step's window opens once every apply settled
+ * (run-step.ts), so a 5 s window is 5 s of probes however slow the apply was.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -55,7 +54,7 @@ interface VerifyRun {
 
 /** `backhaul verify PROFILE --dev DEV --to TO --json` inside `ns`. */
 async function verify(ns: Netns, dev: string, to: string): Promise<VerifyRun> {
-  const argv = ns.argv([process.execPath, cliBin(), 'verify', PROFILE, '--dev', dev, '--to', to, '--duration', '12s', '--interval', '20ms', '--baseline', '2s', '--json']);
+  const argv = ns.argv([process.execPath, cliBin(), 'verify', PROFILE, '--dev', dev, '--to', to, '--duration', '5s', '--interval', '20ms', '--baseline', '2s', '--json']);
   const r = await run(argv, { allowFail: true, timeoutMs: 150_000 });
   let json: VerifyRun['json'] = null;
   try {
