@@ -5,7 +5,8 @@
  *
  *   link-down  ip -n NS link set dev DEV down ... (duration) ... up
  *   flap       count x (down for downFor, up for upFor)
- *   blackhole  ip -n NS route add blackhole PEER ... (duration) ... route del blackhole PEER
+ *   blackhole  ip netns exec NS nft SCRIPT ... (duration) ... delete of its table: drops what NS
+ *              sends to PEER AND what arrives from it (the agent's planner: agent/faults/fault-plan.ts)
  *
  * The restore runs even when the campaign is interrupted (the wait is cut short, the restore is
  * not). `startMs` is taken right BEFORE the command that starts the fault and `endMs` right after
@@ -16,6 +17,7 @@
 import { execa } from 'execa';
 import { BackhaulError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
+import { planFault } from '../agent/faults/fault-plan.js';
 import type { FaultSpec } from './spec.js';
 
 export type Runner = (argv: string[]) => Promise<void>;
@@ -33,8 +35,8 @@ export function isLocalFault(f: FaultSpec): boolean {
 /** The argv pairs (start, restore) of one fault period. Pure. */
 export function planLocalFault(f: FaultSpec): { start: string[]; restore: string[] } {
   const ns = (f as { netns?: string }).netns as string;
-  if (f.kind === 'blackhole') return { start: ['ip', '-n', ns, 'route', 'add', 'blackhole', f.peer], restore: ['ip', '-n', ns, 'route', 'del', 'blackhole', f.peer] };
-  return { start: ['ip', '-n', ns, 'link', 'set', 'dev', f.dev, 'down'], restore: ['ip', '-n', ns, 'link', 'set', 'dev', f.dev, 'up'] };
+  if (f.kind === 'blackhole') return planFault({ kind: 'blackhole', peer: f.peer, netns: ns, durationMs: f.durationMs });
+  return planFault({ kind: 'link-down', dev: f.dev, netns: ns, durationMs: 1 });
 }
 
 export async function runLocalFault(f: FaultSpec, clock: Clock, signal?: AbortSignal, run: Runner = ipRunner): Promise<{ startMs: number; endMs: number }> {

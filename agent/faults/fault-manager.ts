@@ -7,7 +7,7 @@
  *           restore, wait up, start again ...; at the end: guard plan without it -> journal.remove
  *   delete: cut the wait short; the restore runs at once (idempotent: deleting an ended fault is a no-op)
  *
- * A SIGKILLed agent's guard runs the restore argv (link up / route del); a restarted agent runs
+ * A SIGKILLed agent's guard runs the restore argv (link up / delete of the blackhole's nft table); a restarted agent runs
  * what the faults journal still holds. The management path: a link fault on the interface that
  * routes to the caller (the controller) is refused unless `allowManagementInterface`; a blackhole
  * covering the caller's address is always refused.

@@ -3,10 +3,20 @@
  * period. No shell; every name reaching here went through the API validators.
  *
  *   link-down / flap  ip [-n NS] link set dev DEV down   ...   ip [-n NS] link set dev DEV up
- *   blackhole         ip [-n NS] route add blackhole CIDR ...   ip [-n NS] route del blackhole CIDR
+ *   blackhole         [ip netns exec NS] nft SCRIPT          ...   [ip netns exec NS] nft add table inet T ; delete table inet T
  *
- * Restoring is idempotent in effect: `link set up` on an up link succeeds; `route del` of a route
- * that is gone fails harmlessly (the guard continues past failures).
+ * The blackhole is an nftables table of its own, `inet backhaul_fault_<peer>` (one per peer CIDR),
+ * with three base chains at priority raw (before conntrack) that drop both directions:
+ *
+ *   input    saddr in PEER -> drop   (what the peer sends to this host)
+ *   output   daddr in PEER -> drop   (what this host sends to the peer)
+ *   forward  saddr or daddr in PEER -> drop   (what this host routes to or from the peer)
+ *
+ * The start is ONE nft invocation, hence one transaction (`add table; delete table; table {...}`:
+ * it replaces a table left over by an earlier run instead of appending to it), passed as a single
+ * argument so the guard and the journal stay argv-only. Restoring is idempotent: `link set up` on
+ * an up link succeeds; `add table T ; delete table T` is one batch that succeeds whether or not
+ * T exists, and removes it with its chains.
  */
 export type FaultKind = 'link-down' | 'flap' | 'blackhole';
 
@@ -21,10 +31,37 @@ export interface FaultArgv {
 }
 
 const ip = (netns: string | undefined): string[] => (netns ? ['ip', '-n', netns] : ['ip']);
+const nft = (netns: string | undefined): string[] => (netns ? ['ip', 'netns', 'exec', netns, 'nft'] : ['nft']);
+
+/**
+ * The nftables table of a blackhole of `peer` (family inet): `backhaul_fault_` + the CIDR with
+ * '.' and ':' as '_' and '/' as '_len' (injective: 'l' and 'n' are not hex digits).
+ */
+export function blackholeTable(peer: string): string {
+  return `backhaul_fault_${peer.replace(/[.:]/g, '_').replace('/', '_len')}`;
+}
+
+/** The nft script (one transaction) that installs the blackhole of `peer`. `peer` is a validated address or CIDR. */
+export function blackholeScript(peer: string): string {
+  const t = blackholeTable(peer);
+  const fam = peer.includes(':') ? 'ip6' : 'ip';
+  const chain = (name: string, rules: string[]): string =>
+    [`  chain ${name} {`, `    type filter hook ${name} priority raw; policy accept;`, ...rules.map((r) => `    ${r}`), '  }'].join('\n');
+  return [
+    `add table inet ${t}`,
+    `delete table inet ${t}`,
+    `table inet ${t} {`,
+    chain('input', [`${fam} saddr ${peer} counter drop`]),
+    chain('output', [`${fam} daddr ${peer} counter drop`]),
+    chain('forward', [`${fam} saddr ${peer} counter drop`, `${fam} daddr ${peer} counter drop`]),
+    '}',
+  ].join('\n');
+}
 
 export function planFault(f: FaultRequestInput): FaultArgv {
   if (f.kind === 'blackhole') {
-    return { start: [...ip(f.netns), 'route', 'add', 'blackhole', f.peer], restore: [...ip(f.netns), 'route', 'del', 'blackhole', f.peer] };
+    const t = blackholeTable(f.peer);
+    return { start: [...nft(f.netns), blackholeScript(f.peer)], restore: [...nft(f.netns), 'add', 'table', 'inet', t, ';', 'delete', 'table', 'inet', t] };
   }
   return { start: [...ip(f.netns), 'link', 'set', 'dev', f.dev, 'down'], restore: [...ip(f.netns), 'link', 'set', 'dev', f.dev, 'up'] };
 }

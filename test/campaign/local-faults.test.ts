@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { planLocalFault, runLocalFault } from '../../campaign/local-faults.js';
+import { blackholeScript } from '../../agent/faults/fault-plan.js';
 import type { FaultSpec } from '../../campaign/spec.js';
 
 async function drive(clock: FakeClock, p: Promise<unknown>, stepMs = 50, maxMs = 10_000): Promise<void> {
@@ -19,7 +20,7 @@ describe('local faults', () => {
       start: ['ip', '-n', 'nsA', 'link', 'set', 'dev', 'p0', 'down'],
       restore: ['ip', '-n', 'nsA', 'link', 'set', 'dev', 'p0', 'up'],
     });
-    expect(planLocalFault({ kind: 'blackhole', name: 'f', agent: 'a', atMs: 0, durationMs: 1, peer: '10.0.0.2/32', netns: 'nsA' }).start).toEqual(['ip', '-n', 'nsA', 'route', 'add', 'blackhole', '10.0.0.2/32']);
+    expect(planLocalFault({ kind: 'blackhole', name: 'f', agent: 'a', atMs: 0, durationMs: 1, peer: '10.0.0.2/32', netns: 'nsA' }).start).toEqual(['ip', 'netns', 'exec', 'nsA', 'nft', blackholeScript('10.0.0.2/32')]);
   });
 
   it('a flap runs count x (down, wait, up, wait) and reports its span', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../core/clock.js';
+import { blackholeScript } from '../../../agent/faults/fault-plan.js';
 import { bearer, makeFixture, type Fixture } from '../daemon-fixture.js';
 
 let fx: Fixture;
@@ -146,16 +147,19 @@ describe('fault lifecycle', () => {
     expect((await fx.daemon.app.inject({ method: 'DELETE', url: '/v1/faults/nope', headers: bearer('bob') })).statusCode).toBe(404);
   });
 
-  it('blackhole: ip route add/del blackhole; a failing start is reported and leaves nothing behind', async () => {
+  it('blackhole: an nft table of its own (both directions), deleted at the end; the guard holds the delete; a failing start is reported and leaves nothing behind', async () => {
     const clock = new FakeClock();
     const rec = recorder();
     let fail = false;
     fx = await makeFixture({ clock, faults: { run: async (a) => { if (fail) throw new Error('ip said no'); await rec.run(a); }, managementDevs: async () => [] } });
     const view = (await post({ kind: 'blackhole', peer: '10.9.0.0/24', durationMs: 500 })).json();
-    expect(rec.ran).toEqual([['ip', 'route', 'add', 'blackhole', '10.9.0.0/24']]);
+    const restore = ['nft', 'add', 'table', 'inet', 'backhaul_fault_10_9_0_0_len24', ';', 'delete', 'table', 'inet', 'backhaul_fault_10_9_0_0_len24'];
+    expect(rec.ran).toEqual([['nft', blackholeScript('10.9.0.0/24')]]);
+    expect(fx.plans.at(-1)).toEqual([restore]);
     await clock.advance(500);
     await fx.daemon.faults.stop(view.id);
-    expect(rec.ran.at(-1)).toEqual(['ip', 'route', 'del', 'blackhole', '10.9.0.0/24']);
+    expect(rec.ran.at(-1)).toEqual(restore);
+    expect(fx.plans.at(-1)).toEqual([]);
     fail = true;
     const r = await post({ kind: 'blackhole', peer: '10.9.1.0/24', durationMs: 500 });
     expect(r.statusCode).toBe(500);
