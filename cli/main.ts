@@ -17,6 +17,7 @@ import { registerCampaign } from './commands/campaign.js';
 import { registerVerify } from './commands/verify.js';
 import { registerRelay } from './commands/relay.js';
 import { registerStatus } from './commands/status.js';
+import { registerFault } from './commands/fault.js';
 
 const COMMANDS: RegisterCommand[] = [
   registerProfiles,
@@ -25,6 +26,7 @@ const COMMANDS: RegisterCommand[] = [
   registerApply,
   registerClear,
   registerStatus,
+  registerFault,
   registerCampaign,
   registerVerify,
   registerRelay,

@@ -97,6 +97,16 @@ export class RevertGuard {
     this.child = null;
   }
 
+  /**
+   * Let go without reverting ourselves: the guard runs the current plan now, as if this process had
+   * died (a CLI whose own restore failed hands it one more try, and exits without waiting).
+   */
+  release(): void {
+    this.stopped = true;
+    this.child?.stdin?.end();
+    this.child = null;
+  }
+
   private acked(seq: number): void {
     for (const [s, resolve] of this.waiters) {
       if (s <= seq) {

@@ -59,7 +59,7 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-const TOOL_PACKAGE: Record<string, string> = { tc: 'iproute2', ip: 'iproute2', ethtool: 'ethtool' };
+const TOOL_PACKAGE: Record<string, string> = { tc: 'iproute2', ip: 'iproute2', ethtool: 'ethtool', nft: 'nftables' };
 
 /** Map a failed command to the catalogued code that tells the user what to do. */
 export function classifyFailure(stderr: string): ErrorCode {
