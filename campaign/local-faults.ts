@@ -14,19 +14,15 @@
  * process on a loaded or emulated host), so [startMs, endMs] contains the fault; an outage never
  * begins before its recorded injection (failover matching allows only a probe interval there).
  */
-import { execa } from 'execa';
-import { BackhaulError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { planFault } from '../agent/faults/fault-plan.js';
+import { ipRunner as agentIpRunner } from '../agent/faults/fault-manager.js';
 import type { FaultSpec } from './spec.js';
 
 export type Runner = (argv: string[]) => Promise<void>;
 
-export const ipRunner: Runner = async (argv) => {
-  const [file, ...args] = argv as [string, ...string[]];
-  const r = await execa(file, args, { reject: false, timeout: 10_000 });
-  if (r.exitCode !== 0) throw new BackhaulError('ERR_TC_FAILED', `${argv.join(' ')} failed: ${String(r.stderr).trim()}`, { argv, exitCode: r.exitCode, stderr: String(r.stderr) });
-};
+/** The agent's runner: no shell; a missing tool is ERR_CAPABILITY_MISSING, other failures ERR_TC_FAILED. */
+export const ipRunner: Runner = agentIpRunner;
 
 export function isLocalFault(f: FaultSpec): boolean {
   return 'netns' in f && typeof f.netns === 'string';

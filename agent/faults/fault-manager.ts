@@ -22,10 +22,26 @@ import { cidrContains, faultIface, faultPeriods, faultTotalMs, planFault, type F
 
 export type CmdRunner = (argv: string[]) => Promise<void>;
 
+/** argv as one line for messages: a multi-line argument (the blackhole's nft script) is abbreviated. */
+export function argvText(argv: string[]): string {
+  return argv.map((a) => (a.includes('\n') ? `<script: ${a.split('\n').length} lines>` : a)).join(' ');
+}
+
+/**
+ * Runs one argv without a shell. A missing tool (`nft` not installed, here or inside `ip netns
+ * exec`) is ERR_CAPABILITY_MISSING with the package to install; any other failure ERR_TC_FAILED.
+ */
 export const ipRunner: CmdRunner = async (argv) => {
   const [file, ...args] = argv as [string, ...string[]];
   const r = await execa(file, args, { reject: false, timeout: 10_000 });
-  if (r.exitCode !== 0) throw new BackhaulError('ERR_TC_FAILED', `${argv.join(' ')} failed: ${String(r.stderr).trim()}`, { argv, exitCode: r.exitCode ?? null, stderr: String(r.stderr) });
+  if (r.exitCode === 0) return;
+  const stderr = String(r.stderr ?? '').trim();
+  const missing = (r as { code?: string }).code === 'ENOENT' ? file : /exec of "([^"]+)" failed: No such file/.exec(stderr)?.[1];
+  if (missing) {
+    const pkg = missing === 'nft' ? 'nftables' : 'iproute2';
+    throw new BackhaulError('ERR_CAPABILITY_MISSING', `${missing} is not installed`, { argv, hint: `install it (apt-get install ${pkg} / dnf install ${pkg})` });
+  }
+  throw new BackhaulError('ERR_TC_FAILED', `${argvText(argv)} failed: ${stderr}`, { argv, exitCode: r.exitCode ?? null, stderr });
 };
 
 /** The interface(s) the route to `peer` leaves through, in the agent's own namespace (`ip -j route get`). */

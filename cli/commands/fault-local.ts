@@ -2,8 +2,9 @@
  * `backhaul fault ...` on this host, in the foreground. Order (nothing is touched before step 4):
  *
  *   1. flags validated (fault.ts: exit 2)      3. the target exists (interface / namespace: exit 2), nft present (exit 3)
- *   2. root / CAP_NET_ADMIN (exit 3)           4. the management path (SSH client) is not cut (exit 6)
- *   5. a revert guard takes the restore -> start -> wait -> restore (agent/faults/fault-foreground.ts)
+ *   2. root / CAP_NET_ADMIN (exit 3)           4. not someone else's: the link is up / no table for that peer yet (exit 5)
+ *   5. the management path (SSH client) is not cut (exit 6)
+ *   6. a revert guard takes the restore -> start -> wait -> restore (agent/faults/fault-foreground.ts)
  *
  * Ctrl-C / SIGTERM (ctx.signal) cut the wait short and the restore runs at once. When the restore
  * fails twice, the guard is released to try once more and the command to run by hand is printed
@@ -43,6 +44,16 @@ export function sshClient(env: NodeJS.ProcessEnv): string | null {
   return addr ? addr : null;
 }
 
+/** Whether `ip -j link show dev X` output says the link is administratively up. */
+export function linkIsUp(ipJson: string): boolean {
+  try {
+    const [l] = JSON.parse(ipJson) as { flags?: string[] }[];
+    return (l?.flags ?? []).includes('UP');
+  } catch {
+    return true; // unreadable: let the fault's own commands tell
+  }
+}
+
 export function describeFault(f: FaultRequestInput): string {
   const ns = f.netns ? ` (netns ${f.netns})` : '';
   if (f.kind === 'blackhole') return `blackhole of ${f.peer}${ns} (nft table inet ${blackholeTable(f.peer)}, both directions)`;
@@ -67,13 +78,27 @@ async function preflight(ctx: CliContext, input: FaultInput, runner: TcRunner): 
   if (f.kind === 'blackhole') await runner.run(['nft', '--version']);
   const dev = f.kind === 'blackhole' ? null : f.dev;
   if (f.netns || dev) {
-    const r = await runner.run([...(f.netns ? ['ip', '-n', f.netns] : ['ip']), 'link', 'show', 'dev', dev ?? 'lo'], { allowFail: true });
+    const r = await runner.run([...(f.netns ? ['ip', '-n', f.netns] : ['ip']), '-j', 'link', 'show', 'dev', dev ?? 'lo'], { allowFail: true });
     if (/Cannot open network namespace/i.test(r.stderr)) {
       throw new BackhaulError('ERR_NETNS_NOT_FOUND', `no network namespace ${JSON.stringify(f.netns)}`, { netns: f.netns, hint: 'list them with `ip netns list`' });
     }
     if (r.exitCode !== 0) {
       throw new BackhaulError('ERR_INTERFACE_NOT_FOUND', `no interface ${JSON.stringify(dev)}${f.netns ? ` in network namespace ${f.netns}` : ''}`, {
         dev, ...(f.netns ? { netns: f.netns } : {}), hint: `list them with \`ip${f.netns ? ` -n ${f.netns}` : ''} -br link\``,
+      });
+    }
+    if (dev && !linkIsUp(r.stdout)) {
+      throw new BackhaulError('ERR_LEASE_CONFLICT', `${dev} is already down: there is nothing to take down, and the restore would bring up a link someone else took down`, {
+        dev, hint: `bring it up first if you mean it: ip${f.netns ? ` -n ${f.netns}` : ''} link set dev ${dev} up`,
+      });
+    }
+  }
+  if (f.kind === 'blackhole') {
+    const t = blackholeTable(f.peer);
+    const r = await runner.run([...(f.netns ? ['ip', 'netns', 'exec', f.netns] : []), 'nft', 'list', 'table', 'inet', t], { allowFail: true });
+    if (r.exitCode === 0) {
+      throw new BackhaulError('ERR_LEASE_CONFLICT', `a blackhole of ${f.peer} is already in place (nft table inet ${t}): another \`backhaul fault\` or an agent holds it, or one was left behind`, {
+        table: t, hint: `if nothing holds it: ${f.netns ? `ip netns exec ${f.netns} ` : ''}nft delete table inet ${t}`,
       });
     }
   }

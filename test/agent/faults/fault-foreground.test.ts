@@ -3,7 +3,8 @@ import { FakeClock } from '../../../core/clock.js';
 import { BackhaulError } from '../../../core/errors.js';
 import { runFaultForeground, shellQuote, type ForegroundEvent } from '../../../agent/faults/fault-foreground.js';
 import { planFault } from '../../../agent/faults/fault-plan.js';
-import { missingCaps, sshClient } from '../../../cli/commands/fault-local.js';
+import { argvText } from '../../../agent/faults/fault-manager.js';
+import { linkIsUp, missingCaps, sshClient } from '../../../cli/commands/fault-local.js';
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -107,6 +108,13 @@ describe('local fault helpers', () => {
     expect(missingCaps('CapEff:\t0000000000001000\n', { netns: false })).toEqual([]);
     expect(missingCaps('CapEff:\t0000000000001000\n', { netns: true })).toEqual(['CAP_SYS_ADMIN']);
     expect(missingCaps('', { netns: false })).toEqual(['CAP_NET_ADMIN']);
+  });
+
+  it('argvText abbreviates the nft script in messages; linkIsUp reads `ip -j link` flags', () => {
+    expect(argvText(['ip', 'netns', 'exec', 'lab', 'nft', 'a\nb\nc'])).toBe('ip netns exec lab nft <script: 3 lines>');
+    expect(argvText(['ip', 'link', 'set', 'dev', 'e0', 'up'])).toBe('ip link set dev e0 up');
+    expect(linkIsUp('[{"ifname":"a0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"]}]')).toBe(true);
+    expect(linkIsUp('[{"ifname":"a0","flags":["BROADCAST","MULTICAST"]}]')).toBe(false);
   });
 
   it('sshClient: the client address of SSH_CONNECTION or SSH_CLIENT; null outside SSH', () => {

@@ -109,6 +109,29 @@ describe('backhaul fault, locally (real ip/nft, namespaces)', () => {
     expect(await tables()).not.toContain('backhaul_fault_');
   }, 90_000);
 
+  it('not ours to fault: a link that is already down, a blackhole table already in place: exit 5, left as they were', async () => {
+    await net.a.exec(['ip', 'link', 'set', 'dev', net.aIf, 'down']);
+    try {
+      const c = cli(['link-down', '--dev', net.aIf, '--netns', net.a.name, '--for', '1s']);
+      expect(await c.exited).toBe(5);
+      expect(c.err()).toMatch(new RegExp(`${net.aIf} is already down`));
+      expect(await linkUp()).toBe(false);
+    } finally {
+      await net.a.exec(['ip', 'link', 'set', 'dev', net.aIf, 'up']);
+    }
+    const t = blackholeTable(`${net.bIp}/32`);
+    await net.a.exec(['nft', 'add', 'table', 'inet', t]);
+    try {
+      const c = cli(['blackhole', `${net.bIp}/32`, '--netns', net.a.name, '--for', '1s']);
+      expect(await c.exited).toBe(5);
+      expect(c.err()).toMatch(/is already in place/);
+      expect(c.err()).toMatch(new RegExp(`hint: if nothing holds it: ip netns exec ${net.a.name} nft delete table inet ${t}`));
+      expect(await tables()).toContain(t);
+    } finally {
+      await net.a.exec(['nft', 'delete', 'table', 'inet', t]);
+    }
+  }, 60_000);
+
   it('link-down for 1 s: the link is down during it and up after; start and restore printed with timestamps', async () => {
     const c = cli(['link-down', '--dev', net.aIf, '--netns', net.a.name, '--for', '1s']);
     await until('the link goes down', async () => !(await linkUp()), c);
