@@ -6,7 +6,7 @@
  * fault runs, we keep asking until its planned end plus a grace period: the agent restores on its
  * own either way.
  */
-import type { FaultView } from '../../agent/api/types.js';
+import type { FaultRequest, FaultView } from '../../agent/api/types.js';
 import type { FaultInput } from '../../agent/api/validate-faults.js';
 import { formatDurationMs } from '../../agent/duration.js';
 import { BackhaulError } from '../../core/errors.js';
@@ -29,7 +29,7 @@ function result(v: FaultView, agent: string, interrupted: boolean): Record<strin
 export async function faultViaAgent(ctx: CliContext, flags: FaultFlags, input: FaultInput, pollMs = 200): Promise<number> {
   const client = clientFor(ctx, flags);
   const f = input.fault;
-  const req = {
+  const req: FaultRequest = {
     ...f,
     ...(flags.controller ? { controller: flags.controller } : {}),
     ...(flags.allowManagementInterface ? { allowManagementInterface: true } : {}),
@@ -37,7 +37,7 @@ export async function faultViaAgent(ctx: CliContext, flags: FaultFlags, input: F
   const say = (line: string): void => {
     if (!flags.json) ctx.io.out(`${line}\n`);
   };
-  let v = await client.createFault(req as never, ctx.signal);
+  let v = await client.createFault(req, ctx.signal);
   say(`${iso(v.startedAtMs)}  started ${describeFault(f)} on ${client.baseUrl} as ${v.id}; ends by ${iso(v.endsAtMs)}`);
   let interrupted = false;
   let lastError: Error | null = null;

@@ -24,8 +24,8 @@ export interface FaultFlags extends RemoteFlags, OutputOptions {
 const COMMON_HELP = `
 What happens to traffic:
   link-down  the interface is set down (ip link set dev IF down): everything through it stops,
-             both ways; the kernel sees the carrier go, routes through it disappear, so a host
-             with a backup route fails over at once. Restored with ip link set dev IF up.
+             both ways; the kernel sees the carrier go and its routes through it stop, so a host
+             with a backup route can fail over at once. Restored with ip link set dev IF up.
   flap       COUNT times: down for --down, then up for --up (the last period ends up).
   blackhole  an nftables table of its own (inet backhaul_fault_<peer>) drops every packet to AND
              from PEER_CIDR (input, output and forward hooks), while the link stays up: no
@@ -43,6 +43,13 @@ your SSH client is refused (pass --allow-management-interface if you reach this 
 way), and a blackhole covering your SSH client's address is always refused. Through an agent the
 agent applies the same rules to the controller's address. A fault inside --netns is never
 checked (lab namespaces are not your way in).
+`;
+
+const EXIT_HELP = `
+Exit codes: 0 ended and restored (also after Ctrl-C); 2 a bad flag, an unknown interface or
+namespace; 3 not root / CAP_NET_ADMIN, nft missing; 4 a command failed (if it was the restore, the
+command to run by hand is printed); 5 not ours to fault (the link is already down, a blackhole
+table for that prefix is in place); 6 the agent is unreachable or refused, or the management path.
 `;
 
 const EXAMPLES = {
@@ -127,26 +134,27 @@ export function registerFault(program: Command, ctx: CliContext): void {
     });
   };
 
+  // Kind-specific options first (they are what --help readers look for), then the shared ones.
   const common = (cmd: Command, kind: keyof typeof EXAMPLES): Command =>
     addAgentFlags(cmd.option('--netns <name>', 'the network namespace to act in (an `ip netns` name)'))
       .option('--allow-management-interface', 'do not refuse a link fault on the interface that routes to your SSH client / the controller')
       .option('--json', 'print one JSON result at the end (kind, startMs, endMs, restored)')
-      .addHelpText('after', `${COMMON_HELP}${EXAMPLES[kind]}\n`);
+      .addHelpText('after', `${COMMON_HELP}${EXIT_HELP}${EXAMPLES[kind]}\n`);
 
-  common(fault.command('link-down').description('set an interface down for a duration, then up again'), 'link-down')
+  common(fault.command('link-down').description('set an interface down for a duration, then up again')
     .requiredOption('--dev <ifname>', 'the interface to take down')
-    .requiredOption('--for <duration>', 'how long it stays down (e.g. 500ms, 5s, 2m)')
+    .requiredOption('--for <duration>', 'how long it stays down (e.g. 500ms, 5s, 2m)'), 'link-down')
     .action((flags: FaultFlags) => run('link-down', flags));
 
-  common(fault.command('flap').description('take an interface down and up COUNT times'), 'flap')
+  common(fault.command('flap').description('take an interface down and up COUNT times')
     .requiredOption('--dev <ifname>', 'the interface to flap')
     .requiredOption('--down <duration>', 'how long each down period lasts')
     .requiredOption('--up <duration>', 'how long it stays up between down periods')
-    .requiredOption('--count <n>', 'how many down periods')
+    .requiredOption('--count <n>', 'how many down periods'), 'flap')
     .action((flags: FaultFlags) => run('flap', flags));
 
-  common(fault.command('blackhole').argument('<peer-cidr>', 'the peer address or CIDR (IPv4 or IPv6)').description('drop every packet to and from a peer CIDR for a duration (nftables; the link stays up)'), 'blackhole')
-    .requiredOption('--for <duration>', 'how long the peer is blackholed')
+  common(fault.command('blackhole').argument('<peer-cidr>', 'the peer address or CIDR (IPv4 or IPv6)').description('drop every packet to and from a peer CIDR for a duration (nftables; the link stays up)')
+    .requiredOption('--for <duration>', 'how long the peer is blackholed'), 'blackhole')
     .action((peer: string, flags: FaultFlags) => run('blackhole', flags, peer));
 
   addAgentFlags(fault.command('list').description('the faults an agent runs or recently ran'))
