@@ -64,7 +64,7 @@ export async function runFaultForeground(f: FaultRequestInput, deps: ForegroundD
   let endMs = startMs;
   let periodsDone = 0;
   for (const [i, p] of periods.entries()) {
-    if (i > 0 && signal?.aborted) break;
+    if (signal?.aborted) break; // before the first start too: the guard holds a restore of nothing
     let startError: unknown = null;
     try {
       await run(argv.start);

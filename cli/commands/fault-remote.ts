@@ -37,7 +37,9 @@ export async function faultViaAgent(ctx: CliContext, flags: FaultFlags, input: F
   const say = (line: string): void => {
     if (!flags.json) ctx.io.out(`${line}\n`);
   };
-  let v = await client.createFault(req, ctx.signal);
+  // Not cancelled by Ctrl-C: an interrupted request could leave a fault we know no id of; once it
+  // answers, the loop below sees the signal and stops the fault at once.
+  let v = await client.createFault(req);
   say(`${iso(v.startedAtMs)}  started ${describeFault(f)} on ${client.baseUrl} as ${v.id}; ends by ${iso(v.endsAtMs)}`);
   let interrupted = false;
   let lastError: Error | null = null;

@@ -66,6 +66,16 @@ describe('runFaultForeground', () => {
     expect(h2.plans).toEqual([]);
   });
 
+  it('an abort while the guard takes the restore: the fault never starts', async () => {
+    const h = harness();
+    const ac = new AbortController();
+    const guard = { setPlan: async (p: string[][]) => { h.plans.push(p); ac.abort(); } };
+    const r = await runFaultForeground({ kind: 'link-down', dev: 'e0', durationMs: 60_000 }, { ...h.deps, guard }, ac.signal);
+    expect(h.log).toEqual([]);
+    expect(r).toMatchObject({ interrupted: true, periodsDone: 0, restored: true });
+    expect(h.plans.at(-1)).toEqual([]);
+  });
+
   it('a guard that does not acknowledge: nothing is touched', async () => {
     const h = harness({ guardFails: true });
     await expect(runFaultForeground({ kind: 'blackhole', peer: '10.0.0.1/32', durationMs: 100 }, h.deps)).rejects.toMatchObject({ code: 'ERR_INTERNAL' });
