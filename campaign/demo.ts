@@ -12,7 +12,7 @@
  * `netns: true` (root, sch_netem): the same campaign across two fresh network namespaces
  * (demo-netns.ts): the probe runs in the store namespace against a reflector in the dc one, the
  * profiles are applied with the tc/netem backend on the store's veth (egress + ingress via IFB),
- * the failover fault is a blackhole route in the store namespace. The namespaces are always
+ * the failover fault is a blackhole (nft table) in the store namespace. The namespaces are always
  * removed (errors, Ctrl-C).
  */
 import { createServer, type Server } from 'node:http';
@@ -80,9 +80,9 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
   let step: (profile: string) => { impairments: Record<string, unknown>[]; probes: Record<string, unknown>[] };
   let fault: Record<string, unknown>;
   let agentUrl: string;
-  // The outage's upper bound: the blackhole's 2.5 s, plus (netns) the `ip route` processes that
-  // install and remove it: each takes effect somewhere inside its run, ms on a host, up to ~1 s
-  // under emulation (measured in the kernel tier's guest: a 3.18 s outage for a 3.44 s fault span).
+  // The outage's upper bound: the blackhole's 2.5 s, plus (netns) the `nft` processes that
+  // install and remove its table: each takes effect somewhere inside its run, ms on a host, up to
+  // ~1 s under emulation (measured in the kernel tier's guest: a 2.68 s outage for a 3.88 s fault span).
   let outageMax = '3s';
   if (where.kind === 'relay') {
     const relay = async (): Promise<{ listen: string; upstream: string }> => ({ listen: `127.0.0.1:${await freeUdpPort()}`, upstream: where.reflector });
