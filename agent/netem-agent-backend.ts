@@ -66,7 +66,8 @@ export class NetemAgentBackend implements AgentBackend {
     if (target.kind !== 'netem') return [];
     const t = validateNetemTarget(target);
     const plan = planRevert(t, await this.netem.runner.readLiveState(t));
-    return plan.steps.map((s) => stepArgv(hardenRevertStep(s), plan.netns));
+    const offloads = await this.netem.offloadRestoreArgv(t);
+    return [...plan.steps.map((s) => stepArgv(hardenRevertStep(s), plan.netns)), ...(offloads ? [offloads] : [])];
   }
 
   /**
@@ -80,7 +81,8 @@ export class NetemAgentBackend implements AgentBackend {
     const caps = await this.netem.capabilities().catch(() => null);
     const seedSupported = caps ? caps.netemSeed : await probeNetemSeed(this.netem.runner);
     const plan = planRevertAhead(t, profile, await this.netem.runner.readLiveState(t), { seedSupported });
-    return plan.steps.map((s) => stepArgv(s, plan.netns));
+    const offloads = await this.netem.offloadRestoreArgv(t, true);
+    return [...plan.steps.map((s) => stepArgv(s, plan.netns)), ...(offloads ? [offloads] : [])];
   }
 
   async preparePhase(target: Target, profile: Profile, phaseIndex: number | null): Promise<PreparedSwitch> {

@@ -124,16 +124,8 @@ function directionEffect(imp: Impairment | undefined, packetBytes: number): DirE
   };
 }
 
-interface PathEffect {
-  delayMs: number;
-  sigmaMs: number;
-  heavyTail: boolean;
-  correlation: number;
-  loss: number | null;
-  lossInflation: number;
-  serializationMs: number;
-  inOrderJitter: boolean;
-}
+/** Both directions of a round trip combined (the rate applies per direction, not to the path). */
+type PathEffect = Omit<DirEffect, 'rateKbit'> & { inOrderJitter: boolean };
 
 function merge(base: Impairment | undefined, over: ImpairmentPatch | undefined): Impairment | undefined {
   if (!base && !over) return undefined;

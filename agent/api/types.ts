@@ -32,6 +32,7 @@
  */
 import type { Impairment, Profile } from '../../core/profile.js';
 import type { DirectionSelector, MatchRule, Target } from '../backend.js';
+import type { ProbeSessionConfig } from '../../probe/session.js';
 
 export type { DirectionSelector, MatchRule, Target };
 
@@ -159,17 +160,11 @@ export interface DeleteResult {
   reverted: true;
 }
 
-export interface StartProbeRequest {
-  /** `host:port` (STAMP/UDP), `tcp://host:port` or `http(s)://...`. */
-  target: string;
-  name?: string;
-  intervalMs?: number;
-  /** Stop after this long (ms); default: run until stopped. */
-  durationMs?: number;
-  count?: number;
-  sizeBytes?: number;
-  timeoutMs?: number;
-}
+/**
+ * A probe session as the API starts it: the engine's own settings (probe/session.ts) minus the
+ * local-only ones (timer, outage threshold, window). `durationMs` omitted: run until stopped.
+ */
+export type StartProbeRequest = Pick<ProbeSessionConfig, 'target' | 'name' | 'intervalMs' | 'durationMs' | 'count' | 'sizeBytes' | 'timeoutMs'>;
 
 export interface ProbeView {
   id: string;

@@ -206,6 +206,19 @@ export class NetemBackend implements ImpairmentBackend {
     }
   }
 
+  /**
+   * The ethtool argv that gives back the offloads an apply turned off (from the target's record),
+   * or null when none were changed. `ahead`: for the write-ahead plan of an apply that is about to
+   * turn them off, what is on now (read here) when there is no record yet. Idempotent to run.
+   */
+  async offloadRestoreArgv(target: Target, ahead = false): Promise<string[] | null> {
+    const t = asNetem(target);
+    const record = await readRecord(this.stateDir, t.dev, t.netns);
+    const offloads = record?.offloads ?? (ahead && t.disableOffloads ? await this.readOffloads(t) : undefined);
+    if (!offloads || Object.keys(offloads).length === 0) return null;
+    return this.ethtoolArgv(t, restoreOffloadArgs(t.dev, offloads));
+  }
+
   private ethtoolArgv(t: NetemTarget, args: string[]): string[] {
     return t.netns ? ['ip', 'netns', 'exec', t.netns, 'ethtool', ...args] : ['ethtool', ...args];
   }

@@ -35,12 +35,12 @@ export async function resolveProfileRef(ref: ProfileRef): Promise<ReturnType<typ
 }
 
 export function registerCampaign(program: Command, ctx: CliContext): void {
-  const campaign = program.command('campaign').description('Run WAN conditions and probes across sites and judge the result (see docs/campaign.md)');
+  const campaign = program.command('campaign').description('run WAN conditions and probes across sites and judge the result (see docs/campaign.md)');
 
   campaign
     .command('validate')
     .argument('<file>', 'campaign YAML file')
-    .description('Check a campaign file (every problem with its path) and its profiles, touching nothing')
+    .description('check a campaign file (every problem with its path) and its profiles, touching nothing')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { json?: boolean }) =>
       runAction(ctx, opts, async () => {
@@ -56,7 +56,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   campaign
     .command('run')
     .argument('<file>', 'campaign YAML file')
-    .description('Run a campaign: pre-flight, steps at agreed times, leases, live progress, reports; always reverts')
+    .description('run a campaign: pre-flight, steps at agreed times, leases, live progress, reports; always reverts')
     .option('--out <dir>', 'report folder (default: backhaul-report-NAME-TIME)')
     .option('--baseline <duration>', 'probe the unimpaired paths first, for conformance (0 to skip)', '2s')
     .option('--json', 'print the full result as JSON instead of the summary (progress stays on stderr)')
@@ -117,7 +117,7 @@ report.html in --out. Kill switch: backhaul campaign clear FILE.`,
 
   program
     .command('demo')
-    .description('One minute of Backhaul, no root, no services: fibre, LTE cell edge, GEO satellite and a failover outage through the userspace relay on loopback (or with --netns: tc/netem across namespaces), with live progress, /metrics and reports')
+    .description('one minute of Backhaul, no root, no services: fibre, LTE cell edge, GEO satellite and a failover outage through the userspace relay on loopback (or with --netns: tc/netem across namespaces), with live progress, /metrics and reports')
     .option('--out <dir>', 'report folder', 'backhaul-demo-report')
     .option('--metrics <addr>', '/metrics listen address while it runs', '127.0.0.1:0')
     .option('--step <duration>', 'length of each of the 4 steps (at least 6s)', '12s')

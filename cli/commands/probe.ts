@@ -61,7 +61,7 @@ export function registerProbe(program: Command, ctx: CliContext): void {
   program
     .command('probe')
     .argument('<target>', 'HOST[:PORT] (STAMP/UDP, default port 862), [IPv6]:PORT, tcp://HOST:PORT, http(s)://URL')
-    .description('Measure latency distribution, loss, jitter, reordering, duplicates and outage windows to a target.')
+    .description('measure latency distribution, loss, jitter, reordering, duplicates and outage windows to a target')
     .option('-i, --interval <dur>', 'probe interval (slots at start + k*interval)', '10ms')
     .option('-d, --duration <dur>', 'run length (default 10s unless --count; "inf" runs until Ctrl-C)')
     .option('-c, --count <n>', 'stop after n probes')

@@ -38,7 +38,7 @@ function formatStats(s: ReflectorStats): string {
 export function registerReflect(program: Command, ctx: CliContext): void {
   program
     .command('reflect')
-    .description('Answer STAMP (RFC 8762) and TWAMP-Light test packets (unauthenticated) until interrupted.')
+    .description('answer STAMP (RFC 8762) and TWAMP-Light test packets (unauthenticated) until interrupted')
     .option('-l, --listen <addr:port>', `UDP address to listen on (ports < 1024 need root or CAP_NET_BIND_SERVICE; e.g. 0.0.0.0:8862)`, `0.0.0.0:${DEFAULT_STAMP_PORT}`)
     .option('--stateful', 'number reflected packets per session (gives senders per-direction loss)')
     .option('--max-size <bytes>', 'ignore requests larger than this', '9000')

@@ -127,7 +127,7 @@ export function registerRelay(program: Command, ctx: CliContext): void {
   program
     .command('relay')
     .summary('apply a WAN profile in user space between a listen address and an upstream (UDP or TCP)')
-    .description('Run a userspace impairment relay in the foreground until Ctrl-C (or --duration).')
+    .description('run a userspace impairment relay in the foreground until Ctrl-C (or --duration)')
     .requiredOption('--listen <addr:port>', 'where clients connect (port 0 picks one; [::1]:port for IPv6)')
     .requiredOption('--upstream <host:port>', 'where traffic goes')
     .requiredOption('--profile <name|file>', 'profile name from the library, or a .yaml file')

@@ -20,7 +20,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
   program
     .command('verify')
     .argument('<profile>', 'profile name or .yaml file')
-    .description('Apply a profile, probe across it, check that the path behaves as the profile says (delay, jitter, loss, rate), revert')
+    .description('apply a profile, probe across it, check that the path behaves as the profile says (delay, jitter, loss, rate), revert')
     .requiredOption('--to <host:port>', 'a STAMP reflector beyond the impaired path (backhaul reflect)')
     .option('--relay', 'impair through an in-process UDP relay in front of --to (no root)')
     .option('--dev <if>', "impair this interface (netem backend; root), or the agent's with --agent")

@@ -271,4 +271,24 @@ describe('crash safety (privileged, real agent process)', () => {
     expect(await snap()).toBe(before);
     expect((await readJournal(join(stateDir, 'journal.json'))).entries).toEqual([]);
   });
+
+  it('SIGKILL after an apply with disableOffloads: the guard gives the offloads back too', async () => {
+    const stateDir = join(dir, 'kill-offloads');
+    await prepareRoot(0);
+    const features = async (): Promise<string> =>
+      (await ns.exec(['ethtool', '-k', 'v0'])).stdout.split('\n')
+        .filter((l) => /^(tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload):/.test(l)).join('\n');
+    // A state that differs from what --disable-offloads sets (all off), with GRO turned on here.
+    await ns.exec(['ethtool', '-K', 'v0', 'gso', 'on', 'gro', 'on']);
+    const before = await snap();
+    const featuresBefore = await features();
+    expect(featuresBefore).toMatch(/generic-segmentation-offload: on/);
+    const agent = await start(stateDir);
+    await new AgentClient(agent.url).createImpairment({ target: { dev: 'v0', netns: ns.name }, profile: 'rate-2m', ttl: '10m', disableOffloads: true });
+    expect(await features()).not.toBe(featuresBefore);
+    process.kill(agent.pid, 'SIGKILL');
+    await backTo(before, stateDir, 'offloads');
+    await settle(agent);
+    expect(await features()).toBe(featuresBefore);
+  });
 });

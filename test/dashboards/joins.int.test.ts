@@ -4,14 +4,14 @@
  * one from campaign c1, a relay, plus probe sessions; site B: probe sessions only). Complements the live
  * end-to-end test (real agent and probe), which cannot choose its data.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENT_METRICS as A, CAMPAIGN_METRICS as C, LATENCY_BUCKETS_SECONDS, OUTAGE_BUCKETS_SECONDS, PROBE_METRICS as P,
   RELAY_METRICS as R,
 } from '../../core/metric-names.js';
-import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
+import { serveRegistry, startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { builtDashboards, recordingRuleQueries, runQueries } from './support/live.js';
 import { substitutedQueries } from './support/queries.js';
 
@@ -74,19 +74,6 @@ function agentMetrics(registry: Registry): AgentState {
   return { phase: 'good', switches, phaseInfo, info };
 }
 
-async function serve(registry: Registry): Promise<{ server: Server; address: string }> {
-  const server = createServer((_req, res) => {
-    void registry.metrics().then((text) => {
-      res.setHeader('content-type', registry.contentType);
-      res.end(text);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  if (!addr || typeof addr !== 'object') throw new Error('no address');
-  return { server, address: `127.0.0.1:${addr.port}` };
-}
-
 describe('dashboard joins and filters on a live Prometheus', () => {
   const siteA = new Registry();
   const siteB = new Registry();
@@ -105,7 +92,7 @@ describe('dashboard joins and filters on a live Prometheus', () => {
   };
 
   beforeAll(async () => {
-    servers.push(await serve(siteA), await serve(siteB));
+    servers.push(await serveRegistry(siteA), await serveRegistry(siteB));
     [addrA, addrB] = servers.map((s) => s.address) as [string, string];
     prom = await startPrometheus({ intervalMs: INTERVAL_MS, jobs: [{ job: 'backhaul-agent', targets: [addrA, addrB] }] });
     await prom.waitForScrapes({ scrapes: 3 });

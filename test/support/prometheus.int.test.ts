@@ -1,24 +1,10 @@
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { dirname } from 'node:path';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrometheusApiError, startPrometheus, type RunningPrometheus } from './prometheus.js';
+import { PrometheusApiError, serveRegistry, startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { checkExpressions, checkMetrics } from './promtool.js';
-
-/** A tiny exporter on loopback, so the harness is tested against a real scrape. */
-async function serve(registry: Registry): Promise<{ server: Server; address: string }> {
-  const server = createServer((_req, res) => {
-    void registry.metrics().then((text) => {
-      res.setHeader('content-type', registry.contentType);
-      res.end(text);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  if (!addr || typeof addr !== 'object') throw new Error('no address');
-  return { server, address: `127.0.0.1:${addr.port}` };
-}
 
 describe('Prometheus harness', () => {
   const registry = new Registry();
@@ -30,7 +16,7 @@ describe('Prometheus harness', () => {
   beforeAll(async () => {
     sent.inc({ target: 'a' }, 7);
     for (const v of [0.0005, 0.005, 0.005, 0.05]) rtt.observe(v);
-    exporter = await serve(registry);
+    exporter = await serveRegistry(registry);
     prom = await startPrometheus({ jobs: [{ job: 'harness', targets: [exporter.address], labels: { site: 's1' } }] });
     await prom.waitForScrapes();
   });

@@ -11,10 +11,12 @@
  * 20 s, generous for a loaded machine).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import type { Registry } from 'prom-client';
 import { stringify } from 'yaml';
 
 export interface ScrapeJob {
@@ -227,4 +229,18 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
     log: () => stderr,
     stop,
   };
+}
+
+/** A tiny exporter of `registry` on loopback (port 0) for Prometheus to scrape; close `server` after. */
+export async function serveRegistry(registry: Registry): Promise<{ server: Server; address: string }> {
+  const server = createHttpServer((_req, res) => {
+    void registry.metrics().then((text) => {
+      res.setHeader('content-type', registry.contentType);
+      res.end(text);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (!addr || typeof addr !== 'object') throw new Error('no address');
+  return { server, address: `127.0.0.1:${addr.port}` };
 }
