@@ -17,7 +17,7 @@
  *   delay   z x 1.2533 x s_rtt / sqrt(n)    (standard error of a median; s_rtt is the MEASURED spread:
  *           IQR/1.349 when the histogram is known, else the standard deviation) + 2 x res + baseline spread (p90 - p50 of the baseline)
  *           + 0.5 x s for pareto-family tables (their median is not their mean)
- *           + jitter when a rate keeps packets in order and jitter exceeds the probe interval
+ *           + jitter when packets are kept in order (order: keep, or a rate) and jitter exceeds the probe interval
  *             (in-order release delays packets behind slower ones)
  *   jitter  measured spread (IQR/1.349 from the histogram, robust to scheduling outliers on a loaded
  *           host; else stddev) minus the baseline's, in quadrature, vs s:
@@ -88,6 +88,8 @@ interface DirEffect {
   lossInflation: number;
   serializationMs: number;
   rateKbit?: number;
+  /** Packets leave in order: order: keep, or a rate in the relay (netem keeps order under its rate). */
+  keepsOrder: boolean;
 }
 
 function directionEffect(imp: Impairment | undefined, packetBytes: number): DirEffect {
@@ -121,6 +123,7 @@ function directionEffect(imp: Impairment | undefined, packetBytes: number): DirE
     lossInflation: inflation,
     serializationMs,
     ...(i.rateKbit ? { rateKbit: i.rateKbit } : {}),
+    keepsOrder: i.keepOrder === true || i.rateKbit !== undefined,
   };
 }
 
@@ -147,7 +150,7 @@ function pathEffect(egress: Impairment | undefined, ingress: Impairment | undefi
     loss,
     lossInflation: Math.max(1, ...parts.map((p) => p.lossInflation)),
     serializationMs: parts.reduce((a, p) => a + p.serializationMs, 0),
-    inOrderJitter: parts.some((p) => p.rateKbit !== undefined && p.sigmaMs > intervalMs / 2),
+    inOrderJitter: parts.some((p) => p.keepsOrder && p.sigmaMs > intervalMs / 2),
   };
 }
 
@@ -199,7 +202,7 @@ export function checkConformance(input: ConformanceInput): ConformanceResult {
     expected: expectedDelay,
     measured: addedDelay,
     toleranceMs: delayTol,
-    note: `added RTT median (measured p50 ${measured.rttMs.p50.toFixed(2)} ms${baseline ? ` - baseline ${baseP50.toFixed(2)} ms` : ', no baseline'})${inOrder ? '; in-order release with rate widens the bound by the jitter' : ''}`,
+    note: `added RTT median (measured p50 ${measured.rttMs.p50.toFixed(2)} ms${baseline ? ` - baseline ${baseP50.toFixed(2)} ms` : ', no baseline'})${inOrder ? '; in-order release widens the bound by the jitter' : ''}`,
   });
 
   // Jitter (unscheduled only).
@@ -213,7 +216,7 @@ export function checkConformance(input: ConformanceInput): ConformanceResult {
     let note = 'added RTT standard deviation';
     if (inOrder) {
       status = 'unverifiable';
-      note = 'rate keeps packets in order, which reshapes the jitter distribution';
+      note = 'packets are kept in order (order: keep or a rate), which reshapes the jitter distribution';
     } else if (single.sigmaMs <= res && measuredSigma <= res + jitTol) {
       status = single.sigmaMs === 0 ? 'ok' : 'unverifiable';
       if (single.sigmaMs > 0) note = 'configured jitter is below the measurement resolution';

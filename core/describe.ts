@@ -45,6 +45,7 @@ export function describeImpairmentParts(imp: Impairment): string[] {
   const parts: string[] = [];
   const d = delayText(imp);
   if (d) parts.push(d);
+  if (imp.keepOrder) parts.push('keeps packets in order (a late packet holds back those behind it)');
   if (imp.loss) parts.push(describeLoss(imp.loss) + (imp.ecn ? ' (ECN-marked instead where possible)' : ''));
   if (imp.duplicatePct) parts.push(`duplicates ${formatPct(imp.duplicatePct)}`);
   if (imp.corruptPct) parts.push(`corrupts ${formatPct(imp.corruptPct)} (one bit flipped)`);
@@ -82,6 +83,7 @@ const REMOVED_NAMES: Partial<Record<keyof Impairment, string>> = {
   duplicatePct: 'no duplication',
   corruptPct: 'no corruption',
   reorderPct: 'no reordering',
+  keepOrder: 'jitter may reorder',
   slot: 'no slotting',
   limitPackets: 'default queue limit',
 };

@@ -35,6 +35,9 @@ export function checkImpairmentRules(imp: Impairment): RuleProblem[] {
   if (imp.reorderPct !== undefined && !((imp.delayMs ?? 0) > 0)) {
     add('reorder', 'needs a delay above 0 (netem: "reordering not possible without specifying some delay")', ['delay']);
   }
+  if (imp.keepOrder === true && (imp.reorderPct ?? 0) > 0) {
+    add('order', 'keep contradicts reorder (reorder sends packets ahead of the ones queued before them): remove reorder, or write order: any', ['reorder']);
+  }
   if (imp.reorderGap !== undefined && !((imp.reorderPct ?? 0) > 0)) {
     add('reorder.gap', 'needs reorder.pct above 0% (netem: "gap specified without reorder probability")', ['reorder']);
   }

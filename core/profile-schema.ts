@@ -20,6 +20,7 @@ export const DIRECTION_FIELDS = [
   'duplicate',
   'corrupt',
   'reorder',
+  'order',
   'rate',
   'overhead',
   'cell-size',
@@ -263,6 +264,13 @@ const distributionField = z.unknown().transform((v, ctx): Distribution | null =>
   return fail(ctx, `must be one of ${DISTRIBUTIONS.join(', ')} (got ${show(v)})`);
 });
 
+/** `order: keep` (in-order release) -> true; `order: any` (the default) or `none` -> null (removed). */
+const orderField = z.unknown().transform((v, ctx): true | null => {
+  if (v === 'keep') return true;
+  if (v === 'any' || v === 'none') return null;
+  return fail(ctx, `must be keep (in-order delivery, as cellular and LEO links) or any (jitter may reorder; the default) (got ${show(v)})`);
+});
+
 const ecnField = z.unknown().transform((v, ctx): boolean | null => {
   if (v === 'none') return null;
   if (typeof v === 'boolean') return v;
@@ -303,6 +311,7 @@ export const directionSchema = z.strictObject({
   duplicate: pctWithCorrelation().optional(),
   corrupt: pctWithCorrelation().optional(),
   reorder: pctWithCorrelation({ gap: intField(1, 4_294_967_295, { none: false }).optional() }).optional(),
+  order: orderField.optional(),
   rate: rateField().optional(),
   overhead: intField(-1024, 1024).optional(),
   'cell-size': intField(1, 65_535).optional(),
@@ -347,6 +356,7 @@ export function toPatch(d: RawDirection): ImpairmentPatch {
   }
   if (d.reorder === null) p.reorderGap = null;
   else if (d.reorder !== undefined) p.reorderGap = (d.reorder['gap'] as number | undefined) ?? null;
+  set('keepOrder', d.order);
   set('rateKbit', d.rate);
   set('packetOverheadBytes', d.overhead);
   set('cellSizeBytes', d['cell-size']);

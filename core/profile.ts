@@ -62,6 +62,14 @@ export interface Impairment {
   reorderPct?: number;
   reorderCorrelationPct?: number;
   reorderGap?: number;
+  /**
+   * true: nothing leaves before a packet that arrived ahead of it in this direction (YAML
+   * `order: keep`), so jitter varies the delay without reordering, as RLC/ARQ links (LTE, 5G,
+   * LEO) deliver; a packet behind a late one waits for it (head-of-line blocking). Absent (YAML
+   * `order: any`, the default): netem's time-sorted queue, where jitter larger than the packet
+   * spacing reorders. Never false after parsing (`order: any` removes the field).
+   */
+  keepOrder?: boolean;
   rateKbit?: number;
   packetOverheadBytes?: number;
   cellSizeBytes?: number;
@@ -93,6 +101,7 @@ export const IMPAIRMENT_KEYS = [
   'reorderPct',
   'reorderCorrelationPct',
   'reorderGap',
+  'keepOrder',
   'rateKbit',
   'packetOverheadBytes',
   'cellSizeBytes',

@@ -5,6 +5,12 @@
  *   rateKbit                 -> htb class `rate`/`ceil` (token bucket, works without netem), unless
  *                               packet overhead or cell size is set: then netem `rate R OH CELL COH`
  *                               (htb cannot express arbitrary cells) and the class is unlimited
+ *   keepOrder                -> a netem `rate` at or above the class rate (ORDER_RATE_KBIT), whose only
+ *                               effect is order: with a rate, netem_enqueue (sch_netem.c) takes the
+ *                               last queued packet's send time as the reference (`delay -= last -
+ *                               now; delay = max(0, delay); now = last; delay += packet_time`), so
+ *                               no packet leaves before one queued ahead of it. Shaping stays in
+ *                               htb; a netem that carries the rate (overhead/cells) keeps order anyway
  *   everything else netem has -> the netem leaf, rendered with EVERY field explicit (`loss random 0%
  *                               0%`, `corrupt 0% 0%`, `rate 0bit` ...) so a `change` leaves no stale
  *                               parameter behind (the kernel keeps rate, corrupt, reorder, slot,
@@ -32,7 +38,16 @@ export function rateInNetem(imp: Impairment): boolean {
     (imp.packetOverheadBytes !== undefined || imp.cellSizeBytes !== undefined || imp.cellOverheadBytes !== undefined);
 }
 
-/** Whether this impairment has anything only netem can do (a rate alone does not). */
+/**
+ * The netem rate that keeps order when the rate itself is htb's (or there is none): 100 Gbit/s, or
+ * the class rate when that is higher, so netem never shapes below htb. It adds 0.12 us per
+ * 1500-byte packet; parse.ts reads a netem rate this high back as `keepOrder` without a rate.
+ */
+export function orderRateKbit(imp: Impairment): number {
+  return Math.max(UNLIMITED_RATE_KBIT, imp.rateKbit ?? 0);
+}
+
+/** Whether this impairment has anything only netem can do (a rate alone does not, nor keepOrder). */
 export function needsNetem(imp: Impairment): boolean {
   return (
     (imp.delayMs ?? 0) > 0 ||
@@ -130,8 +145,10 @@ export function renderLeaf(imp: Impairment, opts: NetemRenderOptions, forceNetem
   if (rateInNetem(imp)) {
     args.push('rate', tcRate(imp.rateKbit as number), String(imp.packetOverheadBytes ?? 0), String(imp.cellSizeBytes ?? 0),
       String(imp.cellOverheadBytes ?? 0));
+  } else if (imp.keepOrder === true) {
+    args.push('rate', tcRate(orderRateKbit(imp)));
   } else {
-    args.push('rate', '0bit');
+    args.push('rate', '0bit'); // also clears an order-keeping rate left by the previous profile
   }
   if (imp.slot) {
     const s = imp.slot;

@@ -87,10 +87,21 @@ export function netemOptionsToImpairment(options: Record<string, unknown>): Impa
   if (typeof options['gap'] === 'number' && options['gap'] > 1 && imp.reorderPct !== undefined) imp.reorderGap = options['gap'];
   const rate = obj(options['rate']);
   if (rate && Number(rate['rate'] ?? 0) > 0) {
-    imp.rateKbit = (Number(rate['rate']) * 8) / 1000;
-    if (typeof rate['packetoverhead'] === 'number' && rate['packetoverhead'] !== 0) imp.packetOverheadBytes = rate['packetoverhead'];
-    if (typeof rate['cellsize'] === 'number' && rate['cellsize'] !== 0) imp.cellSizeBytes = rate['cellsize'];
-    if (typeof rate['celloverhead'] === 'number' && rate['celloverhead'] !== 0) imp.cellOverheadBytes = rate['celloverhead'];
+    // Any netem rate keeps order (sch_netem.c: the last queued packet is the reference), so say so.
+    // A rate of ORDER_RATE (100 Gbit/s) or more without overhead/cells is only there for that
+    // (netem-args.ts orderRateKbit): the shaping rate is the htb class's, read below.
+    imp.keepOrder = true;
+    const kbit = (Number(rate['rate']) * 8) / 1000;
+    const num = (k: string): number | undefined => (typeof rate[k] === 'number' && rate[k] !== 0 ? rate[k] : undefined);
+    const oh = num('packetoverhead');
+    const cell = num('cellsize');
+    const cellOh = num('celloverhead');
+    if (kbit < UNLIMITED_RATE_KBIT || oh !== undefined || cell !== undefined || cellOh !== undefined) {
+      imp.rateKbit = kbit;
+      if (oh !== undefined) imp.packetOverheadBytes = oh;
+      if (cell !== undefined) imp.cellSizeBytes = cell;
+      if (cellOh !== undefined) imp.cellOverheadBytes = cellOh;
+    }
   }
   const slot = obj(options['slot']);
   if (slot) {

@@ -10,6 +10,12 @@
  *    re-enqueues its clone at the root)
  *   release: head queue first, then the earliest time_to_send, gated by the slot.
  *
+ * `keepOrder` (YAML `order: keep`): a packet's send time is max(its own, the latest queued one),
+ * as netem computes it when it carries a rate (the netem backend gives it one for this), so jitter
+ * never reorders within the direction; ties leave in arrival order. The engine is per direction,
+ * like a netem qdisc on a link, so order is kept across all flows of that direction (and hence
+ * within each flow). With `rate`, order is kept as well (rate.ts).
+ *
  * Reconfiguration (`configure`, a schedule phase switch) keeps queued packets and their send times,
  * and restarts the loss-model state, the reorder counter and the slot, as a netem change does.
  * `ecn` is not expressible here (no IP header): the planner refuses it before an engine is built.
@@ -127,6 +133,8 @@ export class NetemEngine<M> {
       let timeNs: number;
       if (this.rate) {
         timeNs = rateSendTimeNs(nowNs, delayNs, this.q.lastTimeNs(), packetTimeNs(pkt.wireLen, this.rate));
+      } else if (this.imp.keepOrder === true) {
+        timeNs = rateSendTimeNs(nowNs, delayNs, this.q.lastTimeNs(), 0);
       } else {
         timeNs = nowNs + delayNs;
       }

@@ -76,6 +76,7 @@ export function impairmentLines(imp: Impairment | undefined, indent = '    '): s
   if (imp.duplicatePct !== undefined) rows.push(['duplicate', `${formatPct(imp.duplicatePct)}${corr(imp.duplicateCorrelationPct)}`]);
   if (imp.corruptPct !== undefined) rows.push(['corrupt', `${formatPct(imp.corruptPct)}${corr(imp.corruptCorrelationPct)}`]);
   if (imp.reorderPct !== undefined) rows.push(['reorder', `${formatPct(imp.reorderPct)}${corr(imp.reorderCorrelationPct)}${imp.reorderGap ? ` gap ${imp.reorderGap}` : ''}`]);
+  if (imp.keepOrder) rows.push(['order', 'keep (in-order release)']);
   if (imp.rateKbit !== undefined) {
     const extra = [imp.packetOverheadBytes ? `overhead ${imp.packetOverheadBytes} B` : '', imp.cellSizeBytes ? `cell ${imp.cellSizeBytes} B` : '',
       imp.cellOverheadBytes ? `cell overhead ${imp.cellOverheadBytes} B` : ''].filter(Boolean).join(', ');

@@ -42,8 +42,8 @@ netem is unavailable (containers without NET_ADMIN, WSL2, macOS, CI). Point your
 
   UDP: per datagram, netem's semantics: loss (random, gemodel, 4-state), duplicate, corrupt (one
        bit), delay + jitter (uniform/normal/pareto/paretonormal, iproute2's tables; jitter
-       reorders), reorder + gap, rate (order kept) with a queue limit, slot. egress = client ->
-       upstream, ingress = replies.
+       reorders unless the profile says order: keep), reorder + gap, rate (order kept) with a
+       queue limit, slot. egress = client -> upstream, ingress = replies.
   TCP: per direction: delay per chunk (byte order kept), rate; a loss-100% phase is an outage
        (--tcp-outage blackhole holds data, reset sends RST both ways). Other packet-level fields
        are refused unless --lenient (then listed as ignored).
@@ -64,6 +64,7 @@ function describeImpairment(imp: Impairment): string {
   if (imp.duplicatePct) parts.push(`duplicate ${formatPct(imp.duplicatePct)}`);
   if (imp.corruptPct) parts.push(`corrupt ${formatPct(imp.corruptPct)}`);
   if (imp.reorderPct) parts.push(`reorder ${formatPct(imp.reorderPct)}${imp.reorderGap ? ` gap ${imp.reorderGap}` : ''}`);
+  if (imp.keepOrder) parts.push('order kept');
   if (imp.rateKbit) parts.push(`rate ${formatRate(imp.rateKbit)}`);
   if (imp.slot) parts.push(`slot ${formatDuration(imp.slot.minDelayMs)}`);
   return parts.length ? parts.join(', ') : 'none';

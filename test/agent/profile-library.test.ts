@@ -200,7 +200,7 @@ describe('user directories, shadowing and extends', () => {
   it('a user profile shadows the bundled one and `extends` the one it shadows, field by field', async () => {
     const p = await loadProfile('lte-good', { dirs: [a], env: {} });
     expect(p.description).toBe('our LTE, worse uplink');
-    expect(p.egress).toEqual({ delayMs: 60, jitterMs: 5, distribution: 'normal', rateKbit: 8000 });
+    expect(p.egress).toEqual({ delayMs: 60, jitterMs: 5, distribution: 'normal', keepOrder: true, rateKbit: 8000 });
     expect(p.ingress?.delayMs).toBe(20); // inherited from the bundled file
     expect(p.source).toMatch(/\[LH\]/); // inherited
   });
@@ -221,7 +221,7 @@ describe('user directories, shadowing and extends', () => {
 
   it('`delay: none` in a child drops the parent delay and what depends on it', async () => {
     const p = await loadProfile('site-17', { dirs: [a], env: {} });
-    expect(p.ingress).toEqual({ loss: { model: 'gilbert-elliott', pPct: 0.05, rPct: 50, oneMinusHPct: 100, oneMinusKPct: 0 }, rateKbit: 10_000 });
+    expect(p.ingress).toEqual({ loss: { model: 'gilbert-elliott', pPct: 0.05, rPct: 50, oneMinusHPct: 100, oneMinusKPct: 0 }, keepOrder: true, rateKbit: 10_000 });
     expect(p.egress.delayMs).toBe(60); // from a/lte-good.yaml, which extends the bundled one
   });
 

@@ -128,6 +128,18 @@ describe('checkConformance', () => {
     expect(none.checks.find((c) => c.quantity === 'delay')!.status).toBe('not-in-effect');
   });
 
+  it('order: keep with jitter above half the probe interval: delay bound widened by the jitter, jitter unverifiable', () => {
+    const base = { delayMs: 70, jitterMs: 40, distribution: 'normal' as const };
+    // Head-of-line blocking pushes the median up by a fraction of the jitter.
+    const m: ConformanceMeasurement = { sent: 2000, received: 2000, rttMs: { p50: 95, stddev: 25 } };
+    const kept = checkConformance({ ...common, direction: 'egress', profile: prof({ egress: { ...base, keepOrder: true } }), measured: m });
+    expect(kept.checks.find((c) => c.quantity === 'delay')).toMatchObject({ status: 'ok', expected: 70 });
+    expect(kept.checks.find((c) => c.quantity === 'delay')!.note).toMatch(/in-order release widens the bound/);
+    expect(kept.checks.find((c) => c.quantity === 'jitter')!.status).toBe('unverifiable');
+    const free = checkConformance({ ...common, direction: 'egress', profile: prof({ egress: base }), measured: m });
+    expect(free.checks.find((c) => c.quantity === 'delay')!.status).toBe('deviation');
+  });
+
   it('no replies at all is a deviation, not a pass', () => {
     const res = checkConformance({ ...common, profile: lte, measured: { sent: 100, received: 0, rttMs: { p50: 0, stddev: 0 } } });
     expect(res.ok).toBe(false);

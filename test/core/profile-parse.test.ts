@@ -209,7 +209,7 @@ describe('parseProfile: every problem at once, with its path and the accepted ra
     const raw = JSON.parse('{"__proto__": {"x": 1}, "name": "x", "description": "d", "egress": {"__proto__": {"delay": "1ms"}, "loss": {"model": "random", "pct": "1%", "__proto__": 1}}}') as unknown;
     expect(problemsOf(raw)).toEqual([
       '__proto__: unknown field (expected one of: name, description, source, egress, ingress, schedule)',
-      'egress.__proto__: unknown field (expected one of: delay, jitter, correlation, distribution, loss, ecn, duplicate, corrupt, reorder, rate, overhead, cell-size, cell-overhead, slot, limit, seed)',
+      'egress.__proto__: unknown field (expected one of: delay, jitter, correlation, distribution, loss, ecn, duplicate, corrupt, reorder, order, rate, overhead, cell-size, cell-overhead, slot, limit, seed)',
       'egress.loss.__proto__: unknown field (expected one of: model, pct, correlation)',
     ]);
   });

@@ -22,6 +22,13 @@ describe('rawNetemDiff', () => {
     const opts = { 'loss-gemodel': { p: 0.02, r: 0.25, '1-h': 1, '1-k': 0 } };
     expect(rawNetemDiff(opts, { loss: { model: 'gilbert-elliott', pPct: 2, rPct: 25 } })).toEqual([]);
   });
+  it('order: keep needs a netem rate at or above the profile rate; without it a netem rate is stale', () => {
+    const kept = { ...GE, 'loss-gemodel': undefined, rate: { rate: 12_500_000_000, packetoverhead: 0, cellsize: 0, celloverhead: 0 } };
+    expect(rawNetemDiff(kept, { delayMs: 40, jitterMs: 5, keepOrder: true, rateKbit: 8000 })).toEqual([]);
+    expect(rawNetemDiff(kept, { delayMs: 40, jitterMs: 5 })).toEqual([expect.stringMatching(/netem rate of 100000000 kbit the profile does not have/)]);
+    expect(rawNetemDiff({ ...kept, rate: { rate: 0 } }, { delayMs: 40, jitterMs: 5, keepOrder: true })).toEqual([expect.stringMatching(/no netem rate: order: keep needs one/)]);
+    expect(rawNetemDiff({ ...kept, rate: { rate: 125_000 } }, { delayMs: 40, jitterMs: 5, keepOrder: true, rateKbit: 8000 })).toEqual([expect.stringMatching(/below the profile's 8000 kbit/)]);
+  });
 });
 
 describe('diffImpairment', () => {

@@ -46,8 +46,9 @@ function get(o: Record<string, unknown> | undefined, path: string): unknown {
 
 /**
  * Check the netem fields `tc -j` shows against `imp` (delay, jitter, loss of every model,
- * duplicate, corrupt, reorder, slot, ecn; rate only when the netem carries it). A field absent
- * from `imp` must be absent or zero in tc. Returns one line per mismatch.
+ * duplicate, corrupt, reorder, slot, ecn; rate when the netem carries it; for `keepOrder`, a netem
+ * rate at or above the profile's). A field absent from `imp` must be absent or zero in tc (a netem
+ * rate included). Returns one line per mismatch.
  */
 export function rawNetemDiff(options: Record<string, unknown> | undefined, imp: Impairment): string[] {
   const out: string[] = [];
@@ -75,6 +76,15 @@ export function rawNetemDiff(options: Record<string, unknown> | undefined, imp: 
   if (imp.slot?.packets !== undefined) want('slot packets', get(options, 'slot.packets') as number | undefined, imp.slot.packets);
   if ((get(options, 'ecn') === true) !== (imp.ecn === true)) out.push(`tc ecn: expected ${imp.ecn === true}, tc shows ${String(get(options, 'ecn'))}`);
   const rateBps = get(options, 'rate.rate');
-  if (typeof rateBps === 'number' && rateBps > 0) want('netem rate (kbit)', (rateBps * 8) / 1000, imp.rateKbit);
+  const netemRateKbit = typeof rateBps === 'number' && rateBps > 0 ? (rateBps * 8) / 1000 : undefined;
+  const rateInNetem = imp.rateKbit !== undefined &&
+    (imp.packetOverheadBytes !== undefined || imp.cellSizeBytes !== undefined || imp.cellOverheadBytes !== undefined);
+  if (rateInNetem) want('netem rate (kbit)', netemRateKbit, imp.rateKbit);
+  else if (imp.keepOrder === true) {
+    // order: keep works through netem's rate (the last queued packet is the send-time reference);
+    // it must not shape below the profile's rate, which htb applies.
+    if (netemRateKbit === undefined) out.push('tc shows no netem rate: order: keep needs one (jitter would reorder)');
+    else if (netemRateKbit < (imp.rateKbit ?? 0)) out.push(`tc netem rate ${netemRateKbit} kbit is below the profile's ${imp.rateKbit} kbit: netem would shape`);
+  } else if (netemRateKbit !== undefined) out.push(`tc shows a netem rate of ${netemRateKbit} kbit the profile does not have (stale?)`);
   return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binomialBounds, burstLengths, duplicated, gilbertBounds, lostSeqs, parsePing, quantile, rtts, within } from './measure.js';
+import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, lostSeqs, parsePing, quantile, reordered, rtts, within } from './measure.js';
 
 // Captured from iputils ping in the kernel-tier guest (netem delay 20ms loss 10%), trimmed.
 const PING = `PING 10.77.0.2 (10.77.0.2) 56(84) bytes of data.
@@ -29,6 +29,17 @@ describe('parsePing', () => {
   });
   it('refuses output without the summary (ping killed)', () => {
     expect(() => parsePing('64 bytes from x: icmp_seq=1 ttl=64 time=1 ms\n')).toThrow(/packets transmitted/);
+  });
+});
+
+describe('reordering', () => {
+  it('arrival order is the order of the reply lines; reordered counts arrivals below the highest seen', () => {
+    const out = [3, 1, 2, 5, 4, 6].map((q) => `64 bytes from 10.77.0.2: icmp_seq=${q} ttl=64 time=2.${q} ms`).join('\n') +
+      '\n\n--- 10.77.0.2 ping statistics ---\n7 packets transmitted, 6 received, 14% packet loss, time 6ms\n';
+    expect(arrivalOrder(parsePing(out))).toEqual([3, 1, 2, 5, 4, 6]);
+    expect(reordered([3, 1, 2, 5, 4, 6])).toBe(3);
+    expect(reordered([1, 2, 4, 5, 7])).toBe(0); // losses are not reordering
+    expect(reordered([])).toBe(0);
   });
 });
 

@@ -62,6 +62,28 @@ export function rtts(s: PingSample): number[] {
   return [...s.replies.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v[0] as number);
 }
 
+/**
+ * Sequences in the order their first reply arrived: ping prints each reply as it arrives, and
+ * parsePing fills `replies` in output order (a Map keeps insertion order).
+ */
+export function arrivalOrder(s: PingSample): number[] {
+  return [...s.replies.keys()];
+}
+
+/**
+ * Reordered arrivals (RFC 4737's count): those with a sequence below the highest seen before
+ * them. 0 for an in-order stream, whatever was lost.
+ */
+export function reordered(seqs: readonly number[]): number {
+  let n = 0;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const seq of seqs) {
+    if (seq < max) n += 1;
+    else max = seq;
+  }
+  return n;
+}
+
 /** Number of sequences answered more than once. */
 export function duplicated(s: PingSample): number {
   let n = 0;

@@ -7,7 +7,9 @@
  *     unreadable);
  *   - `limitPackets`: the profile's, or effectiveLimitPackets() (core/limit.ts) when it sets none:
  *     the backend always renders a limit;
- *   - Gilbert-Elliott `1-h` / `1-k`: netem's defaults (100 %, 0 %) when the profile omits them.
+ *   - Gilbert-Elliott `1-h` / `1-k`: netem's defaults (100 %, 0 %) when the profile omits them;
+ *   - `keepOrder`: also when the profile's rate is carried by netem (overhead/cells): the kernel
+ *     keeps order under any netem rate, and status reports it.
  */
 import { effectiveLimitPackets } from '../../core/limit.js';
 import type { Impairment } from '../../core/profile.js';
@@ -31,5 +33,8 @@ export function sharedBackend(t: CaseContext): Promise<NetemBackend> {
 export function expectedReadBack(imp: Impairment): Impairment {
   const out: Impairment = { ...imp, limitPackets: effectiveLimitPackets(imp) };
   if (out.loss?.model === 'gilbert-elliott') out.loss = { oneMinusHPct: 100, oneMinusKPct: 0, ...out.loss };
+  if (out.rateKbit !== undefined && (out.packetOverheadBytes !== undefined || out.cellSizeBytes !== undefined || out.cellOverheadBytes !== undefined)) {
+    out.keepOrder = true; // a netem that carries the rate keeps order: status says so
+  }
   return out;
 }

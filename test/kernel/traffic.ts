@@ -16,6 +16,12 @@ export interface PingOptions {
   intervalS?: number;
   /** ICMP payload bytes (default 56). */
   sizeBytes?: number;
+  /**
+   * Run ping on this CPU only (`taskset -c`): netem's watchdog timer is pinned to the CPU that
+   * armed it, so the whole path then runs on one CPU and veth's per-CPU backlogs cannot reorder
+   * what netem released in order (for ordering measurements).
+   */
+  cpu?: number;
 }
 
 /**
@@ -26,7 +32,8 @@ export interface PingOptions {
 export async function ping(ns: Netns, dst: string, o: PingOptions): Promise<PingSample> {
   const interval = o.intervalS ?? 0.01;
   // No -w: with a deadline, ping keeps sending until `count` replies arrive.
-  const argv = ['ping', '-n', '-c', String(o.count), '-i', String(interval), '-W', '2', '-s', String(o.sizeBytes ?? 56), dst];
+  const argv = [...(o.cpu !== undefined ? ['taskset', '-c', String(o.cpu)] : []),
+    'ping', '-n', '-c', String(o.count), '-i', String(interval), '-W', '2', '-s', String(o.sizeBytes ?? 56), dst];
   const r = await ns.exec(argv, { allowFail: true, timeoutMs: (o.count * interval * 4 + 20) * 1000 });
   // ping exits 1 when some replies are missing: that is a measurement, not an error.
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`ping failed (${r.exitCode}): ${argv.join(' ')}\n${r.stderr}`);

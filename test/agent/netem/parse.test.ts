@@ -29,13 +29,13 @@ describe('netem options -> Impairment (captured from a kernel with sch_netem)', 
     ['reorder 25% 50% gap 5 duplicate 2% 30% corrupt 0.1% 20%', 'netem-reorder-dup-corrupt.json',
       { limitPackets: 1000, delayMs: 50, reorderPct: 25, reorderCorrelationPct: 50, reorderGap: 5, duplicatePct: 2, duplicateCorrelationPct: 30,
         corruptPct: 0.1, corruptCorrelationPct: 20 }],
-    ['rate 2mbit 20 100 5 limit 5000 (rate in bytes/s)', 'netem-rate-overhead.json',
-      { limitPackets: 5000, delayMs: 10, rateKbit: 2000, packetOverheadBytes: 20, cellSizeBytes: 100, cellOverheadBytes: 5 }],
+    ['rate 2mbit 20 100 5 limit 5000 (rate in bytes/s; any netem rate keeps order)', 'netem-rate-overhead.json',
+      { limitPackets: 5000, delayMs: 10, keepOrder: true, rateKbit: 2000, packetOverheadBytes: 20, cellSizeBytes: 100, cellOverheadBytes: 5 }],
     ['loss 5% ecn slot 800us 1200us packets 32 bytes 65536', 'netem-slot-ecn.json',
       { limitPackets: 1000, delayMs: 1, loss: { model: 'random', pct: 5 }, ecn: true, slot: { minDelayMs: 0.8, maxDelayMs: 1.2, packets: 32, bytes: 65536 } }],
     ['distribution pareto is not reported back', 'netem-distribution.json', { limitPackets: 1000, delayMs: 40, jitterMs: 8 }],
     ['change keeps stale rate and corrupt (why we render every field)', 'netem-change-stale.json',
-      { limitPackets: 1000, delayMs: 20, corruptPct: 1, rateKbit: 1000 }],
+      { limitPackets: 1000, delayMs: 20, corruptPct: 1, keepOrder: true, rateKbit: 1000 }],
   ])('%s', (_name, file, want) => {
     expect(rootNetem(file)).toEqual(want);
   });

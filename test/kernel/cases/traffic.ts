@@ -8,9 +8,11 @@
 import type { NetemTarget } from '../../../agent/backend.js';
 import type { Profile } from '../../../core/profile.js';
 import { parseProfile } from '../../../core/profile-parse.js';
+import { effectiveImpairment } from '../../../core/schedule.js';
 import { loadProfile } from '../../../agent/profile-library.js';
 import type { CaseContext, KernelCase } from '../harness.js';
-import { binomialBounds, burstLengths, fmtInterval, gilbertBounds, lostSeqs, mean, quantile, rtts, within } from '../measure.js';
+import { arrivalOrder, binomialBounds, burstLengths, fmtInterval, gilbertBounds, lostSeqs, mean, quantile, reordered, rtts, within } from '../measure.js';
+import { rawNetemDiff } from '../expect-impairment.js';
 import { baseline, delayBand, ping } from '../traffic.js';
 import { sharedTopology } from '../topology.js';
 import { sharedBackend } from '../netem-adapter.js';
@@ -90,6 +92,42 @@ export const trafficCases: KernelCase[] = [
       t.log(`median RTT to ${bIp} ${matched.toFixed(2)} ms (band ${fmtInterval(hit, 2)}), to ${other} ${unmatched.toFixed(2)} ms (band ${fmtInterval(miss, 2)})`);
       t.check(within(matched, hit), `matched peer: median ${matched.toFixed(2)} ms outside ${fmtInterval(hit, 2)}`);
       t.check(within(unmatched, miss), `unmatched address: median ${unmatched.toFixed(2)} ms outside ${fmtInterval(miss, 2)} (impaired?)`);
+    },
+  },
+  {
+    name: 'order: keep: 20 ms +/- 15 ms jitter at 1 ms spacing never reorders with it, does without it (a phase `change` leaves no netem rate)',
+    timeoutMs: 60_000,
+    run: async (t) => {
+      const t0 = Date.now();
+      const { a, aIf, bIp } = await sharedTopology(t);
+      const target: NetemTarget = { kind: 'netem', dev: aIf, netns: a.name, direction: 'egress' };
+      // Base: order kept; phase 0: the same jitter with order: any (switched by a leaf `change`).
+      const profile = userProfile({
+        name: 'kt-order', egress: { delay: '20ms', jitter: '15ms', order: 'keep' }, schedule: { phases: [{ duration: '1h', egress: { order: 'any' } }] },
+      });
+      // Echo requests 1 ms apart cross the jittered egress; replies return unimpaired, so the reply
+      // order is the order netem released the requests in. Pinned to one CPU (see PingOptions.cpu).
+      const train = async (): Promise<{ n: number; reord: number; ms: number }> => {
+        const start = Date.now();
+        const s = await ping(a, bIp, { count: 200, intervalS: 0.001, cpu: 0 });
+        return { n: s.replies.size, reord: reordered(arrivalOrder(s)), ms: Date.now() - start };
+      };
+      const backend = await sharedBackend(t);
+      t.defer(() => backend.revert(target));
+      const status = await backend.apply(target, profile);
+      const setupMs = Date.now() - t0;
+      t.check(status.egress?.keepOrder === true, `status does not read order: keep back: ${JSON.stringify(status.egress)}`);
+      for (const d of rawNetemDiff(netemFor(await allQdiscs(a), aIf, 'egress')?.options, profile.egress)) t.check(false, `order: keep, tc: ${d}`);
+      const kept = await train();
+      const plan = await backend.applyPhase(target, profile, 0, { egress: profile.egress });
+      t.check(plan.steps.some((s) => s.args[1] === 'change' && s.args.at(-1) === '0bit'), `the phase switch is not a leaf change with rate 0bit: ${JSON.stringify(plan.steps)}`);
+      const phase = effectiveImpairment(profile, 0, 'egress') ?? {};
+      for (const d of rawNetemDiff(netemFor(await allQdiscs(a), aIf, 'egress')?.options, phase)) t.check(false, `after order: any, tc: ${d}`);
+      const free = await train();
+      t.log(`reordered replies: order keep ${kept.reord} of ${kept.n}, order any ${free.reord} of ${free.n} (setup ${setupMs} ms, trains ${kept.ms} + ${free.ms} ms)`);
+      // The jitter spans ~30 packet spacings: without order: keep most packets overtake or are overtaken.
+      t.check(kept.n > 100 && kept.reord === 0, `order keep: ${kept.reord} reordered of ${kept.n}: expected none (or too few replies)`);
+      t.check(free.n > 100 && free.reord > 0, `order any: ${free.reord} reordered of ${free.n}: expected reordering (or too few replies)`);
     },
   },
   {
