@@ -128,7 +128,7 @@ function directionEffect(imp: Impairment | undefined, packetBytes: number): DirE
 }
 
 /** Both directions of a round trip combined (the rate applies per direction, not to the path). */
-type PathEffect = Omit<DirEffect, 'rateKbit'> & { inOrderJitter: boolean };
+type PathEffect = Omit<DirEffect, 'rateKbit' | 'keepsOrder'> & { inOrderJitter: boolean };
 
 function merge(base: Impairment | undefined, over: ImpairmentPatch | undefined): Impairment | undefined {
   if (!base && !over) return undefined;
