@@ -144,7 +144,7 @@ export async function createDaemon(parts: DaemonParts): Promise<Daemon> {
     events,
     version: parts.version,
     health,
-    capabilities: async () => ({ ...(await parts.capabilities()), faults: ['link-down', 'flap', 'blackhole'], hooks: hookService.names().map((h) => h.name), leases: { ...parts.leases } }),
+    capabilities: async () => ({ faults: ['link-down', 'flap', 'blackhole'], ...(await parts.capabilities()), hooks: hookService.names().map((h) => h.name), leases: { ...parts.leases } }),
     profileCatalog: parts.profiles,
     ...(parts.bodyLimitBytes ? { bodyLimitBytes: parts.bodyLimitBytes } : {}),
     ...(parts.metricsAuth ? { metricsAuth: true } : {}),

@@ -9,6 +9,7 @@
  * Shutdown (SIGTERM/SIGINT): stop listening, revert everything, release the guard.
  */
 import { hostname, release } from 'node:os';
+import { execa } from 'execa';
 import { Registry } from 'prom-client';
 import { join } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -118,7 +119,10 @@ export async function startAgent(cfg: AgentConfig, opts: StartOptions): Promise<
         features['netemSeed'] = caps.netemSeed;
         features['netAdmin'] = caps.netAdmin;
       }
-      return { backends: [...backends.keys()], kernel: { release: versions.kernel, features }, iproute2Version: versions.iproute2, nodeVersion: process.version, hostname: hostname() };
+      // A blackhole is an nftables table: offer it only where `nft` runs.
+      features['nftables'] = await nftAvailable();
+      const faults = features['nftables'] ? (['link-down', 'flap', 'blackhole'] as const) : (['link-down', 'flap'] as const);
+      return { backends: [...backends.keys()], kernel: { release: versions.kernel, features }, iproute2Version: versions.iproute2, nodeVersion: process.version, hostname: hostname(), faults: [...faults] };
     },
     tcCounters: (rec) => netem.tcCounters(rec),
     probes,
@@ -212,4 +216,11 @@ function testApplyHold(env: NodeJS.ProcessEnv): { testApplyHoldMs?: number } {
   if (!Number.isFinite(ms) || ms <= 0) return {};
   process.stderr.write(`backhaul agent: TEST HOOK BACKHAUL_TEST_APPLY_HOLD_MS=${Math.min(ms, 5000)} is set (applies pause; tests only)\n`);
   return { testApplyHoldMs: Math.min(ms, 5000) };
+}
+
+let nftProbe: Promise<boolean> | null = null;
+/** Whether the `nft` tool runs here (asked once per process). */
+function nftAvailable(): Promise<boolean> {
+  nftProbe ??= execa('nft', ['--version'], { reject: false, timeout: 5000 }).then((r) => r.exitCode === 0, () => false);
+  return nftProbe;
 }
