@@ -46,8 +46,8 @@ export async function checkNetnsPrerequisites(backend: Pick<NetemBackend, 'capab
     requireCapabilities(await backend.capabilities(), { netem: true, ifb: true });
   } catch (e) {
     if (!(e instanceof BackhaulError)) throw e;
-    // The probe's own message; the hint points at the no-root demo instead of `--backend relay`.
-    const hint = typeof e.details['hint'] === 'string' ? (e.details['hint'] as string).replace(/; or use the relay backend \(--backend relay\)$/, '') : undefined;
+    // The probe's own message; the hint points at the no-root demo instead of `backhaul relay`.
+    const hint = typeof e.details['hint'] === 'string' ? (e.details['hint'] as string).replace(/; or impair in user space instead: .*$/, '') : undefined;
     throw new BackhaulError(e.code, e.message, { ...e.details, hint: `${hint ? `${hint}; ` : ''}or run \`backhaul demo\` without --netns (the userspace relay, no root)` }, { cause: e });
   }
 }

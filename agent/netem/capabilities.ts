@@ -90,7 +90,7 @@ export async function probeCapabilities(runner: TcRunner): Promise<Capabilities>
 
 export const NETEM_MISSING_HINT =
   'modprobe sch_netem; on RHEL/Fedora install kernel-modules-extra, on Ubuntu linux-modules-extra-$(uname -r) ' +
-  '(containers cannot load modules: the host must); or use the relay backend (--backend relay)';
+  '(containers cannot load modules: the host must); or impair in user space instead: `backhaul relay --listen ADDR:PORT --upstream HOST:PORT --profile NAME` (an agent: a relay target)';
 
 /**
  * Throw the actionable error for the first thing this apply needs that the machine lacks.

@@ -101,7 +101,7 @@ export class TcRunner {
         argv, exitCode: r.exitCode, stderr: r.stderr, ...(opts.input !== undefined ? { batch: opts.input } : {}),
         ...(code === 'ERR_PERMISSION' ? { hint: 'run as root, or grant CAP_NET_ADMIN (e.g. docker run --cap-add NET_ADMIN)' } : {}),
         ...(code === 'ERR_CAPABILITY_MISSING'
-          ? { hint: 'a qdisc kind this plan uses is missing from the kernel: modprobe sch_netem / sch_htb (RHEL/Fedora: kernel-modules-extra; Ubuntu: linux-modules-extra-$(uname -r)); or use the relay backend (--backend relay)' }
+          ? { hint: 'a qdisc kind this plan uses is missing from the kernel: modprobe sch_netem / sch_htb (RHEL/Fedora: kernel-modules-extra; Ubuntu: linux-modules-extra-$(uname -r)); or impair in user space instead: `backhaul relay --listen ADDR:PORT --upstream HOST:PORT --profile NAME` (an agent: a relay target)' }
           : {}),
       });
     }

@@ -49,7 +49,7 @@ describe('backhaul demo --netns', () => {
     expect(r.stderr).toMatch(/sch_netem is not available in this kernel/);
     expect(r.stderr).toMatch(/modprobe sch_netem/);
     expect(r.stderr).toMatch(/backhaul demo` without --netns/);
-    expect(r.stderr).not.toMatch(/--backend relay/);
+    expect(r.stderr).not.toMatch(/backhaul relay --listen/);
     expect(await hostState()).toEqual(before);
     expect(existsSync(join(dir, 'r1'))).toBe(false);
   });

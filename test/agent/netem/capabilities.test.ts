@@ -28,7 +28,7 @@ describe('requireCapabilities', () => {
     expect(f?.hint).toMatch(/modprobe sch_netem/);
     expect(f?.hint).toMatch(/kernel-modules-extra/);
     expect(f?.hint).toMatch(/linux-modules-extra-\$\(uname -r\)/);
-    expect(f?.hint).toMatch(/--backend relay/);
+    expect(f?.hint).toMatch(/backhaul relay --listen ADDR:PORT --upstream HOST:PORT --profile NAME/);
   });
   it('ifb missing only matters for ingress', () => {
     expect(failure(caps({ ifb: 'no' }), { netem: false, ifb: false })).toBeNull();

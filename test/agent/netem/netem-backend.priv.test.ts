@@ -268,7 +268,7 @@ describe('netem backend on two hosts', () => {
     expect(r.stderr).toMatch(/sch_netem is not available/);
     expect(r.stderr).toMatch(/modprobe sch_netem/);
     expect(r.stderr).toMatch(/kernel-modules-extra/);
-    expect(r.stderr).toMatch(/--backend relay/);
+    expect(r.stderr).toMatch(/backhaul relay --listen ADDR:PORT --upstream HOST:PORT --profile NAME/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect([await tcJson(h, 'qdisc'), await ifbs(h)]).toEqual(before);
   });
