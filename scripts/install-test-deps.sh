@@ -8,7 +8,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  iproute2 iputils-ping nftables iperf3 irtt ethtool kmod procps psmisc curl openssl \
+  iproute2 iputils-ping nftables iperf3 irtt ethtool kmod procps psmisc curl openssl systemd \
   qemu-system-x86 busybox-static cpio \
   prometheus \
   chromium >/dev/null
