@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Gauge, Registry } from 'prom-client';
 import { loadProfile } from '../agent/profile-library.js';
 import { NetemBackend } from '../agent/netem/netem-backend.js';
-import { CAMPAIGN_METRICS } from '../core/metric-names.js';
+import { CAMPAIGN_METRICS, DEMO_METRICS } from '../core/metric-names.js';
 import { registerProbeMetrics } from '../probe/exporters/prometheus.js';
 import { checkNetnsPrerequisites, childProbeMetrics, createDemoTopology, type DemoTopology } from './demo-netns.js';
 import { writeReports, type ReportPaths } from './reports/index.js';
@@ -149,7 +149,7 @@ function serveMetrics(registry: Registry, listen: string): Promise<{ server: Ser
 
 export async function runDemo(opts: DemoOptions): Promise<DemoOutcome> {
   const registry = new Registry();
-  const p50 = new Gauge({ name: 'backhaul_demo_probe_rtt_p50_seconds', help: 'RTT median over the last second (demo live view)', labelNames: ['probe'], registers: [registry] });
+  const p50 = new Gauge({ name: DEMO_METRICS.probeRttP50Seconds, help: 'RTT median over the last second (demo live view)', labelNames: ['probe'], registers: [registry] });
   const stepInfo = new Gauge({ name: CAMPAIGN_METRICS.stepInfo, help: 'The campaign step in progress (1)', labelNames: ['campaign', 'step', 'impairment'], registers: [registry] });
   let backend: NetemBackend | null = null;
   let stateDir: string | null = null;

@@ -29,6 +29,8 @@ export const OUTAGE_BUCKETS_SECONDS = [
  *   agent tc counters ........ impairment, iface, direction
  *   agent api requests ....... method, route, code
  *   campaign step_info ....... campaign, step, impairment   (exported by the agent for impairments a campaign created)
+ *   agent fault_active ....... fault, kind, iface           (value 1 while the fault is in effect; iface '' for a blackhole)
+ *   demo probe p50 ........... probe                        (`backhaul demo` only: its live view, not a dashboard input)
  * Every metric also gets Prometheus' `instance`/`job` from the scrape (the site).
  */
 
@@ -85,6 +87,12 @@ export const AGENT_METRICS = {
 
 export const CAMPAIGN_METRICS = {
   stepInfo: 'backhaul_campaign_step_info',
+} as const;
+
+/** Exported by `backhaul demo` while it runs (campaign/demo.ts). */
+export const DEMO_METRICS = {
+  /** RTT median over the last second per probe session {probe}, seconds. */
+  probeRttP50Seconds: 'backhaul_demo_probe_rtt_p50_seconds',
 } as const;
 
 export const EXPORTER_METRICS = {

@@ -4,7 +4,9 @@
  *
  * Prometheus annotations turn every step at which a series has a sample into an event; adjacent
  * steps merge into a region. So the "profile / phase" query gives one region per applied
- * profile+phase, and the filters (`> 0`, `== 0`) give events only when something happened.
+ * profile+phase, the "fault" query one region per agent-side fault while it is in effect (the
+ * agent exports `backhaul_agent_fault_active` only for active faults), and the filters (`> 0`,
+ * `== 0`) give events only when something happened.
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { AGENT_METRICS as A, CAMPAIGN_METRICS as C, PROBE_METRICS as P } from '../core/metric-names.js';
@@ -40,6 +42,9 @@ export function contextAnnotations(withProbes: boolean): dashboard.AnnotationQue
     annotation('Impairment not in effect', 'red',
       `${sel(A.impairmentInEffect, SITE_SEL)} == 0`,
       'not in effect: {{impairment}} on {{iface}}', 'instance,impairment,iface'),
+    annotation('Fault', 'dark-red',
+      `max by (instance, fault, kind, iface) (${sel(A.faultActive, SITE_SEL)})`,
+      'fault: {{kind}} {{iface}}', 'instance,kind,iface'),
   ];
   if (!withProbes) return list;
   return [

@@ -88,12 +88,18 @@ export function backhaulRuleGroups(): RuleGroup[] {
           },
         },
         {
+          // Fires only for a lease nobody renews: expiry < 120 s away AND the expiry timestamp
+          // unchanged for a minute (same value now and 1 m ago, no change in between). A lease
+          // renewed on schedule (every TTL/3, as campaigns do) can only be < 120 s from expiry
+          // when its TTL is < 180 s, so it is renewed at least every 60 s and never matches;
+          // a series younger than 1 m (a just-created lease) does not match either.
           alert: 'BackhaulLeaseExpiringSoon',
-          expr: `${A.leaseExpiryTimestampSeconds} - time() < 120`,
+          expr: `${A.leaseExpiryTimestampSeconds} - time() < 120 and changes(${A.leaseExpiryTimestampSeconds}[1m]) == 0 `
+            + `and ${A.leaseExpiryTimestampSeconds} == ${A.leaseExpiryTimestampSeconds} offset 1m`,
           labels: { severity: 'info' },
           annotations: {
             summary: 'Lease of impairment {{ $labels.impairment }} on {{ $labels.instance }} expires in {{ $value | humanizeDuration }}',
-            description: 'When the lease expires the agent reverts the impairment; renew it to keep the profile applied.',
+            description: 'The lease has not been renewed for a minute; when it expires the agent reverts the impairment. Renew it to keep the profile applied.',
           },
         },
         {

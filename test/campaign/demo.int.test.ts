@@ -88,11 +88,24 @@ describe('backhaul demo (non-root, built CLI)', () => {
     const p50 = (step: string): number => res.steps.find((s: any) => s.name === step).probes[0].summary.rttMs.p50;
     expect(p50('fibre')).toBeLessThan(p50('lte-cell-edge'));
     expect(p50('lte-cell-edge')).toBeLessThan(p50('geo-satellite'));
-    const fo = res.steps.find((s: any) => s.name === 'failover').probes[0].failover;
+    const failover = res.steps.find((s: any) => s.name === 'failover');
+    const fo = failover.probes[0].failover;
     const m = fo.matches.find((x: any) => x.event.kind === 'fault');
     expect(m.matched, JSON.stringify(fo)).toBe(true);
-    // a 2.5 s blackhole: the matched outage lies within one interval (+ scheduling) of it
-    expect(Math.abs(m.outageMs - 2500)).toBeLessThan(m.outageBoundMs + 250);
+    // A 2.5 s blackhole (the relay's outage mode, which also flushes what it holds): the matched
+    // outage lies between the blackhole's duration and its recorded span (the site's clock around
+    // the sleep), each widened by the probe's bound (one interval), the sender's measured lateness
+    // (a late or skipped slot moves an edge of the window) and the largest RTT measured in the step
+    // (probes held in the relay when it starts are lost; probes sent just before it ends pass).
+    const fault = failover.faults[0];
+    expect(fault.error).toBeUndefined();
+    const spanMs = fault.endMs - fault.startMs;
+    expect(spanMs).toBeGreaterThanOrEqual(2500 - 1);
+    const sum = failover.probes[0].summary;
+    const slackMs = Math.max(sum.sendLatenessMs?.max ?? 0, sum.missedMaxLatenessMs ?? 0) + (sum.rttMs.max ?? 0);
+    console.log(`demo failover: outage ${m.outageMs} +/- ${m.outageBoundMs} ms, blackhole span ${spanMs} ms, slack ${slackMs.toFixed(1)} ms`);
+    expect(m.outageMs).toBeGreaterThanOrEqual(2500 - 1 - m.outageBoundMs - slackMs);
+    expect(m.outageMs).toBeLessThanOrEqual(spanMs + m.outageBoundMs + slackMs);
     expect(res.demoChecks.every((c: any) => c.passed), JSON.stringify(res.demoChecks)).toBe(true);
     const failed = res.steps.flatMap((s: any) => s.assertions.filter((a: any) => !a.passed));
     expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);

@@ -60,6 +60,10 @@ function agentMetrics(registry: Registry): AgentState {
   api.inc({ method: 'POST', route: '/v1/impairments', code: '404' }, 1);
   new Counter({ name: A.reconcileTotal, help: 'r', registers: r, labelNames: ['result'] }).inc({ result: 'in-effect' }, 3);
   new Gauge({ name: A.buildInfo, help: 'b', registers: r, labelNames: ['version'] }).set({ version: '0.1.0' }, 1);
+  // As the agent exports it: one series per active fault (a blackhole has iface '').
+  const faults = new Gauge({ name: A.faultActive, help: 'f', registers: r, labelNames: ['fault', 'kind', 'iface'] });
+  faults.set({ fault: 'flt-1', kind: 'link-down', iface: 'eth0' }, 1);
+  faults.set({ fault: 'flt-2', kind: 'blackhole', iface: '' }, 1);
   const relay = { relay: 'r1', direction: 'egress' };
   const packets = new Counter({ name: R.packetsTotal, help: 'p', registers: r, labelNames: ['relay', 'direction', 'stage'] });
   packets.inc({ ...relay, stage: 'in' }, 100);
@@ -149,6 +153,15 @@ describe('dashboard joins and filters on a live Prometheus', () => {
     const q = substitutedQueries([agentDash]).find((x) => x.where.includes('annotation "Phase switch"'))!;
     const events = await prom.query(q.expr);
     expect(events.map((e) => [e.metric.instance, e.metric.impairment, e.metric.phase])).toEqual([[addrA, 'imp-a', 'bad']]);
+  });
+
+  it('annotates each active fault with its kind and interface, on the site that has it', async () => {
+    for (const file of ['fleet-overview.json', 'probe-detail.json']) {
+      const q = substitutedQueries(dashboards.filter((d) => d.file === file)).find((x) => x.where.includes('annotation "Fault"'));
+      expect(q, file).toBeDefined();
+      const events = (await prom.query(q!.expr)).map((e) => [e.metric.instance, e.metric.kind, e.metric.iface ?? '']).sort();
+      expect(events, file).toEqual([[addrA, 'blackhole', ''], [addrA, 'link-down', 'eth0']]);
+    }
   });
 
   it('counts impairments not in effect (and shows lease time left) per site', async () => {

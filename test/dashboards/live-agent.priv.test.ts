@@ -3,7 +3,8 @@
  * `backhaul agent` holding two netem impairments on veths in network namespaces (one scheduled,
  * created with campaign labels; one whose qdisc we delete behind the agent's back), a relay
  * impairment (delay, loss, duplicates), and a probe session of its own through that relay to a
- * `backhaul reflect` (restarted once: a real outage).
+ * `backhaul reflect` (restarted once: a real outage), and an agent-side fault (a blackhole of a
+ * documentation prefix in a namespace, held until scraped, then ended: the Fault annotation).
  *
  * Asserts: `promtool check metrics` is silent on the agent's /metrics; every `backhaul_*` name used
  * by dashboards and rules is in /api/v1/label/__name__/values; every dashboard panel query and
@@ -134,9 +135,19 @@ describe('dashboards and rules against a live agent and probe', () => {
     await sleep(1_500);
     reflector = await startReflector();
     await topo.b.exec(['tc', 'qdisc', 'del', 'dev', topo.bIf, 'root']);
-    await until('the outage and the not-in-effect impairment in Prometheus', 60_000, async () =>
+    // An agent-side fault (the Fault annotation): a blackhole of a documentation prefix inside
+    // namespace a (touches no traffic of the test), held until Prometheus has scraped it, then ended.
+    const fault = await api('POST', '/v1/faults', { kind: 'blackhole', peer: '192.0.2.0/24', netns: topo.a.name, durationMs: '10m' });
+    expect(fault.status, JSON.stringify(fault.json)).toBe(201);
+    const faultSel = `${AGENT_METRICS.faultActive}{kind="blackhole",fault="${String(fault.json.id)}"}`;
+    await until('the fault in Prometheus', 60_000, async () => (await prom!.query(faultSel)).length > 0, logs);
+    const ended = await api('DELETE', `/v1/faults/${String(fault.json.id)}`);
+    expect(ended.status, JSON.stringify(ended.json)).toBe(200);
+    expect(ended.json.state).toBe('ended');
+    await until('the outage, the not-in-effect impairment and the end of the fault in Prometheus', 60_000, async () =>
       (await outages()) > outagesBefore
-        && (await prom!.query(`${AGENT_METRICS.impairmentInEffect} == 0`)).length > 0, logs);
+        && (await prom!.query(`${AGENT_METRICS.impairmentInEffect} == 0`)).length > 0
+        && (await prom!.query(faultSel)).length === 0, logs);
     await sleep(3 * INTERVAL_MS);
   }, 300_000);
 
