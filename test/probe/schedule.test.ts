@@ -92,7 +92,15 @@ describe('runSchedule', () => {
     expect(stats.counts()).toMatchObject({ sent: 4, received: 1, lost: 3, inFlight: 0 });
   });
 
-  it('abort stops sending at once', async () => {
+  it('with a duration every planned slot is sent or missed exactly once, even if a stall runs past the end', async () => {
+    // 10 slots (0..90 ms); slot 8 wakes 60 ms late: only slots 8 and 9 are of the run
+    const { clock, stats, sends, send, waiter } = setup([0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 60n * MS]);
+    await runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, durationNs: 100n * MS, send });
+    expect(sends).toHaveLength(8);
+    expect(stats.counts().missed).toBe(2);
+  });
+
+    it('abort stops sending at once', async () => {
     const { clock, stats, sends, send, waiter } = setup([]);
     const ac = new AbortController();
     const p = runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, send, signal: ac.signal, onTick: () => { if (sends.length === 3) ac.abort(); } });
