@@ -34,6 +34,9 @@ import { LatencyDistribution, ms, type LatencyMs } from './latency.js';
 import { OutageDetector, type OutageWindow } from './outage.js';
 import { Rfc4737Reordering } from './reorder.js';
 
+/** Cap of the RFC 4737 extent window (its ring holds the last N increases of the max seq, 16 B each). */
+export const MAX_REORDER_WINDOW = 65536;
+
 const PENDING = 0;
 const RECEIVED = 1;
 const LOST = 2;
@@ -117,7 +120,7 @@ export class ProbeStats {
     this.reflSeq = new Float64Array(this.W);
     this.intended = new Float64Array(this.W);
     this.missedBefore = new Float64Array(this.W);
-    this.reorder = new Rfc4737Reordering(Math.min(this.W, 65536));
+    this.reorder = new Rfc4737Reordering(Math.min(this.W, MAX_REORDER_WINDOW));
     this.outages = new OutageDetector({
       minLost: cfg.outageMinLost,
       intervalNs: cfg.intervalNs,

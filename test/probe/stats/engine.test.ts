@@ -301,6 +301,15 @@ describe('summary', () => {
     expect(sum.rttMs.p99).toBeCloseTo(3, 2);
     expect(sum.histogram?.rtt).toMatch(/^[A-Za-z0-9+/=]+$/);
   });
+
+  it('reports the effective reordering window (capped at 65536) beside the declared sequence window', () => {
+    const meta = {
+      id: 'x', probe: 'stamp', kind: 'stamp' as const, target: 't', startedAtMs: 0, elapsedMs: 0, intervalMs: 10,
+      timeoutMs: 100, sizeBytes: 44, timer: 'sleep', done: true, rcvbufErrors: 0,
+    };
+    expect(buildSummary(engine({ windowSize: 100_000 }), meta).reordering).toMatchObject({ windowSize: 65536, sequenceWindow: 100_000 });
+    expect(buildSummary(engine({ windowSize: 4096 }), meta).reordering).toMatchObject({ windowSize: 4096, sequenceWindow: 4096 });
+  });
 });
 
 describe('export queue', () => {
