@@ -40,4 +40,13 @@ describe('human output', () => {
     expect(t).toMatch(/loss by direction\s+forward 3, reverse 0, unknown 0/);
     expect(formatLiveLine(s)).toMatch(/sent 10 recv 7 lost 3 \(30\.00%\)/);
   });
+
+  it('hints at the reflector rate limit only for a lossy STAMP probe faster than its default', () => {
+    const s = summary(); // 10 ms interval, 3 lost
+    expect(formatSummary(s)).not.toMatch(/hint/);
+    const fast = { ...s, intervalMs: 0.25 }; // 4000 pps
+    expect(formatSummary(fast)).toMatch(/hint\s+probing at 4000 pps exceeds a default reflector's per-source limit \(2000 pps\).*--rate 0/);
+    expect(formatSummary({ ...fast, lost: 0 })).not.toMatch(/hint/);
+    expect(formatSummary({ ...fast, kind: 'tcp' })).not.toMatch(/hint/);
+  });
 });
