@@ -36,7 +36,7 @@ export function formatSummary(s: ProbeSummary): string {
   if (hint) rows.push(['hint', hint]);
   const lines = [`${s.kind.toUpperCase()} probe to ${s.target}: ${f(s.elapsedMs / 1000, 1)} s at ${s.intervalMs} ms intervals${s.sizeBytes ? `, ${s.sizeBytes} B` : ''}`, alignRows(rows)];
   for (const w of s.outages.slice(0, 20)) {
-    lines.push(`    ${new Date(w.startMs).toISOString()}  ${f(w.durationMs)} ms ± ${f(w.boundMs)} ms  (${w.lost} lost, seq ${w.firstLostSeq}..${w.lastLostSeq}${w.direction ? `, ${w.direction}` : ''}${w.openStart ? ', open start' : ''}${w.openEnd ? ', open end' : ''})`);
+    lines.push(`    ${new Date(w.startMs).toISOString()}  ${f(w.durationMs)} ms ± ${f(w.boundMs)} ms  (${w.lost} lost${w.missed ? `, ${w.missed} missed slots` : ''}, seq ${w.firstLostSeq}..${w.lastLostSeq}${w.direction ? `, ${w.direction}` : ''}${w.openStart ? ', open start' : ''}${w.openEnd ? ', open end' : ''})`);
   }
   if (s.outageCount > 20) lines.push(`    ... ${s.outageCount - 20} more (see --json)`);
   return lines.join('\n') + '\n';
