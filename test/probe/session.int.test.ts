@@ -4,6 +4,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { startReflector, type Reflector } from '../../probe/reflector.js';
 import { parseTarget, startProbeSession } from '../../probe/session.js';
+import { startRelay } from '../../agent/relay/relay.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -42,6 +43,23 @@ describe('STAMP probe session on loopback', () => {
     expect(sum.histogram?.rtt.length).toBeGreaterThan(10);
     expect(r.stats().reflected).toBe(300);
     expect(sum.done).toBe(true);
+  });
+
+  it('a reply slower than --timeout is never received, even when it arrives between two sends', async () => {
+    const r = await reflector();
+    // 150 ms each way through the relay: every RTT >= 300 ms > the 200 ms timeout. With a 400 ms
+    // interval the first reply arrives before the sender's next wake-up (when timeouts are checked).
+    const relay = await startRelay({
+      proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${r.address.port}`, seed: 1,
+      profile: { name: 'slow', description: '150 ms each way', egress: { delayMs: 150 }, ingress: { delayMs: 150 } },
+    });
+    cleanup.push(() => relay.stop());
+    const sum = await (await startProbeSession({ target: `127.0.0.1:${relay.listen.port}`, intervalMs: 400, count: 3, timeoutMs: 200 })).done;
+    expect(sum).toMatchObject({ sent: 3, received: 0, lost: 3 });
+    // replies 0 and 1 (due at ~300 and ~700 ms) arrive well before the session ends (>= 1000 ms)
+    expect(sum.late).toBeGreaterThanOrEqual(1);
+    expect(sum.late).toBeLessThanOrEqual(sum.lost);
+    expect(sum.rttMs.count).toBe(0);
   });
 
   it('counts everything lost when nothing answers, and finds the outage', async () => {
