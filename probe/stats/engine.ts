@@ -26,7 +26,8 @@
  * value it would have had if it had been sent when the sender resumed: its own lateness plus c's
  * RTT, i.e. rttIntended(c) + m·Δ. A stall of 10 intervals thus raises the max by ~10 intervals.
  * If c itself gets no timely reply, its skipped slots record nothing (no RTT to base them on);
- * they remain counted in `missed`. rttMs is never corrected.
+ * they remain counted in `missed`. rttMs is never corrected. The n values are recorded with
+ * LatencyDistribution.recordSeries: bounded work on the receive path however long the stall.
  * In sequence order (when a probe becomes final): IPDV (RFC 3393/5481), outages, direction split.
  */
 import { Rfc3550Jitter } from './jitter.js';
@@ -198,7 +199,7 @@ export class ProbeStats {
     this.rttIntended.record(fromIntended);
     const skipped = this.missedBefore[i] as number;
     const d = this.cfg.intervalNs;
-    for (let m = 1; m <= skipped; m++) this.rttIntended.record(fromIntended + m * d);
+    if (skipped > 0) this.rttIntended.recordSeries(fromIntended + d, d, skipped); // m = 1..skipped: bounded work
     this.jitter.add(sent, arrivalNs);
     if (this.reorder.add(seq) > 0) this.c.reordered += 1;
     if (this.exportQueueEnabled) {

@@ -4,6 +4,7 @@ import { Rfc3550Jitter } from '../../../probe/stats/jitter.js';
 import { Rfc4737Reordering } from '../../../probe/stats/reorder.js';
 import { OutageDetector, type OutageWindow } from '../../../probe/stats/outage.js';
 import { buildSummary } from '../../../probe/stats/summary.js';
+import { LatencyDistribution } from '../../../probe/stats/latency.js';
 
 const MS = 1_000_000;
 
@@ -212,6 +213,40 @@ describe('ProbeStats', () => {
     s.finish();
     expect(s.counts()).toMatchObject({ sent: 10_000, received: 9000, lost: 1000, inFlight: 0 });
     expect(s.outages.count).toBe(0);
+  });
+});
+
+describe('LatencyDistribution.recordSeries', () => {
+  it('equals recording each value: exact count/min/max/mean/stddev, percentiles within the stated 0.1 %', () => {
+    const one = new LatencyDistribution();
+    const series = new LatencyDistribution();
+    const first = 1.5 * MS, step = 0.1 * MS, n = 50_000;
+    for (let m = 0; m < n; m++) one.record(first + m * step);
+    series.recordSeries(first, step, n);
+    expect(series.count).toBe(n);
+    expect(series.min).toBe(one.min);
+    expect(series.max).toBe(one.max);
+    expect(series.meanNs()).toBeCloseTo(one.meanNs(), 0);
+    expect(Math.abs(series.stddevNs() - one.stddevNs()) / one.stddevNs()).toBeLessThan(1e-9);
+    for (const p of [1, 10, 50, 90, 99, 99.9, 100]) {
+      expect(Math.abs(series.percentileNs(p) - one.percentileNs(p)) / one.percentileNs(p)).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it('does bounded work for any n (a 1e9-slot stall)', () => {
+    const d = new LatencyDistribution();
+    let calls = 0;
+    const rec = d.hist.recordValueWithCount.bind(d.hist);
+    d.hist.recordValueWithCount = (v: number, c: number) => {
+      calls += 1;
+      rec(v, c);
+    };
+    d.recordSeries(10_000, 1000, 1e9); // 1 us steps up to ~1000 s
+    // at most ~2048 groups per power of two of the range (1e4 .. 1e12 ns: < 27 doublings)
+    expect(calls).toBeLessThanOrEqual(2048 * 30);
+    expect(d.count).toBe(1e9);
+    expect(d.max).toBe(10_000 + (1e9 - 1) * 1000);
+    expect(Math.abs(d.percentileNs(50) - 5e11) / 5e11).toBeLessThanOrEqual(2e-3);
   });
 });
 
