@@ -4,7 +4,10 @@
  *
  *   tcp://host:port    RTT = time from connect() to the connection being established (SYN -> SYN/ACK)
  *   http(s)://url      RTT = time from the request start (fresh connection: DNS is resolved once up
- *                      front, so this includes TCP and TLS handshakes) to the response headers
+ *                      front, so this includes TCP and TLS handshakes) to the response headers.
+ *                      Every request connects to the address resolved at start (a fixed `lookup`);
+ *                      the URL's host name still goes in the Host header and TLS SNI / certificate
+ *                      check, so virtual hosts and certificates work as with the name.
  *
  * A connection that errors (refused, reset, TLS failure) is counted in `sendErrors` and its probe is
  * lost at its timeout; attempts are aborted at the timeout so sockets never pile up. Duplicates and
@@ -14,6 +17,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { LookupFunction } from 'node:net';
 import type { Clock } from '../core/clock.js';
 import type { ProbeStats } from './stats/engine.js';
 import type { ProbeTransport, TransportCounters } from './sender.js';
@@ -56,8 +60,21 @@ export function openTcpTransport(target: { host: string; port: number }, deps: D
   };
 }
 
-export function openHttpTransport(url: URL, deps: Deps & { insecure?: boolean }): ProbeTransport {
+/**
+ * A `lookup` for http(s).request / net.connect that always answers `address` (resolved once at
+ * start), whatever name it is asked for; handles both the single-address and the `all: true` form.
+ */
+export function fixedLookup(address: string): LookupFunction {
+  const family = net.isIPv6(address) ? 6 : 4;
+  return ((_host: string, options: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+    if (options?.all) cb(null, [{ address, family }]);
+    else cb(null, address, family);
+  }) as unknown as LookupFunction;
+}
+
+export function openHttpTransport(url: URL, deps: Deps & { insecure?: boolean; /** IP address resolved at start (omit when the URL host is an IP). */ address?: string }): ProbeTransport {
   const { clock, stats, originNs } = deps;
+  const lookup = deps.address !== undefined && net.isIP(url.hostname.replace(/^\[|\]$/g, '')) === 0 ? fixedLookup(deps.address) : undefined;
   const c: TransportCounters = { sendErrors: 0, badReplies: 0 };
   const live = new Set<http.ClientRequest>();
   const mod = url.protocol === 'https:' ? https : http;
@@ -70,6 +87,7 @@ export function openHttpTransport(url: URL, deps: Deps & { insecure?: boolean })
         agent: false,
         timeout: deps.timeoutMs,
         headers: { 'user-agent': 'backhaul-probe', connection: 'close' },
+        ...(lookup ? { lookup } : {}),
         ...(url.protocol === 'https:' && deps.insecure ? { rejectUnauthorized: false } : {}),
       });
       live.add(req);

@@ -27,6 +27,13 @@ import { createTimestamper, type Timestamper, type TimestamperOptions } from './
 import { decodeSenderPacket, encodeReflectedPacket, MAX_UDP_PAYLOAD_BYTES, writeT3 } from './wire.js';
 
 export const DEFAULT_STAMP_PORT = 862;
+/**
+ * Default per-source token bucket. A sender faster than this (e.g. a probe at < 0.5 ms intervals)
+ * has its excess dropped by the reflector, counted as dropped{reason="rate-limited"}: the sender
+ * sees it as forward loss.
+ */
+export const DEFAULT_REFLECTOR_RATE_PPS = 2000;
+export const DEFAULT_REFLECTOR_BURST = 200;
 
 export interface ReflectorConfig {
   host?: string;
@@ -133,8 +140,8 @@ export async function startReflector(cfg: ReflectorConfig = {}, deps: ReflectorD
   if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 14 || maxPacketBytes > MAX_UDP_PAYLOAD_BYTES) {
     throw new BackhaulError('ERR_USAGE', `max packet size must be 14..${MAX_UDP_PAYLOAD_BYTES} octets (got ${maxPacketBytes})`);
   }
-  const ratePps = cfg.ratePps ?? 2000;
-  const burst = cfg.burst ?? 200;
+  const ratePps = cfg.ratePps ?? DEFAULT_REFLECTOR_RATE_PPS;
+  const burst = cfg.burst ?? DEFAULT_REFLECTOR_BURST;
   const maxSources = cfg.maxSources ?? 10_000;
   const maxSessions = cfg.maxSessions ?? 10_000;
   const idleNs = BigInt(Math.round((cfg.sessionIdleMs ?? 60_000) * 1e6));

@@ -7,7 +7,8 @@
  * Slots never drift (absolute deadlines). A slot the sender reaches more than half an interval
  * late (event-loop stall, GC, CPU starvation) is counted `missed` together with its lateness and is
  * NOT sent: never a catch-up burst, never counted as network loss, and sequence numbers stay
- * contiguous (irtt's rule). Timeouts are checked at every wake-up; after the last slot the loop
+ * contiguous (irtt's rule). With a duration, every planned slot (those before t0 + duration) is
+ * either sent or missed, exactly once: sent + missed = ceil(duration / Δ). Timeouts are checked at every wake-up; after the last slot the loop
  * waits up to one timeout for outstanding replies, then declares the rest lost.
  *
  * Cancellation: aborting `signal` ends the send phase at once; outstanding replies are still
@@ -57,7 +58,12 @@ export async function runSchedule(o: ScheduleOptions): Promise<void> {
     }
     const late = now - deadline;
     if (late > half) {
-      const n = (late + half) / intervalNs; // slots whose deadline is more than Δ/2 behind now
+      let n = (late + half) / intervalNs; // slots whose deadline is more than Δ/2 behind now
+      // Only slots of the run count: with a duration, none at or after t0 + duration.
+      if (end !== undefined) {
+        const left = (end - deadline + intervalNs - 1n) / intervalNs;
+        if (n > left) n = left;
+      }
       stats.missed(Number(n), Number(late));
       k += n;
       stats.expire(rel(now));

@@ -16,7 +16,7 @@
  * listeners must not throw (errors are swallowed and counted in `listenerErrors`).
  */
 import { EventEmitter } from 'node:events';
-import { lookup } from 'node:dns/promises';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import net from 'node:net';
 import { BackhaulError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -66,6 +66,8 @@ export interface ProbeSessionDeps {
   socket?: dgram.Socket;
   waiter?: Waiter;
   readRcvbufErrors?: () => number | null;
+  /** Name resolution, called once at start (default: dns.lookup, i.e. getaddrinfo). */
+  lookup?: (host: string) => Promise<{ address: string }>;
 }
 
 export interface ResolvedTarget {
@@ -167,7 +169,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   let address = target.host;
   if (net.isIP(address) === 0) {
     try {
-      address = (await lookup(target.host)).address;
+      address = (await (deps.lookup ?? dnsLookup)(target.host)).address;
     } catch (e) {
       throw new BackhaulError('ERR_UNREACHABLE', `cannot resolve ${target.host}`, {}, { cause: e });
     }
@@ -212,7 +214,7 @@ export async function startProbeSession(cfg: ProbeSessionConfig, deps: ProbeSess
   } else if (target.kind === 'tcp') {
     transport = openTcpTransport({ host: address, port: target.port }, { clock, stats, originNs, timeoutMs });
   } else {
-    transport = openHttpTransport(target.url as URL, { clock, stats, originNs, timeoutMs, ...(cfg.insecure ? { insecure: true } : {}) });
+    transport = openHttpTransport(target.url as URL, { clock, stats, originNs, timeoutMs, address, ...(cfg.insecure ? { insecure: true } : {}) });
   }
 
   const waiter = deps.waiter ?? createWaiter(timer, clock);

@@ -9,8 +9,12 @@
  *
  * Randomness: everything random (loss, jitter, duplicate, ..., random phase durations) comes from
  * one seed: `seed`, else the profile's `egress.seed`, else a fresh one; `relay.seed` tells which,
- * so a run can be repeated with `--seed`. Given the same seed and the same arrival order per
- * direction, the same packets are dropped, delayed alike and duplicated.
+ * so a run can be repeated with `--seed`. A profile's `ingress.seed` seeds the ingress direction's
+ * draws on its own (as netem seeds each qdisc), whatever `seed` is: `relay.ingressSeed` reports it
+ * (null: ingress derives from `seed`). The profile is needed to repeat a run anyway, so `seed` plus
+ * the profile reproduces it. Given the same seeds and the same arrival order per direction, the
+ * same packets are dropped, delayed alike and duplicated. Only the starting profile's seeds count:
+ * setProfile() and phases keep the generators running.
  *
  * Timers: `timer` picks the probe/timer waiter that releases packets (sleep | hybrid | busy);
  * its error is the relay's timing error (see docs/relay.md and bench/RESULTS.md).
@@ -65,6 +69,8 @@ export interface RelayHandle {
   readonly listen: HostPort;
   readonly upstream: HostPort;
   readonly seed: number;
+  /** The profile's `ingress.seed` when it seeds the ingress direction; null when ingress derives from `seed`. */
+  readonly ingressSeed: number | null;
   readonly timer: TimerMode;
   profile(): Profile;
   stats(): RelayStatsSnapshot;
@@ -91,11 +97,13 @@ export async function startRelay(cfg: RelayConfig, deps: RelayDeps = {}): Promis
   const master = seededRandom(seed);
   const scheduleRandom = seededRandom(master.nextU32());
   const relayRandom = seededRandom(master.nextU32());
+  const ingressSeed = cfg.profile.ingress?.seed ?? null;
   // The relay starts with the base; the driver then applies the first phase (same tick).
   const base = { egress: cfg.profile.egress, ingress: cfg.profile.ingress ?? {} };
   const common = {
     clock,
     random: relayRandom,
+    ...(ingressSeed !== null ? { ingressRandom: seededRandom(ingressSeed) } : {}),
     createWaiter: () => (deps.createWaiter ?? createWaiter)(timer, clock),
     ...(deps.registry ? { registry: deps.registry } : {}),
   };
@@ -142,6 +150,7 @@ export async function startRelay(cfg: RelayConfig, deps: RelayDeps = {}): Promis
     listen: inner.listen,
     upstream: inner.upstream,
     seed,
+    ingressSeed,
     timer,
     profile: () => profile,
     stats: () => inner.stats(),

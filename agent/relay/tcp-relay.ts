@@ -71,7 +71,9 @@ export async function startTcpRelay(opts: TcpRelayOptions, deps: TcpRelayDeps): 
   const outageMode = opts.outageMode ?? 'blackhole';
   const slowCloseMs = opts.slowCloseMs ?? 0;
   const conns = new Set<Conn>();
-  const randoms: Record<Direction, Random> = { egress: seededRandom(deps.random.nextU32()), ingress: seededRandom(deps.random.nextU32()) };
+  const egRandom = seededRandom(deps.random.nextU32());
+  const inDrawn = seededRandom(deps.random.nextU32());
+  const randoms: Record<Direction, Random> = { egress: egRandom, ingress: deps.ingressRandom ?? inDrawn };
   // One link per direction: every connection shares its rate (netem's rate is the interface's).
   const t0 = deps.clock.monoNs();
   const links: Record<Direction, SharedLink> = { egress: { serialEndNs: 0 }, ingress: { serialEndNs: 0 } };

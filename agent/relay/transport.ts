@@ -15,6 +15,9 @@ export interface TransportRelayDeps {
   /** Seeds one independent generator per direction (egress first), so each direction's draws
    *  depend only on the seed and that direction's traffic. */
   random: Random;
+  /** The ingress direction's generator, when it has its own seed (the profile's `ingress.seed`);
+   *  `random` still gives up the same draws, so the egress direction is unaffected. */
+  ingressRandom?: Random;
   /** One waiter per pipe (a direction; for TCP, a direction of one connection): the relay never
    *  shares a pending wait between pipes. */
   createWaiter(): Pick<Waiter, 'waitUntil'>;

@@ -128,7 +128,8 @@ export async function startUdpRelay(opts: UdpRelayOptions, deps: UdpRelayDeps): 
   const inEv = stats.events('ingress');
 
   const egRandom = seededRandom(deps.random.nextU32());
-  const inRandom = seededRandom(deps.random.nextU32());
+  const inDrawn = seededRandom(deps.random.nextU32());
+  const inRandom = deps.ingressRandom ?? inDrawn;
   const egress = new ReleasePipe<Flow>(opts.egress, {
     clock,
     waiter: deps.createWaiter(),

@@ -69,7 +69,7 @@ export function registerProbe(program: Command, ctx: CliContext): void {
     .option('-t, --timeout <dur>', 'a reply after this is lost (and counted late)', '1s')
     .addOption(new Option('--timer <mode>', 'waiting strategy: sleep (~0 CPU, ~1 ms error), hybrid (sleep + short spin, at most 10 % of a core), busy (one core)').choices(TIMER_MODES).default(DEFAULT_TIMER_MODE))
     .option('--outage-min <n>', 'consecutive lost probes that make an outage window', '3')
-    .option('--window <n>', 'declared sequence window for duplicates/reordering/late (default max(4096, 4 x timeout/interval))')
+    .option('--window <n>', 'declared sequence window for duplicates/reordering/late (default max(4096, 4 x timeout/interval)); reordering extents use at most 65536 of it')
     .option('--stateful-reflector', 'the reflector numbers packets itself (RFC 8762 stateful): per-direction loss')
     .option('--name <name>', 'session name, the `probe` metric label (default: the probe kind)')
     .option('--ssid <n>', 'STAMP Session-Sender Identifier 1..65535 (default random)')
@@ -88,7 +88,10 @@ Examples:
 
 Outage windows: a run of >= --outage-min lost probes; duration = send time of the first answered
 probe after it - send time of the last answered before it - one interval (± one interval).
-Missed slots (the sender was late) are counted separately and never as loss.`)
+Missed slots (the sender was late) are counted separately and never as loss.
+Reflector rate limit: \`backhaul reflect\` answers at most 2000 packets/s per source by default
+(--rate); at intervals under 0.5 ms the excess is dropped there (its stats count it as
+dropped rate-limited) and shows here as loss. Run that reflector with --rate 0 for fast probes.`)
     .action(async (target: string, flags: ProbeFlags) => {
       await runAction(ctx, { json: Boolean(flags.json || flags.jsonl) }, async () => {
         const cfg: ProbeSessionConfig = {

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { runAction } from '../context.js';
 import { emit, table, usageError } from '../output.js';
-import { DEFAULT_STAMP_PORT, parseListen, startReflector, type ReflectorStats } from '../../probe/reflector.js';
+import { DEFAULT_REFLECTOR_BURST, DEFAULT_REFLECTOR_RATE_PPS, DEFAULT_STAMP_PORT, parseListen, startReflector, type ReflectorStats } from '../../probe/reflector.js';
 import { parseDurationMs } from './probe.js';
 
 interface ReflectFlags {
@@ -43,8 +43,8 @@ export function registerReflect(program: Command, ctx: CliContext): void {
     .option('--stateful', 'number reflected packets per session (gives senders per-direction loss)')
     .option('--max-size <bytes>', 'ignore requests larger than this', '9000')
     .option('--allow <cidr>', 'only answer these sources (repeatable; default everyone)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--rate <pps>', 'per-source rate limit in packets/s (0 = none)', '2000')
-    .option('--burst <n>', 'per-source burst', '200')
+    .option('--rate <pps>', 'per-source rate limit in packets/s (0 = none); the excess is dropped and counted (dropped rate-limited), and a sender sees it as forward loss', String(DEFAULT_REFLECTOR_RATE_PPS))
+    .option('--burst <n>', 'per-source burst', String(DEFAULT_REFLECTOR_BURST))
     .option('-d, --duration <dur>', 'stop after this long (default: until Ctrl-C)')
     .option('--clock-synced', 'declare this host clock synchronised to UTC (Error Estimate S bit: senders may then report one-way delays)')
     .option('--clock-error <dur>', 'declared bound of this host clock offset from UTC (Error Estimate)')
@@ -53,6 +53,10 @@ export function registerReflect(program: Command, ctx: CliContext): void {
     .addHelpText('after', `
 Replies are never larger than the request, except that requests under 44 octets get the 44-octet
 STAMP base packet. The Ses-Sender TTL field is always 0: Node cannot read the received TTL.
+Rate limit: a source sending faster than --rate (default ${DEFAULT_REFLECTOR_RATE_PPS} pps, i.e. probe intervals
+under ${1000 / DEFAULT_REFLECTOR_RATE_PPS} ms) gets its excess dropped here, counted as dropped rate-limited (stats,
+--json, backhaul_reflector_dropped_total{reason="rate-limited"}); its probe reports that as loss.
+For fast probes use --rate 0 (no limit) or a higher --rate.
 
 Examples:
   sudo backhaul reflect                          # UDP 862 on all IPv4 addresses

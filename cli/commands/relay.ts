@@ -191,9 +191,9 @@ export function registerRelay(program: Command, ctx: CliContext): void {
         const line = (v: unknown, human: string): void => ctx.io.out(`${flags.json ? JSON.stringify(v) : human}\n`);
         const listen = `${relay.listen.host}:${relay.listen.port}`;
         line(
-          { event: 'started', proto: relay.proto, listen, upstream: flags.upstream, profile: profile.name, seed: relay.seed, timer: relay.timer, warnings: relay.warnings(), ...(metricsUrl ? { metrics: metricsUrl } : {}) },
+          { event: 'started', proto: relay.proto, listen, upstream: flags.upstream, profile: profile.name, seed: relay.seed, ingressSeed: relay.ingressSeed, timer: relay.timer, warnings: relay.warnings(), ...(metricsUrl ? { metrics: metricsUrl } : {}) },
           [
-            `relay ${relay.proto} ${listen} -> ${flags.upstream}, profile ${profile.name}, seed ${relay.seed} (repeat with --seed ${relay.seed}), timer ${relay.timer}`,
+            `relay ${relay.proto} ${listen} -> ${flags.upstream}, profile ${profile.name}, seed ${relay.seed} (repeat with --seed ${relay.seed})${relay.ingressSeed !== null ? `, ingress seed ${relay.ingressSeed} (profile)` : ''}, timer ${relay.timer}`,
             ...relay.warnings().map((w) => `  warning: ${w}`),
             ...(metricsUrl ? [`  metrics on ${metricsUrl}`] : []),
           ].join('\n'),

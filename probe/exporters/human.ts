@@ -4,6 +4,7 @@
  */
 import type { ProbeSummary } from '../stats/summary.js';
 import type { LatencyMs } from '../stats/latency.js';
+import { DEFAULT_REFLECTOR_RATE_PPS } from '../reflector.js';
 
 const f = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
@@ -31,12 +32,26 @@ export function formatSummary(s: ProbeSummary): string {
   if (s.direction) rows.push(['loss by direction', `forward ${s.direction.forwardLost}, reverse ${s.direction.reverseLost}, unknown ${s.direction.unknownLost}`]);
   if (s.rcvbufErrors !== null) rows.push(['local rcvbuf drops', `${s.rcvbufErrors} (kernel UDP RcvbufErrors in this netns, not network loss)`]);
   rows.push(['outages', `${s.outageCount} (>= ${s.outageMinLost} consecutive lost), total ${f(s.outageTotalMs)} ms`]);
+  const hint = rateLimitHint(s);
+  if (hint) rows.push(['hint', hint]);
   const lines = [`${s.kind.toUpperCase()} probe to ${s.target}: ${f(s.elapsedMs / 1000, 1)} s at ${s.intervalMs} ms intervals${s.sizeBytes ? `, ${s.sizeBytes} B` : ''}`, alignRows(rows)];
   for (const w of s.outages.slice(0, 20)) {
-    lines.push(`    ${new Date(w.startMs).toISOString()}  ${f(w.durationMs)} ms ± ${f(w.boundMs)} ms  (${w.lost} lost, seq ${w.firstLostSeq}..${w.lastLostSeq}${w.direction ? `, ${w.direction}` : ''}${w.openStart ? ', open start' : ''}${w.openEnd ? ', open end' : ''})`);
+    lines.push(`    ${new Date(w.startMs).toISOString()}  ${f(w.durationMs)} ms ± ${f(w.boundMs)} ms  (${w.lost} lost${w.missed ? `, ${w.missed} missed slots` : ''}, seq ${w.firstLostSeq}..${w.lastLostSeq}${w.direction ? `, ${w.direction}` : ''}${w.openStart ? ', open start' : ''}${w.openEnd ? ', open end' : ''})`);
   }
   if (s.outageCount > 20) lines.push(`    ... ${s.outageCount - 20} more (see --json)`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A STAMP probe faster than a reflector's default per-source limit loses the excess at the
+ * reflector (counted there as dropped{reason="rate-limited"}), which looks like forward loss here.
+ * The sender cannot tell it from network loss, so with loss at such a rate it says so.
+ */
+export function rateLimitHint(s: ProbeSummary): string | null {
+  const pps = 1000 / s.intervalMs;
+  if (s.kind !== 'stamp' || s.lost === 0 || pps <= DEFAULT_REFLECTOR_RATE_PPS) return null;
+  return `probing at ${Math.round(pps)} pps exceeds a default reflector's per-source limit (${DEFAULT_REFLECTOR_RATE_PPS} pps): ` +
+    'its excess is dropped there (see `backhaul reflect` stats: dropped rate-limited) and shows here as loss; run the reflector with --rate 0 or a higher --rate';
 }
 
 /** One status line, rewritten in place every second on a terminal. */

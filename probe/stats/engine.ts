@@ -7,19 +7,36 @@
  *
  * Event contract (monotonic times are ns relative to the session origin, as numbers):
  *  - sent(seq, intendedNs, sentNs): seq are consecutive from 0 (missed slots consume no seq).
+ *  - missed(slots, latenessNs): the sender skipped `slots` slots; they are attached to the next
+ *    probe sent (its "carrier") for the coordinated-omission correction and per-outage counts.
  *  - reply(seq, arrivalNs, dwellNs, reflectorSeq?): first copy -> received; again -> duplicate;
- *    after its timeout -> late (stays lost); beyond the window -> late (cannot be told apart);
- *    never sent -> stray.
+ *    arriving at or after its timeout (arrivalNs - sentNs >= timeoutNs) -> late (lost for loss,
+ *    counted in `late`), decided by the arrival time itself, whether or not expire() has run
+ *    (reply() first expires up to arrivalNs); beyond the window -> late (cannot be told apart);
+ *    never sent -> stray. Arrival times must be monotonic (the sender's clock).
  *  - expire(nowNs): every probe sent at or before nowNs - timeout and still unanswered is lost.
  *  - finish(): the session ended; unanswered probes count as lost (call after waiting the timeout).
  *
  * In arrival order: RTT, RTT from intended send time, RFC 3550 jitter, RFC 4737 reordering.
+ *
+ * RTT from intended send time (coordinated omission, HdrHistogram's expected-interval correction
+ * as wrk2 applies it): every answered probe records rtt + (sent - intended). The schedule never
+ * sends a slot more than Δ/2 late (it skips it as `missed`), so that alone cannot show a stall.
+ * Each of the m = 1..n slots skipped just before an answered probe c therefore also records the
+ * value it would have had if it had been sent when the sender resumed: its own lateness plus c's
+ * RTT, i.e. rttIntended(c) + m·Δ. A stall of 10 intervals thus raises the max by ~10 intervals.
+ * If c itself gets no timely reply, its skipped slots record nothing (no RTT to base them on);
+ * they remain counted in `missed`. rttMs is never corrected. The n values are recorded with
+ * LatencyDistribution.recordSeries: bounded work on the receive path however long the stall.
  * In sequence order (when a probe becomes final): IPDV (RFC 3393/5481), outages, direction split.
  */
 import { Rfc3550Jitter } from './jitter.js';
 import { LatencyDistribution, ms, type LatencyMs } from './latency.js';
 import { OutageDetector, type OutageWindow } from './outage.js';
 import { Rfc4737Reordering } from './reorder.js';
+
+/** Cap of the RFC 4737 extent window (its ring holds the last N increases of the max seq, 16 B each). */
+export const MAX_REORDER_WINDOW = 65536;
 
 const PENDING = 0;
 const RECEIVED = 1;
@@ -64,6 +81,9 @@ export class ProbeStats {
   private readonly rttNs: Float64Array;
   private readonly reflSeq: Float64Array;
   private readonly intended: Float64Array;
+  /** Slots skipped by the sender just before this probe's slot. */
+  private readonly missedBefore: Float64Array;
+  private pendingMissed = 0;
   private readonly W: number;
   private nextSeq = 0; // next seq to be sent
   private nextExpire = 0; // oldest seq that may still be pending
@@ -100,7 +120,8 @@ export class ProbeStats {
     this.rttNs = new Float64Array(this.W);
     this.reflSeq = new Float64Array(this.W);
     this.intended = new Float64Array(this.W);
-    this.reorder = new Rfc4737Reordering(Math.min(this.W, 65536));
+    this.missedBefore = new Float64Array(this.W);
+    this.reorder = new Rfc4737Reordering(Math.min(this.W, MAX_REORDER_WINDOW));
     this.outages = new OutageDetector({
       minLost: cfg.outageMinLost,
       intervalNs: cfg.intervalNs,
@@ -132,11 +153,14 @@ export class ProbeStats {
     this.c.inFlight += 1;
     this.sendLateness.record(Math.max(0, sentNs - intendedNs));
     this.intended[i] = intendedNs;
+    this.missedBefore[i] = this.pendingMissed;
+    this.pendingMissed = 0;
   }
 
   /** A slot was skipped because the sender woke `latenessNs` late (never loss, never re-sent). */
   missed(slots: number, latenessNs: number): void {
     this.c.missed += slots;
+    this.pendingMissed += slots;
     if (latenessNs > this.missedMaxLatenessNs) this.missedMaxLatenessNs = latenessNs;
   }
 
@@ -145,6 +169,8 @@ export class ProbeStats {
       this.c.stray += 1;
       return 'stray';
     }
+    // A reply at or after its timeout is late even if expire() has not run yet (same rule as expire).
+    this.expire(arrivalNs);
     const i = seq % this.W;
     if (this.slotSeq[i] !== seq) {
       this.c.late += 1; // older than the window: necessarily after its timeout
@@ -169,7 +195,11 @@ export class ProbeStats {
     this.c.received += 1;
     this.c.inFlight -= 1;
     this.rtt.record(rtt);
-    this.rttIntended.record(rtt + (sent - (this.intended[i] as number)));
+    const fromIntended = rtt + (sent - (this.intended[i] as number));
+    this.rttIntended.record(fromIntended);
+    const skipped = this.missedBefore[i] as number;
+    const d = this.cfg.intervalNs;
+    if (skipped > 0) this.rttIntended.recordSeries(fromIntended + d, d, skipped); // m = 1..skipped: bounded work
     this.jitter.add(sent, arrivalNs);
     if (this.reorder.add(seq) > 0) this.c.reordered += 1;
     if (this.exportQueueEnabled) {
@@ -242,10 +272,10 @@ export class ProbeStats {
         }
         this.prevFinalRtt = rtt;
         const r = this.reflSeq[i] as number;
-        this.outages.received({ seq: s, sendNs: this.sendNs[i] as number, ...(Number.isNaN(r) ? {} : { reflectorSeq: r }) });
+        this.outages.received({ seq: s, sendNs: this.sendNs[i] as number, missedBefore: this.missedBefore[i] as number, ...(Number.isNaN(r) ? {} : { reflectorSeq: r }) });
       } else {
         this.prevFinalRtt = undefined; // IPDV is undefined across a loss
-        this.outages.lost(s, this.sendNs[i] as number);
+        this.outages.lost(s, this.sendNs[i] as number, this.missedBefore[i] as number);
       }
       this.nextFinal += 1;
     }

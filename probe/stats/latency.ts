@@ -48,6 +48,35 @@ export class LatencyDistribution {
     this.sumSq += ns * ns;
   }
 
+  /**
+   * Record the n values first + m·step for m = 0..n-1 (ns; step >= 0), e.g. the slots a sender
+   * skipped. count, min, max, mean and stddev are exact; percentiles keep the histogram's stated
+   * precision. Bounded work whatever n: consecutive values closer than the histogram's resolution
+   * at that magnitude (value/2048, under its 3-digit bucket width) are recorded together, at their
+   * mean, with recordValueWithCount; at most ~2048 groups per power of two of the range.
+   */
+  recordSeries(firstNs: number, stepNs: number, n: number): void {
+    if (n <= 0) return;
+    let m = 0;
+    while (m < n) {
+      const v = firstNs + m * stepNs;
+      const k = stepNs > 0 ? Math.min(n - m, Math.max(1, Math.floor(v / 2048 / stepNs))) : n - m;
+      const mid = Math.max(1, Math.round(v + ((k - 1) / 2) * stepNs));
+      if (mid > HIGHEST_NS) this.clamped += k;
+      this.hist.recordValueWithCount(Math.min(mid, HIGHEST_NS), k);
+      m += k;
+    }
+    const last = firstNs + (n - 1) * stepNs;
+    this.count += n;
+    if (firstNs < this.min) this.min = firstNs;
+    if (last > this.max) this.max = last;
+    // Σ (a + m d) and Σ (a + m d)² for m = 0..n-1
+    const s1 = (n * (n - 1)) / 2;
+    const s2 = ((n - 1) * n * (2 * n - 1)) / 6;
+    this.sum += n * firstNs + stepNs * s1;
+    this.sumSq += n * firstNs * firstNs + 2 * firstNs * stepNs * s1 + stepNs * stepNs * s2;
+  }
+
   meanNs(): number {
     return this.count === 0 ? NaN : this.sum / this.count;
   }

@@ -8,7 +8,9 @@
  *   start    = send(a) + Δ/2,  end = send(b) - Δ/2,  bound = ±Δ
  *
  * send() are the actual monotonic send times, so sender stalls (missed slots) stretch the window
- * rather than shorten it; they are counted separately as `missed`. A run at the very start has no
+ * rather than shorten it; they are counted separately as `missed`, in the run as a whole and per
+ * window (`missed`: slots the sender skipped between answered a and answered b, which widen the
+ * window by that many intervals without being lost probes). A run at the very start has no
  * answered probe before it (a virtual one is placed one interval before the first lost probe and
  * the window is flagged `openStart`); a run still going when the session stops is closed at one
  * interval after the last lost probe and flagged `openEnd` (its duration is a lower bound).
@@ -33,6 +35,8 @@ export interface OutageWindow {
   boundMs: number;
   firstLostSeq: number;
   lastLostSeq: number;
+  /** Send slots the sender skipped (not sent, not lost) between the answered probes around the window. */
+  missed: number;
   openStart: boolean;
   openEnd: boolean;
   direction?: Direction;
@@ -46,6 +50,8 @@ export interface Answered {
   sendNs: number;
   /** Stateful reflector's sequence number, when known. */
   reflectorSeq?: number;
+  /** Slots the sender skipped just before this probe's slot (default 0). */
+  missedBefore?: number;
 }
 
 export class OutageDetector {
@@ -54,6 +60,7 @@ export class OutageDetector {
   private runFirst: { seq: number; sendNs: number } | undefined;
   private runLastSendNs = 0;
   private runLastSeq = 0;
+  private runMissed = 0;
   readonly windows: OutageWindow[] = [];
   count = 0;
   totalDurationMs = 0;
@@ -73,8 +80,13 @@ export class OutageDetector {
     },
   ) {}
 
-  lost(seq: number, sendNs: number): void {
-    if (this.runLost === 0) this.runFirst = { seq, sendNs };
+  /** A probe is final and lost; `missedBefore` slots were skipped just before it. */
+  lost(seq: number, sendNs: number, missedBefore = 0): void {
+    if (this.runLost === 0) {
+      this.runFirst = { seq, sendNs };
+      this.runMissed = 0;
+    }
+    this.runMissed += missedBefore;
     this.runLost += 1;
     this.runLastSendNs = sendNs;
     this.runLastSeq = seq;
@@ -122,6 +134,7 @@ export class OutageDetector {
       boundMs: round3(d / 1e6),
       firstLostSeq: first.seq,
       lastLostSeq: this.runLastSeq,
+      missed: this.runMissed + (b?.missedBefore ?? 0),
       openStart: a === undefined,
       openEnd: b === undefined,
     };

@@ -43,7 +43,12 @@ export interface ProbeSummary {
   jitterMs: number;
   ipdvMs: { count: number; meanAbs: number | null; p50Abs: number | null; p99Abs: number | null; maxAbs: number | null; min: number | null; max: number | null };
   pdvMs: { p50: number | null; p99: number | null; p999: number | null };
-  reordering: { ratio: number; meanExtent: number; maxExtent: number; extentBeyondWindow: number; windowSize: number };
+  /**
+   * windowSize: the effective window of the extent computation, min(--window, 65536) (extents
+   * beyond it are counted lower bounds); sequenceWindow: the declared --window (duplicates, late),
+   * always set by buildSummary (optional in the type: summaries stored by earlier versions lack it).
+   */
+  reordering: { ratio: number; meanExtent: number; maxExtent: number; extentBeyondWindow: number; windowSize: number; sequenceWindow?: number };
   direction: { forwardLost: number; reverseLost: number; unknownLost: number } | null;
   /** One-way delays: only with --clock-synced and a reflector whose S bit is set; else null. */
   oneWayMs: OneWayMs | null;
@@ -92,7 +97,8 @@ export function buildSummary(s: ProbeStats, meta: SummaryMeta, withHistogram = f
       meanExtent: s.reorder.meanExtent,
       maxExtent: s.reorder.maxExtent,
       extentBeyondWindow: s.reorder.extentBeyondWindow,
-      windowSize: s.cfg.windowSize,
+      windowSize: s.reorder.windowSize,
+      sequenceWindow: s.cfg.windowSize,
     },
     direction: s.cfg.directional
       ? { forwardLost: s.outages.forwardLost, reverseLost: s.outages.reverseLost, unknownLost: s.unknownDirectionLost + s.outages.openRunLost }

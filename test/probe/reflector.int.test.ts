@@ -34,6 +34,25 @@ const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
   }
 };
 
+/**
+ * Wait (at most `ms`) until `cond` holds and `value` has not changed for `quietMs`: for totals fed
+ * by async send callbacks and socket deliveries. Returns without throwing; the caller's assertions
+ * then report what was reached.
+ */
+const settle = async (cond: () => boolean, value: () => number, quietMs = 100, ms = 15_000): Promise<void> => {
+  const end = Date.now() + ms;
+  let last = value();
+  let since = Date.now();
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 10));
+    const v = value();
+    if (v !== last) {
+      last = v;
+      since = Date.now();
+    } else if (cond() && Date.now() - since >= quietMs) return;
+  }
+};
+
 describe('reflector interop', () => {
   it('answers a hand-built TWAMP-Light packet (14 octets + 27 padding) with the 44-octet base', async () => {
     const r = await reflector();
@@ -151,7 +170,9 @@ describe('reflector robustness', () => {
     } finally {
       dgram.Socket.prototype.send = origSend;
     }
-    await new Promise((res) => setTimeout(res, 200));
+    // every send callback has run once reflected + send errors account for every answerable request
+    const answered = (): number => r.stats().reflected + r.stats().dropped['send-error'];
+    await settle(() => answered() === 100_000 - expectShort, answered, 0);
     const s = r.stats();
     expect(s.received).toBe(100_000);
     expect(s.malformed['too-short']).toBe(expectShort);
@@ -176,7 +197,9 @@ describe('reflector robustness', () => {
       sent += 1;
       if (i % 200 === 0) await new Promise((res) => setImmediate(res));
     }
-    await new Promise((res) => setTimeout(res, 300));
+    // deliveries and send callbacks are async: wait until the totals add up and stop moving
+    const total = (x: ReturnType<typeof r.stats>): number => x.reflected + x.malformed['too-short'] + Object.values(x.dropped).reduce((a, b) => a + b, 0);
+    await settle(() => r.stats().received === total(r.stats()), () => r.stats().received + total(r.stats()));
     const s = r.stats();
     expect(s.received).toBeGreaterThan(0);
     expect(s.received).toBeLessThanOrEqual(sent);

@@ -48,6 +48,30 @@ describe('runSchedule', () => {
     expect(stats.missedMaxLatenessNs).toBe(25e6);
   });
 
+  it('a 10-interval stall raises rttFromIntended max by ~10 intervals; rttMs is unchanged', async () => {
+    // every probe is answered 1 ms after it is sent; slot 3 wakes 100 ms late: slots 3..12 missed
+    const run = async (lateness: bigint[]) => {
+      const { clock, stats, send, waiter } = setup(lateness);
+      const answer = (seq: number, intended: number): bigint => {
+        const at = send(seq, intended);
+        stats.reply(seq, Number(at) + 1e6, 0);
+        return at;
+      };
+      await runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, count: 8, send: answer });
+      return stats;
+    };
+    const calm = await run([]);
+    const stalled = await run([0n, 0n, 0n, 100n * MS]);
+    expect(stalled.counts().missed).toBe(10);
+    expect(stalled.rtt.max).toBe(calm.rtt.max);
+    expect(stalled.rtt.max).toBe(1e6);
+    expect(calm.rttIntended.max).toBe(1e6);
+    // resumes at slot 13 (130 ms, on time); slot 3 (30 ms) would have been answered at 131 ms
+    expect(stalled.rttIntended.max).toBe(101e6);
+    expect(stalled.rttIntended.count).toBe(8 + 10);
+    expect(stalled.rttIntended.percentileNs(99)).toBeGreaterThan(90e6);
+  });
+
   it('late by less than half an interval: sent late, lateness recorded, not missed', async () => {
     const { clock, stats, sends, send, waiter } = setup([0n, 4n * MS]);
     await runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, count: 3, send });
@@ -68,7 +92,15 @@ describe('runSchedule', () => {
     expect(stats.counts()).toMatchObject({ sent: 4, received: 1, lost: 3, inFlight: 0 });
   });
 
-  it('abort stops sending at once', async () => {
+  it('with a duration every planned slot is sent or missed exactly once, even if a stall runs past the end', async () => {
+    // 10 slots (0..90 ms); slot 8 wakes 60 ms late: only slots 8 and 9 are of the run
+    const { clock, stats, sends, send, waiter } = setup([0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 60n * MS]);
+    await runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, durationNs: 100n * MS, send });
+    expect(sends).toHaveLength(8);
+    expect(stats.counts().missed).toBe(2);
+  });
+
+    it('abort stops sending at once', async () => {
     const { clock, stats, sends, send, waiter } = setup([]);
     const ac = new AbortController();
     const p = runSchedule({ clock, waiter, stats, intervalNs: 10n * MS, timeoutNs: 50n * MS, originNs: 0n, t0Ns: 0n, send, signal: ac.signal, onTick: () => { if (sends.length === 3) ac.abort(); } });

@@ -4,6 +4,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { startReflector, type Reflector } from '../../probe/reflector.js';
 import { parseTarget, startProbeSession } from '../../probe/session.js';
+import { startRelay } from '../../agent/relay/relay.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -18,11 +19,20 @@ async function reflector(stateful = false): Promise<Reflector> {
 }
 
 describe('STAMP probe session on loopback', () => {
+  it('every planned slot of a duration is sent or missed, and every sent probe is answered', async () => {
+    const r = await reflector();
+    // 600 ms at 2 ms: slots 0..299 (deadline < t0 + duration)
+    const sum = await (await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, durationMs: 600, timeoutMs: 500 })).done;
+    expect(sum.sent + sum.missed).toBe(300);
+    expect(sum.received).toBe(sum.sent);
+    expect(sum.lost).toBe(0);
+    expect(r.stats().reflected).toBe(sum.sent);
+  });
+
   it('sends count probes on schedule and receives every reply', async () => {
     const r = await reflector();
     const s = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 300, timeoutMs: 500 });
     const sum = await s.done;
-    expect(sum.sent + sum.missed).toBeGreaterThanOrEqual(300);
     expect(sum.sent).toBe(300);
     expect(sum.received).toBe(300);
     expect(sum.lost).toBe(0);
@@ -33,6 +43,23 @@ describe('STAMP probe session on loopback', () => {
     expect(sum.histogram?.rtt.length).toBeGreaterThan(10);
     expect(r.stats().reflected).toBe(300);
     expect(sum.done).toBe(true);
+  });
+
+  it('a reply slower than --timeout is never received, even when it arrives between two sends', async () => {
+    const r = await reflector();
+    // 150 ms each way through the relay: every RTT >= 300 ms > the 200 ms timeout. With a 400 ms
+    // interval the first reply arrives before the sender's next wake-up (when timeouts are checked).
+    const relay = await startRelay({
+      proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${r.address.port}`, seed: 1,
+      profile: { name: 'slow', description: '150 ms each way', egress: { delayMs: 150 }, ingress: { delayMs: 150 } },
+    });
+    cleanup.push(() => relay.stop());
+    const sum = await (await startProbeSession({ target: `127.0.0.1:${relay.listen.port}`, intervalMs: 400, count: 3, timeoutMs: 200 })).done;
+    expect(sum).toMatchObject({ sent: 3, received: 0, lost: 3 });
+    // replies 0 and 1 (due at ~300 and ~700 ms) arrive well before the session ends (>= 1000 ms)
+    expect(sum.late).toBeGreaterThanOrEqual(1);
+    expect(sum.late).toBeLessThanOrEqual(sum.lost);
+    expect(sum.rttMs.count).toBe(0);
   });
 
   it('counts everything lost when nothing answers, and finds the outage', async () => {
@@ -87,6 +114,29 @@ describe('connect-time probes', () => {
     const port = (srv.address() as net.AddressInfo).port;
     const sum = await (await startProbeSession({ target: `http://127.0.0.1:${port}/x`, intervalMs: 10, count: 10, timeoutMs: 1000 })).done;
     expect(sum).toMatchObject({ kind: 'http', sent: 10, received: 10, lost: 0 });
+  });
+
+  it('http:// resolves the host name once at start and keeps it in the Host header', async () => {
+    const hosts: (string | undefined)[] = [];
+    const srv = http.createServer((q, res) => {
+      hosts.push(q.headers.host);
+      res.end('ok');
+    });
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    cleanup.push(() => new Promise((res) => { srv.closeAllConnections(); srv.close(() => res()); }));
+    const port = (srv.address() as net.AddressInfo).port;
+    let lookups = 0;
+    // A name only this lookup knows (.invalid never resolves in DNS): a per-request resolution fails.
+    const lookup = async (host: string): Promise<{ address: string }> => {
+      lookups += 1;
+      if (host !== 'edge-site.invalid') throw new Error(`unexpected name ${host}`);
+      return { address: '127.0.0.1' };
+    };
+    const s = await startProbeSession({ target: `http://edge-site.invalid:${port}/x`, intervalMs: 10, count: 8, timeoutMs: 1000 }, { lookup });
+    const sum = await s.done;
+    expect(sum).toMatchObject({ kind: 'http', sent: 8, received: 8, lost: 0 });
+    expect(lookups).toBe(1);
+    expect(hosts).toEqual(Array(8).fill(`edge-site.invalid:${port}`));
   });
 });
 

@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Profile } from '../../../core/profile.js';
 import { startRelay, type RelayHandle } from '../../../agent/relay/relay.js';
-import { paceSend, startSink, waitFor } from './udp-support.js';
+import { paceSend, startEcho, startSink, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -98,5 +98,38 @@ describe('startRelay (profile + schedule)', () => {
     const a = await run(77);
     expect(await run(77)).toEqual(a);
     expect(await run(78)).not.toEqual(a);
+  });
+
+  it("the profile's ingress.seed seeds the ingress direction, whatever the relay seed", async () => {
+    const profileWith = (ingressSeed: number): Profile => ({
+      name: 'l', description: 'l', egress: {}, ingress: { loss: { model: 'random', pct: 30 }, seed: ingressSeed },
+    });
+    // client -> relay -> echo -> relay (30 % ingress loss) -> client: which replies come back
+    const run = async (seed: number, ingressSeed: number): Promise<number[]> => {
+      const echo = await startEcho();
+      const relay = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, profile: profileWith(ingressSeed), seed });
+      expect([relay.seed, relay.ingressSeed]).toEqual([seed, ingressSeed]);
+      const c = createSocket('udp4');
+      const got: number[] = [];
+      c.on('message', (m) => got.push(m.readUInt32BE(0)));
+      await new Promise<void>((res) => c.bind(0, '127.0.0.1', () => res()));
+      await paceSend(c, relay.listen.port, 300, 3000);
+      await waitFor(() => relay.stats().ingress.packetsIn === 300 && got.length === relay.stats().ingress.packetsOut, 'every reply');
+      await relay.stop();
+      await echo.close();
+      c.close();
+      return got;
+    };
+    const a = await run(1, 5);
+    expect(a.length).toBeLessThan(300); // the loss applied
+    expect(await run(2, 5)).toEqual(a); // another relay seed: same ingress draws
+    expect(await run(1, 6)).not.toEqual(a);
+  });
+
+  it('without ingress.seed the ingress direction derives from the relay seed', async () => {
+    const profile: Profile = { name: 'l', description: 'l', egress: {}, ingress: { loss: { model: 'random', pct: 30 } } };
+    const relay = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: '127.0.0.1:9', profile, seed: 3 });
+    expect(relay.ingressSeed).toBeNull();
+    await relay.stop();
   });
 });

@@ -38,6 +38,18 @@ describe('human output', () => {
     expect(t).toMatch(/10 sent, 7 received, 3 lost \(30\.00%\)/);
     expect(t).toMatch(/30\.000 ms ± 10\.000 ms\s+\(3 lost, seq 3\.\.5, forward\)/);
     expect(t).toMatch(/loss by direction\s+forward 3, reverse 0, unknown 0/);
+    expect(t).toMatch(/\(3 lost, seq 3\.\.5, forward\)/);
+    const stalled = { ...s, outages: [{ ...(s.outages[0] as (typeof s.outages)[number]), missed: 4 }] };
+    expect(formatSummary(stalled)).toMatch(/\(3 lost, 4 missed slots, seq 3\.\.5, forward\)/);
     expect(formatLiveLine(s)).toMatch(/sent 10 recv 7 lost 3 \(30\.00%\)/);
+  });
+
+  it('hints at the reflector rate limit only for a lossy STAMP probe faster than its default', () => {
+    const s = summary(); // 10 ms interval, 3 lost
+    expect(formatSummary(s)).not.toMatch(/hint/);
+    const fast = { ...s, intervalMs: 0.25 }; // 4000 pps
+    expect(formatSummary(fast)).toMatch(/hint\s+probing at 4000 pps exceeds a default reflector's per-source limit \(2000 pps\).*--rate 0/);
+    expect(formatSummary({ ...fast, lost: 0 })).not.toMatch(/hint/);
+    expect(formatSummary({ ...fast, kind: 'tcp' })).not.toMatch(/hint/);
   });
 });

@@ -4,6 +4,7 @@ import { Rfc3550Jitter } from '../../../probe/stats/jitter.js';
 import { Rfc4737Reordering } from '../../../probe/stats/reorder.js';
 import { OutageDetector, type OutageWindow } from '../../../probe/stats/outage.js';
 import { buildSummary } from '../../../probe/stats/summary.js';
+import { LatencyDistribution } from '../../../probe/stats/latency.js';
 
 const MS = 1_000_000;
 
@@ -129,6 +130,67 @@ describe('ProbeStats', () => {
     expect(pdv.p999).toBe(3); // clamped to the exact max
   });
 
+  it('a reply after its timeout is late and lost even when expire() has not run', () => {
+    const s = engine(); // timeout 100 ms
+    s.sent(0, 0, 0);
+    expect(s.reply(0, 100 * MS + 1, 0)).toBe('late');
+    expect(s.counts()).toMatchObject({ sent: 1, received: 0, lost: 1, late: 1, inFlight: 0 });
+    expect(s.rtt.count).toBe(0);
+    expect(s.reply(0, 100 * MS + 2, 0)).toBe('duplicate');
+    s.finish();
+    expect(s.counts()).toMatchObject({ lost: 1, late: 1, received: 0 });
+  });
+
+  it('a late reply expires older probes too, and the loss feeds outage windows', () => {
+    const s = engine({ outageMinLost: 3 });
+    sendAll(s, 5); // sent at 0..40 ms
+    s.reply(0, 1 * MS, 0);
+    // seq 1..3 get no reply; seq 4's reply arrives at 141 ms (RTT 101 ms > timeout): late, and 1..3
+    // (sent at <= 41 ms) are past their timeout too.
+    expect(s.reply(4, 141 * MS, 0)).toBe('late');
+    expect(s.counts()).toMatchObject({ received: 1, lost: 4, late: 1, inFlight: 0 });
+    s.finish();
+    expect(s.outages.windows).toHaveLength(1);
+    expect(s.outages.windows[0]).toMatchObject({ lost: 4, firstLostSeq: 1, lastLostSeq: 4, openEnd: true });
+    const sum = buildSummary(s, {
+      id: 'x', probe: 'stamp', kind: 'stamp', target: 't', startedAtMs: 0, elapsedMs: 200, intervalMs: 10,
+      timeoutMs: 100, sizeBytes: 44, timer: 'sleep', done: true, rcvbufErrors: 0,
+    });
+    expect(sum).toMatchObject({ sent: 5, received: 1, lost: 4, late: 1, lossRatio: 0.8 });
+  });
+
+  it('a reply just inside the timeout is received', () => {
+    const s = engine();
+    s.sent(0, 0, 0);
+    expect(s.reply(0, 100 * MS - 1, 0)).toBe('received');
+    expect(s.counts()).toMatchObject({ received: 1, lost: 0, late: 0 });
+  });
+
+  it('slots skipped before an answered probe are recorded in rttFromIntended (expected-interval correction)', () => {
+    const s = engine();
+    s.sent(0, 0, 0);
+    s.reply(0, 2 * MS, 0);
+    s.missed(10, 100 * MS); // slots 1..10 (intended 10..100 ms) skipped
+    s.sent(1, 110 * MS, 110 * MS); // carrier: slot 11
+    s.reply(1, 112 * MS, 0);
+    expect(s.rtt.count).toBe(2);
+    expect(s.rtt.max).toBe(2 * MS);
+    expect(s.rttIntended.count).toBe(12);
+    // slot 11-m would have been answered with the carrier: 2 ms + m * 10 ms, m = 1..10
+    expect(s.rttIntended.max).toBe(102 * MS);
+    expect(s.rttIntended.min).toBe(2 * MS);
+    expect(s.rttIntended.meanNs()).toBe((2 * 2 + (10 * 2 + 10 * 10 * 11 / 2)) * MS / 12);
+  });
+
+  it('no correction when the carrier of skipped slots is lost', () => {
+    const s = engine();
+    s.missed(5, 50 * MS);
+    s.sent(0, 50 * MS, 50 * MS);
+    s.finish();
+    expect(s.rttIntended.count).toBe(0);
+    expect(s.counts()).toMatchObject({ missed: 5, lost: 1 });
+  });
+
   it('missed slots are counted with their lateness and never as loss', () => {
     const s = engine();
     s.missed(3, 35 * MS);
@@ -154,6 +216,40 @@ describe('ProbeStats', () => {
   });
 });
 
+describe('LatencyDistribution.recordSeries', () => {
+  it('equals recording each value: exact count/min/max/mean/stddev, percentiles within the stated 0.1 %', () => {
+    const one = new LatencyDistribution();
+    const series = new LatencyDistribution();
+    const first = 1.5 * MS, step = 0.1 * MS, n = 50_000;
+    for (let m = 0; m < n; m++) one.record(first + m * step);
+    series.recordSeries(first, step, n);
+    expect(series.count).toBe(n);
+    expect(series.min).toBe(one.min);
+    expect(series.max).toBe(one.max);
+    expect(series.meanNs()).toBeCloseTo(one.meanNs(), 0);
+    expect(Math.abs(series.stddevNs() - one.stddevNs()) / one.stddevNs()).toBeLessThan(1e-9);
+    for (const p of [1, 10, 50, 90, 99, 99.9, 100]) {
+      expect(Math.abs(series.percentileNs(p) - one.percentileNs(p)) / one.percentileNs(p)).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it('does bounded work for any n (a 1e9-slot stall)', () => {
+    const d = new LatencyDistribution();
+    let calls = 0;
+    const rec = d.hist.recordValueWithCount.bind(d.hist);
+    d.hist.recordValueWithCount = (v: number, c: number) => {
+      calls += 1;
+      rec(v, c);
+    };
+    d.recordSeries(10_000, 1000, 1e9); // 1 us steps up to ~1000 s
+    // at most ~2048 groups per power of two of the range (1e4 .. 1e12 ns: < 27 doublings)
+    expect(calls).toBeLessThanOrEqual(2048 * 30);
+    expect(d.count).toBe(1e9);
+    expect(d.max).toBe(10_000 + (1e9 - 1) * 1000);
+    expect(Math.abs(d.percentileNs(50) - 5e11) / 5e11).toBeLessThanOrEqual(2e-3);
+  });
+});
+
 describe('outage windows', () => {
   const I = 10 * MS;
   function detector(min = 3, directional = false): { d: OutageDetector; seen: OutageWindow[] } {
@@ -168,7 +264,7 @@ describe('outage windows', () => {
     d.received({ seq: 1, sendNs: I });
     for (let s = 2; s <= 6; s++) d.lost(s, s * I);
     d.received({ seq: 7, sendNs: 7 * I });
-    expect(seen).toEqual([{ startMs: 15, endMs: 65, durationMs: 50, lost: 5, boundMs: 10, firstLostSeq: 2, lastLostSeq: 6, openStart: false, openEnd: false }]);
+    expect(seen).toEqual([{ startMs: 15, endMs: 65, durationMs: 50, lost: 5, boundMs: 10, firstLostSeq: 2, lastLostSeq: 6, missed: 0, openStart: false, openEnd: false }]);
   });
 
   it('N-1 lost is not an outage; N is', () => {
@@ -188,6 +284,16 @@ describe('outage windows', () => {
     d.lost(1, I); d.lost(2, 2 * I); d.lost(3, 8 * I); // stall between seq 2 and 3
     d.received({ seq: 4, sendNs: 9 * I });
     expect(seen[0]?.durationMs).toBe(80);
+  });
+
+  it('counts the slots the sender skipped inside each window (missed), not elsewhere', () => {
+    const { d, seen } = detector();
+    d.received({ seq: 0, sendNs: 0, missedBefore: 4 }); // before the window: not counted
+    d.lost(1, I, 2); d.lost(2, 2 * I); d.lost(3, 8 * I, 5);
+    d.received({ seq: 4, sendNs: 12 * I, missedBefore: 3 }); // skipped between the last lost and b: inside
+    d.lost(5, 13 * I); d.lost(6, 14 * I); d.lost(7, 15 * I);
+    d.received({ seq: 8, sendNs: 16 * I });
+    expect(seen.map((w) => [w.lost, w.missed])).toEqual([[3, 10], [3, 0]]);
   });
 
   it('open at the start and at the end', () => {
@@ -229,6 +335,15 @@ describe('summary', () => {
     expect(Math.abs((sum.rttMs.p50 as number) - 2)).toBeLessThanOrEqual(2 * 1e-3);
     expect(sum.rttMs.p99).toBeCloseTo(3, 2);
     expect(sum.histogram?.rtt).toMatch(/^[A-Za-z0-9+/=]+$/);
+  });
+
+  it('reports the effective reordering window (capped at 65536) beside the declared sequence window', () => {
+    const meta = {
+      id: 'x', probe: 'stamp', kind: 'stamp' as const, target: 't', startedAtMs: 0, elapsedMs: 0, intervalMs: 10,
+      timeoutMs: 100, sizeBytes: 44, timer: 'sleep', done: true, rcvbufErrors: 0,
+    };
+    expect(buildSummary(engine({ windowSize: 100_000 }), meta).reordering).toMatchObject({ windowSize: 65536, sequenceWindow: 100_000 });
+    expect(buildSummary(engine({ windowSize: 4096 }), meta).reordering).toMatchObject({ windowSize: 4096, sequenceWindow: 4096 });
   });
 });
 
