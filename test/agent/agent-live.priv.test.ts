@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../agent/api/client.js';
 import type { AgentEvent } from '../../agent/api/types.js';
 import { readJournal } from '../../agent/journal.js';
+import { ifbNameFor } from '../../agent/netem/names.js';
 import { Netns, run, twoHosts, type TwoHosts } from '../support/netns.js';
 import { agentBundle, agentPort, startAgentProcess, tcSnapshot, type AgentProcess } from './support/agent-process.js';
 import { testProfiles } from './test-profiles.js';
@@ -75,7 +76,46 @@ afterAll(async () => {
 const snap = (): Promise<string> => tcSnapshot(ns.name, 'v0');
 const hasOurTree = async (): Promise<boolean> => (await ns.exec(['tc', 'qdisc', 'show', 'dev', 'v0'], { allowFail: true })).stdout.includes('htb bac0:');
 
+/**
+ * Every part of an ingress+egress tree on v0: our htb root, the ingress qdisc with our redirect to
+ * the IFB, and our htb on the IFB.
+ */
+async function fullTree(): Promise<boolean> {
+  const ifb = ifbNameFor('v0', ns.name);
+  const q = (await ns.exec(['tc', 'qdisc', 'show', 'dev', 'v0'], { allowFail: true })).stdout;
+  const f = (await ns.exec(['tc', 'filter', 'show', 'dev', 'v0', 'ingress'], { allowFail: true })).stdout;
+  const i = (await ns.exec(['tc', 'qdisc', 'show', 'dev', ifb], { allowFail: true })).stdout;
+  return q.includes('htb bac0:') && q.includes('ingress ffff:') && f.includes(`Redirect to device ${ifb}`) && i.includes('htb bac0:');
+}
+
 describe('agent against real tc (privileged)', () => {
+  // rate-2m impairs both directions: the IFB survives a deleted veth and a deleted qdisc, so
+  // "something of ours is there" must not count as in effect (only the whole tree does).
+  it.each([
+    ['the veth is deleted and recreated', async () => {
+      await ns.exec(['ip', 'link', 'del', 'v0']);
+      await makeVeth();
+    }],
+    ['only the ingress qdisc is deleted', () => ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'ingress'])],
+    ['only the root qdisc is deleted', () => ns.exec(['tc', 'qdisc', 'del', 'dev', 'v0', 'root'])],
+  ])('ingress+egress: %s -> reported not in effect, then re-applied whole', async (_what, breakIt) => {
+    const before = await snap();
+    const v = await client.createImpairment({ target: { dev: 'v0', netns: ns.name }, profile: 'rate-2m', ttl: '5m' });
+    expect(await fullTree()).toBe(true);
+    await eventually(() => client.getImpairment(v.id), (x) => x.inEffect, 15_000, 'in effect after create');
+    const n = events.length;
+    await breakIt();
+    expect(await fullTree()).toBe(false);
+    const back = await eventually(() => client.getImpairment(v.id), (x) => x.inEffect && x.reapplies >= 1, 15_000, 're-applied');
+    expect(back.lastError).toBeNull();
+    expect(await fullTree()).toBe(true);
+    const flips = events.slice(n).filter((e) => e.type === 'impairment.in-effect' && e.id === v.id);
+    expect(flips.map((e) => (e as { inEffect: boolean }).inEffect)).toContain(false);
+    await client.deleteImpairment(v.id);
+    expect(await snap()).toBe(before);
+  });
+
+
   it('lease expiry reverts byte-identically and empties the journal', async () => {
     const before = await snap();
     const v = await client.createImpairment({ target: { dev: 'v0', netns: ns.name }, profile: 'rate-2m', ttl: '1500ms' });
