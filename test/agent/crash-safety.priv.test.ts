@@ -278,7 +278,7 @@ describe('crash safety (privileged, real agent process)', () => {
     expect(readFileSync(join(stateDir, 'guard.log'), 'utf8')).toMatch(/agent (gone|finished cleanly)/);
     // How many kills hit the revert midway (read just before the kill). Logged, not asserted: a
     // partly reverted state lasts only while the revert's commands run (a tc batch, then `ip link
-    // del` of the IFB), which the fixed kill delays hit in a few trials only (3 of 20 when measured).
+    // del` of the IFB), which the fixed kill delays hit in a few trials only (1 to 3 of 20 when measured).
     console.log(`SIGKILL mid-revert: at the kill the interface was fully impaired in ${atKillState.impaired}, partly reverted in ${atKillState.partial}, already reverted in ${atKillState.before} of ${TRIALS} trials`);
   });
 
