@@ -29,6 +29,13 @@ export interface AgentBackend extends ImpairmentBackend {
    * runs schedules itself (the relay).
    */
   preparePhase?(target: Target, profile: Profile, phaseIndex: number | null): Promise<PreparedSwitch>;
+  /**
+   * Whether `profile` (as applied to `target`) is wholly in effect now, read from the live state:
+   * `complete` only when every part the apply installs is there; `missing` names what is not.
+   * Reconciliation uses it; without it, `status() !== null` counts as in effect (the relay, whose
+   * impairment is one in-process object that cannot be partly there).
+   */
+  presence?(target: Target, profile: Profile): Promise<{ complete: boolean; missing: string[] }>;
 }
 
 /** A stable key per target, for leases and conflicts: one impairment per key. */

@@ -61,6 +61,10 @@ export class NetemAgentBackend implements AgentBackend {
     return this.netem.status(target);
   }
 
+  presence(target: Target, profile: Profile): Promise<{ complete: boolean; missing: string[] }> {
+    return this.netem.presence(target, profile);
+  }
+
   /** The revert steps for the current live state, as argv arrays (what `revert` would run now). */
   async revertPlan(target: Target): Promise<string[][]> {
     if (target.kind !== 'netem') return [];

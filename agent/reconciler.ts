@@ -1,7 +1,9 @@
 /**
  * Reconciliation: is every impairment still on the system? Checks each one periodically and at
- * once when its interface changes (link events), by reading the live state back (backend.status,
- * never a cache). When one vanished (interface deleted and recreated, qdisc removed by someone):
+ * once when its interface changes (link events), by reading the live state back (never a cache):
+ * `backend.presence` where the backend has it (in effect only when EVERY part of the tree is there:
+ * a recreated interface comes back bare while our IFB survives, and someone may remove only the
+ * root or only the ingress qdisc), else `backend.status() !== null`. When one vanished (interface deleted and recreated, qdisc removed by someone):
  * `inEffect` goes to 0 and an event is sent; with `reapply` (default) it is applied again (with the
  * schedule's current phase) and reported as re-applied, else it stays reported as not in effect.
  * A failed re-apply (the interface is still gone) is retried on the next check.
@@ -75,8 +77,12 @@ export class Reconciler {
       const backend = manager.backend(rec);
       if (!backend) return;
       let present: boolean;
+      let missing: string[] = [];
       try {
-        present = (await backend.status(rec.target)) !== null;
+        if (backend.presence) {
+          ({ missing } = await backend.presence(rec.target, rec.profile));
+          present = missing.length === 0;
+        } else present = (await backend.status(rec.target)) !== null;
       } catch (e) {
         if (!(e instanceof BackhaulError && GONE.has(e.code))) {
           rec.lastError = `status check failed: ${(e as Error).message}`;
@@ -97,7 +103,8 @@ export class Reconciler {
       this.deps.reconcileTotal?.inc({ result: 'missing' });
       if (rec.inEffect) {
         rec.inEffect = false;
-        events.emit({ type: 'impairment.in-effect', id: rec.id, inEffect: false, reason });
+        const why = missing.length > 0 ? `${reason}: missing ${missing.join(', ')}` : reason;
+        events.emit({ type: 'impairment.in-effect', id: rec.id, inEffect: false, reason: why });
       }
       if (this.deps.reapply === false) return;
       try {

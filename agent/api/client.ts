@@ -37,6 +37,32 @@ interface Resp {
   text: string;
 }
 
+/** What a clear did, per impairment id. */
+export interface ClearReport {
+  /** reverted by this call */
+  cleared: string[];
+  /** already gone (404) when deleted: its lease ended meanwhile; done all the same */
+  gone: string[];
+  /** not cleared: the agent's error for each (409 ERR_LEASE_CONFLICT: another controller's) */
+  failed: { id: string; code: ErrorCode; message: string }[];
+}
+
+/**
+ * The error for a clear where some deletes failed: the first failure's code (so a conflict is still
+ * exit 5), every failure in the message and `details.failed`, what was done in `details.cleared`.
+ */
+export function clearFailure(r: ClearReport, agent: string): BackhaulError {
+  const first = r.failed[0]!;
+  return new BackhaulError(first.code,
+    `${r.failed.length} impairment${r.failed.length === 1 ? '' : 's'} not cleared on ${agent}: ${r.failed.map((f) => `${f.id}: ${f.message}`).join('; ')}`,
+    { agent, cleared: [...r.cleared, ...r.gone], failed: r.failed });
+}
+
+function doneOrThrow(r: ClearReport, agent: string): string[] {
+  if (r.failed.length > 0) throw clearFailure(r, agent);
+  return [...r.cleared, ...r.gone];
+}
+
 export function normaliseFingerprint(fp: string): string {
   return fp.replace(/^sha256[:=]?/i, '').replace(/[^0-9a-f]/gi, '').toUpperCase();
 }
@@ -74,18 +100,38 @@ export class AgentClient {
     return this.call('DELETE', `/v1/impairments/${encodeURIComponent(id)}${qs ? `?${qs}` : ''}`, undefined, signal);
   }
 
-  /** Delete every impairment on `dev` (in `netns`); resolves with the ids removed. */
-  async clearDevice(dev: string, netns?: string, opts: { force?: boolean; controller?: string } = {}): Promise<string[]> {
-    const hits = (await this.listImpairments()).filter((i) => i.target.kind === 'netem' && i.target.dev === dev && (i.target.netns ?? undefined) === (netns ?? undefined));
-    for (const i of hits) await this.deleteImpairment(i.id, opts);
-    return hits.map((i) => i.id);
+  /**
+   * Delete every impairment on `dev` (in `netns`), or every one on the agent (`'all'`), trying each
+   * whatever happened to the others. A 404 (the lease ended between the list and the delete) counts
+   * as done; any other failure (409: another controller's, without force) is reported in `failed`
+   * and does not stop the rest. Never throws for a single delete; throws only when the list fails.
+   */
+  async clearEach(which: { dev: string; netns?: string } | 'all', opts: { force?: boolean; controller?: string } = {}): Promise<ClearReport> {
+    const all = await this.listImpairments();
+    const hits = which === 'all' ? all
+      : all.filter((i) => i.target.kind === 'netem' && i.target.dev === which.dev && (i.target.netns ?? undefined) === (which.netns ?? undefined));
+    const report: ClearReport = { cleared: [], gone: [], failed: [] };
+    for (const i of hits) {
+      try {
+        await this.deleteImpairment(i.id, opts);
+        report.cleared.push(i.id);
+      } catch (e) {
+        const err = e instanceof BackhaulError ? e : new BackhaulError('ERR_REMOTE', (e as Error).message);
+        if (err.code === 'ERR_NOT_FOUND') report.gone.push(i.id);
+        else report.failed.push({ id: i.id, code: err.code, message: err.message });
+      }
+    }
+    return report;
   }
 
-  /** Delete every impairment on the agent. */
+  /** Delete every impairment on `dev` (in `netns`); resolves with the ids removed (see clearEach; throws clearFailure after trying all). */
+  async clearDevice(dev: string, netns?: string, opts: { force?: boolean; controller?: string } = {}): Promise<string[]> {
+    return doneOrThrow(await this.clearEach({ dev, ...(netns ? { netns } : {}) }, opts), this.baseUrl);
+  }
+
+  /** Delete every impairment on the agent; resolves with the ids removed (see clearEach; throws clearFailure after trying all). */
   async clearAll(opts: { force?: boolean; controller?: string } = {}): Promise<string[]> {
-    const all = await this.listImpairments();
-    for (const i of all) await this.deleteImpairment(i.id, opts);
-    return all.map((i) => i.id);
+    return doneOrThrow(await this.clearEach('all', opts), this.baseUrl);
   }
 
   startProbe(req: StartProbeRequest): Promise<ProbeView> { return this.call('POST', '/v1/probes', req); }

@@ -81,10 +81,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return;
     }
     const who = authenticate(deps.auth, req.headers.authorization);
+    // Set before the role check: a refused change is audited under the token that tried it.
+    // (Routes never run for a refused request, so this grants nothing.)
+    req.caller = { token: who.name, role: who.role, peer };
     if (CHANGE_METHODS.has(req.method) && who.role !== 'control') {
       throw new BackhaulError('ERR_FORBIDDEN', `token "${who.name}" is read-only`, { token: who.name });
     }
-    req.caller = { token: who.name, role: who.role, peer };
   });
 
   app.setErrorHandler((error, req, reply) => {

@@ -4,7 +4,9 @@
  *   create:  validate -> lease check (409) -> write-ahead revert plan -> journal.put -> guard ack
  *            -> backend.apply -> exact revert plan -> guard -> event
  *   delete:  ownership check -> backend.revert -> guard -> journal.remove -> event
- *   expiry:  a lease loop reverts every impairment whose monotonic deadline passed
+ *   expiry:  a lease loop reverts every impairment whose monotonic deadline passed (re-checked
+ *            under the target's lock, so a renew queued ahead of the expiry wins)
+ *   renew:   a new deadline of `ttl` from now, or of the lease's own TTL when none is given
  * One impairment per target (targetKey); the same controller re-creating on its target replaces it,
  * another controller gets ERR_LEASE_CONFLICT (409) unless it forces. Work on one target is
  * serialised. A failed apply leaves the target reverted (the backend reverts a partial apply; we
@@ -132,7 +134,7 @@ export class ImpairmentManager {
       const rec: ImpairmentRecord = {
         id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
         exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, expiresAtMs: now + ttlMs,
-        expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, state: 'applying', inEffect: false,
+        expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, leaseTtlMs: ttlMs, state: 'applying', inEffect: false,
         lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
       };
       await this.deps.journal.put(this.entry(rec));
@@ -178,7 +180,9 @@ export class ImpairmentManager {
     return this.lock.run(rec.key, async () => {
       const current = this.mustGet(id);
       this.checkOwner(current, input.controller ?? caller.token, input.force);
-      const ttlMs = this.ttl(input.ttlMs);
+      // Renew extends: without a ttl, the lease's own TTL again (not the agent's default, which may be shorter).
+      const ttlMs = this.ttl(input.ttlMs ?? current.leaseTtlMs);
+      current.leaseTtlMs = ttlMs;
       current.expiresAtMs = this.deps.clock.wallMs() + ttlMs;
       current.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
       if (input.force) current.controller = input.controller ?? caller.token;
@@ -188,11 +192,17 @@ export class ImpairmentManager {
     });
   }
 
-  /** Revert and forget. `caller` null = the agent itself (expiry, shutdown): no ownership check. */
+  /**
+   * Revert and forget. `caller` null = the agent itself (expiry, shutdown): no ownership check.
+   * With reason 'expired', the lease is checked again under the target's lock and nothing happens
+   * when it no longer has ended (renewed meanwhile).
+   */
   async delete(id: string, opts: { force?: boolean; controller?: string | null }, caller: Caller | null, reason: DeleteReason = 'api'): Promise<void> {
     const rec = this.mustGet(id);
     await this.lock.run(rec.key, async () => {
       const current = this.mustGet(id);
+      // Expiry was decided outside the lock: a renew that ran while we waited for it wins.
+      if (reason === 'expired' && (current.state !== 'active' || current.expiresAtMonoNs > this.deps.clock.monoNs())) return;
       if (caller) this.checkOwner(current, opts.controller ?? caller.token, opts.force ?? false);
       const backend = this.deps.backends.get(current.backend);
       current.state = 'reverting';

@@ -12,6 +12,8 @@ export interface ImpairmentRecord extends Omit<ImpairmentView, 'profileName'> {
   key: string;
   /** Monotonic deadline of the lease (wall time may step; the lease does not). */
   expiresAtMonoNs: bigint;
+  /** The lease's own TTL, ms: what it was created or last renewed with; a renew without ttl reuses it. */
+  leaseTtlMs: number;
   revertPlan: string[][];
   phaseSwitchCount: number;
 }

@@ -14,6 +14,7 @@ import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
 import { attachPoint, ingressQdisc, ourRedirect, type DevTcState, type LiveState } from './live-state.js';
 import { PRIO_INGRESS_REDIRECT } from './handles.js';
+import { presenceOf, type Presence } from './presence.js';
 import { displayCidr, formatMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias } from './names.js';
 import { validateNetemTarget } from './validate-target.js';
@@ -184,6 +185,15 @@ export class NetemBackend implements ImpairmentBackend {
         ...(record?.offloads ? { offloadsRecorded: record.offloads } : {}),
       },
     };
+  }
+
+  /**
+   * Whether `profile`, applied to `target`, is still wholly in effect: every part its apply installs
+   * is there (presence.ts). Reads live state; throws ERR_INTERFACE_NOT_FOUND when the device is gone.
+   */
+  async presence(target: Target, profile: Profile): Promise<Presence> {
+    const t = asNetem(target);
+    return presenceOf(t, profile, await this.runner.readLiveState(t));
   }
 
   /** Delete our IFB for `t.dev` if it exists and its alias says it is ours for that device. */

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { AgentClient } from '../../agent/api/client.js';
 import type { ImpairmentView } from '../../agent/api/types.js';
 import { formatDurationMs } from '../../agent/duration.js';
+import { exitCodeFor } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { emit, table, usageError, type OutputOptions } from '../output.js';
 import { impairmentLines } from './netem-common.js';
@@ -89,18 +90,24 @@ export async function applyViaAgent(ctx: CliContext, flags: RemoteFlags, input: 
   return 0;
 }
 
+/**
+ * Clear through the agent: every matching impairment is tried; one already gone (its lease ended)
+ * counts as cleared; failures (another controller's: 409) are listed at the end and the exit code
+ * is the first failure's (5 for a conflict), after the rest were cleared.
+ */
 export async function clearViaAgent(ctx: CliContext, flags: RemoteFlags & { all?: boolean }, dev: string | undefined, netns: string | undefined): Promise<number> {
   const client = clientFor(ctx, flags);
   const opts = { ...(flags.force ? { force: true } : {}), ...(flags.controller ? { controller: flags.controller } : {}) };
-  let ids: string[];
-  if (flags.all) ids = await client.clearAll(opts);
-  else {
-    if (!dev) throw usageError('--dev or --all is required');
-    ids = await client.clearDevice(dev, netns, opts);
-  }
-  emit(ctx.io, flags, { agent: client.baseUrl, cleared: ids }, () =>
-    ids.length ? `cleared ${ids.length} impairment${ids.length === 1 ? '' : 's'} on ${client.baseUrl}: ${ids.join(', ')}` : `nothing to clear on ${client.baseUrl}`);
-  return 0;
+  if (!flags.all && !dev) throw usageError('--dev or --all is required');
+  const r = await client.clearEach(flags.all ? 'all' : { dev: dev as string, ...(netns ? { netns } : {}) }, opts);
+  const ids = [...r.cleared, ...r.gone];
+  emit(ctx.io, flags, { agent: client.baseUrl, cleared: ids, failed: r.failed }, () => [
+    ids.length ? `cleared ${ids.length} impairment${ids.length === 1 ? '' : 's'} on ${client.baseUrl}: ${ids.join(', ')}`
+      : r.failed.length ? `nothing cleared on ${client.baseUrl}` : `nothing to clear on ${client.baseUrl}`,
+    ...(r.gone.length ? [`  (already gone, lease ended: ${r.gone.join(', ')})`] : []),
+    ...r.failed.map((f) => `NOT cleared ${f.id}: ${f.message}`),
+  ].join('\n'));
+  return r.failed.length ? exitCodeFor(r.failed[0]!.code) : 0;
 }
 
 export async function statusViaAgent(ctx: CliContext, flags: RemoteFlags, dev: string | undefined, netns: string | undefined): Promise<number> {

@@ -90,6 +90,20 @@ async function impair(agent: AgentProcess, profile = 'rate-2m'): Promise<AgentCl
 
 const snap = (): Promise<string> => tcSnapshot(ns.name, 'v0');
 
+/**
+ * What tcSnapshot reads, with the six reads run at once (a few ms instead of six process runs in
+ * a row), for classifying the state at a kill without moving the kill much later.
+ */
+async function quickSnap(): Promise<string> {
+  const tc = async (args: string[]): Promise<string> => (await run(['tc', '-n', ns.name, '-j', ...args], { allowFail: true })).stdout.trim();
+  const [qdisc, invisible, cls, filter, ingress, links] = await Promise.all([
+    tc(['qdisc', 'show', 'dev', 'v0']), tc(['qdisc', 'show', 'dev', 'v0', 'invisible']), tc(['class', 'show', 'dev', 'v0']),
+    tc(['filter', 'show', 'dev', 'v0']), tc(['filter', 'show', 'dev', 'v0', 'ingress']),
+    run(['ip', '-n', ns.name, '-j', 'link', 'show']).then((r) => (JSON.parse(r.stdout) as { ifname: string }[]).map((l) => l.ifname).sort()),
+  ]);
+  return JSON.stringify({ qdisc, invisible, cls, filter, ingress, links });
+}
+
 /** Wait until the interface is back to `before`; on timeout, fail showing both and the guard log. */
 async function backTo(before: string, stateDir: string, label: string, timeoutMs = 10_000): Promise<void> {
   try {
@@ -146,6 +160,7 @@ describe('crash safety (privileged, real agent process)', () => {
     const HOLD_MS = 300;
     const stateDir = join(dir, 'kill-during-apply');
     const delays: number[] = [];
+    const elapsed: number[] = [];
     let impairedAtKill = 0;
     for (let i = 0; i < TRIALS; i++) {
       await prepareRoot(i);
@@ -163,16 +178,21 @@ describe('crash safety (privileged, real agent process)', () => {
         delays[delays.length - 1] = -1;
       }
       if ((await snap()) !== before) impairedAtKill += 1;
+      const killedAtMs = Date.now();
       process.kill(agent.pid, 'SIGKILL');
-      const killedAt = performance.now();
-      await backTo(before, stateDir, `trial ${i} (kill ${delayMs} ms after the request)`, 1000);
-      expect(performance.now() - killedAt, `trial ${i}: reverted within 1 s of the kill`).toBeLessThan(1000);
+      await backTo(before, stateDir, `trial ${i} (kill ${delayMs} ms after the request)`);
       await settle(agent);
       expect(await snap(), `trial ${i}`).toBe(before);
+      // The bound is on the guard's own "done" (its last revert step finished; same clock), as in
+      // the SIGKILL-alone test: polling the snapshot (six tc/ip runs a poll) under load is not it.
+      // Nothing but the guard reverts here (no restart), so the interface was back by then.
+      const ms = guardDoneAtMs(join(stateDir, 'guard.log'), agent.guardPid) - killedAtMs;
+      elapsed.push(ms);
+      expect(ms, `trial ${i}: the guard finished reverting within 1 s of the kill`).toBeLessThan(1000);
     }
     // The trials did hit the applied state (the window the write-ahead plan closes), not only "before tc".
     expect(impairedAtKill).toBeGreaterThanOrEqual(TRIALS / 2);
-    console.log(`SIGKILL during apply: kill delays ${delays.join(', ')} ms (-1: as soon as visible); impaired when killed in ${impairedAtKill}/${TRIALS}`);
+    console.log(`SIGKILL during apply: kill delays ${delays.join(', ')} ms (-1: as soon as visible); impaired when killed in ${impairedAtKill}/${TRIALS}; guard done ${elapsed.map((e) => Math.round(e)).join(', ')} ms after the kill`);
   });
 
   it(`SIGKILL of the agent's whole process group: byte-identical (${TRIALS} trials)`, async () => {
@@ -227,16 +247,24 @@ describe('crash safety (privileged, real agent process)', () => {
 
   it(`SIGKILL in the middle of a revert, then a restart: byte-identical (${TRIALS} trials)`, async () => {
     const stateDir = join(dir, 'kill-mid-revert');
+    const atKillState = { impaired: 0, partial: 0, before: 0 };
     for (let i = 0; i < TRIALS; i++) {
       await prepareRoot(i);
       const before = await snap();
+      const quickBefore = await quickSnap();
       const agent = await start(stateDir);
       const client = await impair(agent);
+      const impaired = await quickSnap();
       const [id] = (await client.listImpairments()).map((v) => v.id);
       // Start a revert (a DELETE, or a graceful shutdown) and kill the agent a few ms into it.
       if (i % 2 === 0) void client.deleteImpairment(id as string).catch(() => undefined);
       else process.kill(agent.pid, 'SIGTERM');
       await new Promise((r) => setTimeout(r, (i * 7) % 45));
+      // The state right before the kill: partly reverted = neither as before nor fully impaired.
+      const atKill = await quickSnap();
+      if (atKill === quickBefore) atKillState.before += 1;
+      else if (atKill === impaired) atKillState.impaired += 1;
+      else atKillState.partial += 1;
       if (alive(agent.pid)) process.kill(agent.pid, 'SIGKILL');
       await agent.exited;
       const again = await start(stateDir);
@@ -248,6 +276,10 @@ describe('crash safety (privileged, real agent process)', () => {
       expect(await snap(), `trial ${i}`).toBe(before);
     }
     expect(readFileSync(join(stateDir, 'guard.log'), 'utf8')).toMatch(/agent (gone|finished cleanly)/);
+    // How many kills hit the revert midway (read just before the kill). Logged, not asserted: a
+    // partly reverted state lasts only while the revert's commands run (a tc batch, then `ip link
+    // del` of the IFB), which the fixed kill delays hit in a few trials only (1 to 3 of 20 when measured).
+    console.log(`SIGKILL mid-revert: at the kill the interface was fully impaired in ${atKillState.impaired}, partly reverted in ${atKillState.partial}, already reverted in ${atKillState.before} of ${TRIALS} trials`);
   });
 
   it('a cgroup-style kill (agent and guard together), then `agent revert-journal` (ExecStopPost) reverts; it refuses while the agent runs', async () => {

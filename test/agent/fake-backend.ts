@@ -15,6 +15,8 @@ export class FakeBackend implements AgentBackend {
   failApply: Error | null = null;
   failRevert: Error | null = null;
   missingDevs = new Set<string>();
+  /** Parts reported missing by `presence` per target key while the impairment still reads back (a partly removed tree). */
+  readonly missingParts = new Map<string, string[]>();
 
   async apply(target: Target, profile: Profile): Promise<Applied> {
     this.calls.push(`apply ${targetKey(target)} ${profile.name}`);
@@ -23,6 +25,7 @@ export class FakeBackend implements AgentBackend {
       throw new BackhaulError('ERR_INTERFACE_NOT_FOUND', `no interface ${target.dev}`);
     }
     this.live.set(targetKey(target), { target, profile, phase: null });
+    this.missingParts.delete(targetKey(target));
     return { target, backend: 'netem', profileName: profile.name, egress: profile.egress };
   }
 
@@ -35,6 +38,11 @@ export class FakeBackend implements AgentBackend {
   async status(target: Target): Promise<Applied | null> {
     const l = this.live.get(targetKey(target));
     return l ? { target, backend: 'netem', profileName: l.profile.name, egress: l.profile.egress, details: { phase: l.phase } } : null;
+  }
+
+  async presence(target: Target): Promise<{ complete: boolean; missing: string[] }> {
+    const missing = this.live.has(targetKey(target)) ? (this.missingParts.get(targetKey(target)) ?? []) : ['everything'];
+    return { complete: missing.length === 0, missing };
   }
 
   async revertPlan(target: Target): Promise<string[][]> {

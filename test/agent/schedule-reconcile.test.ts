@@ -124,6 +124,19 @@ describe('reconciler', () => {
     expect(seen.some((e) => e.type === 'impairment.reapplied')).toBe(true);
   });
 
+  it('a partly removed tree (status still reads something back) counts as not in effect and is re-applied', async () => {
+    const { clock, seen, backend, manager, events } = setup(PLAIN);
+    const rc = new Reconciler({ manager, events, clock, watchLinks: false });
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain' }), { token: 't', peer: null });
+    await rc.checkAll();
+    backend.missingParts.set('netem::eth0', ['ingress qdisc on eth0']);
+    expect(await backend.status({ kind: 'netem', dev: 'eth0', direction: 'both' })).not.toBeNull();
+    await rc.checkAll();
+    expect(manager.get(v.id)).toMatchObject({ inEffect: true, reapplies: 1, lastError: null });
+    const off = seen.find((e) => e.type === 'impairment.in-effect' && !(e as { inEffect: boolean }).inEffect) as { reason: string } | undefined;
+    expect(off?.reason).toMatch(/missing ingress qdisc on eth0/);
+  });
+
   it('with reapply off, only reports', async () => {
     const { clock, backend, manager, events } = setup(PLAIN);
     const rc = new Reconciler({ manager, events, clock, watchLinks: false, reapply: false });

@@ -31,7 +31,11 @@ describe('auth', () => {
     expect(change.json().code).toBe('ERR_FORBIDDEN');
     expect(fx.backend.calls).toEqual([]);
     // The audit log records refused changes too, with the token name.
-    expect(fx.audit.records.at(-1)).toMatchObject({ token: 'unauthenticated', status: 403, result: 'error', code: 'ERR_FORBIDDEN' });
+    expect(fx.audit.records.at(-1)).toMatchObject({ token: 'reader', status: 403, result: 'error', code: 'ERR_FORBIDDEN' });
+    // A change without a valid token has no name to record.
+    const anon = await fx.daemon.app.inject({ method: 'DELETE', url: '/v1/impairments/x' });
+    expect(anon.statusCode).toBe(401);
+    expect(fx.audit.records.at(-1)).toMatchObject({ token: 'unauthenticated', status: 401, code: 'ERR_UNAUTHORIZED' });
   });
 
   it('GET /metrics is open by default (Prometheus scrapes it)', async () => {

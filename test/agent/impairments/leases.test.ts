@@ -1,0 +1,97 @@
+/**
+ * Leases with a fake clock and the fake backend (unit tier): a renew that waited for the target's
+ * lock is not undone by an expiry decided before it; a renew without ttl extends by the lease's
+ * own TTL, never shortening it to the agent's default.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../../core/clock.js';
+import type { Profile } from '../../../core/profile.js';
+import type { AgentEvent } from '../../../agent/api/types.js';
+import { validateCreate, validateRenew } from '../../../agent/api/validate.js';
+import { EventBus } from '../../../agent/events.js';
+import { ImpairmentManager } from '../../../agent/impairments/manager.js';
+import { Journal } from '../../../agent/journal.js';
+import { FakeBackend } from '../fake-backend.js';
+
+const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
+const CALLER = { token: 't', peer: null };
+
+let dir: string;
+let journal: Journal;
+afterEach(async () => {
+  await journal.idle();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(defaultTtlMs = 60_000) {
+  dir = mkdtempSync(join(tmpdir(), 'bh-lease-'));
+  journal = new Journal(join(dir, 'j.json'));
+  const clock = new FakeClock(1_700_000_000_000);
+  const events = new EventBus(() => clock.wallMs());
+  const seen: AgentEvent[] = [];
+  events.subscribe((e) => seen.push(e));
+  const backend = new FakeBackend();
+  const manager = new ImpairmentManager({
+    backends: new Map([['netem', backend]]), profiles: { resolve: async () => PLAIN }, journal,
+    guard: { setPlan: async () => undefined }, clock, events, leases: { defaultTtlMs, maxTtlMs: 3_600_000 },
+    management: { apiPort: 8470, sshPorts: [22], extra: [] },
+  });
+  return { clock, seen, backend, manager };
+}
+
+describe('lease expiry vs renew', () => {
+  it('a renew queued on the target lock before the expiry wins: nothing is reverted', async () => {
+    const { clock, seen, backend, manager } = setup();
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain', ttl: '10s' }), CALLER);
+    const rec = manager.record(v.id)!;
+    // Something holds the target's lock (the schedule runner does, ~40 ms before each boundary).
+    let release!: () => void;
+    const held = manager.withTarget(rec, () => new Promise<void>((r) => { release = r; }));
+    await clock.advance(9_990);
+    const renewed = manager.renew(v.id, validateRenew({ ttl: '10s' }), CALLER); // queued behind the holder
+    await clock.advance(20); // the lease's deadline passes while the renew waits
+    const expiry = manager.expireDue(); // decides "due" now, then queues its delete behind the renew
+    release();
+    await held;
+    await renewed;
+    await expiry;
+    expect(manager.list().map((x) => x.id)).toEqual([v.id]);
+    expect(backend.calls.filter((c) => c.startsWith('revert'))).toEqual([]);
+    expect(seen.some((e) => e.type === 'impairment.deleted')).toBe(false);
+    // The renewed lease still ends when it should.
+    await clock.advance(10_000);
+    await manager.expireDue();
+    expect(manager.list()).toEqual([]);
+    expect(backend.calls.filter((c) => c.startsWith('revert'))).toEqual(['revert netem::eth0']);
+  });
+});
+
+describe('renew without ttl', () => {
+  it('extends by the lease\'s own TTL, not the (shorter) agent default', async () => {
+    const { clock, manager } = setup(60_000);
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain', ttl: '30m' }), CALLER);
+    await clock.advance(60_000);
+    const r = await manager.renew(v.id, validateRenew({}), CALLER);
+    expect(r.expiresAtMs - clock.wallMs()).toBe(30 * 60_000);
+  });
+
+  it('after a renew with a ttl, that ttl is the lease\'s own', async () => {
+    const { clock, manager } = setup(60_000);
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain' }), CALLER);
+    expect(v.expiresAtMs - clock.wallMs()).toBe(60_000);
+    await manager.renew(v.id, validateRenew({ ttl: '5m' }), CALLER);
+    await clock.advance(1_000);
+    const r = await manager.renew(v.id, validateRenew({}), CALLER);
+    expect(r.expiresAtMs - clock.wallMs()).toBe(5 * 60_000);
+    // and the lease holds for that long, no longer
+    await clock.advance(5 * 60_000 - 1);
+    await manager.expireDue();
+    expect(manager.list()).toHaveLength(1);
+    await clock.advance(1);
+    await manager.expireDue();
+    expect(manager.list()).toEqual([]);
+  });
+});
