@@ -106,6 +106,7 @@ export const probeSchema = z
     from: nameText,
     /** 'HOST:PORT' (STAMP reflector), 'agent:NAME' (that agent's reflector), 'tcp://H:P', 'http(s)://...'. */
     to: z.string().min(1),
+    /** Optional: must agree with the scheme of `to` (a mismatch is refused with its path). */
     kind: z.enum(['stamp', 'tcp', 'http']).optional(),
     interval: durationText.optional(),
     timeout: durationText.optional(),

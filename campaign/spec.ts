@@ -275,7 +275,12 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       checkAgent(at(`probes[${pi}].from`), pr.from);
       if (probeNames.has(pr.name)) p(at(`probes[${pi}].name`), `probe '${pr.name}' is defined twice in this step`);
       probeNames.add(pr.name);
-      const kind = pr.kind ?? inferProbeKind(pr.to);
+      // The kind follows from `to` (its scheme); a declared kind must agree with it, else the probe
+      // would silently run as the other kind.
+      const kind = inferProbeKind(pr.to);
+      if (pr.kind !== undefined && pr.kind !== kind) {
+        p(at(`probes[${pi}].kind`), `'${pr.kind}' does not match to '${pr.to}', which is a ${kind} target (${PROBE_KIND_FORMS[pr.kind]})`);
+      }
       if (pr.to.startsWith('agent:')) checkAgent(at(`probes[${pi}].to`), pr.to.slice('agent:'.length));
       else if (kind === 'stamp' && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(pr.to)) {
         p(at(`probes[${pi}].to`), `'${pr.to}' is not HOST:PORT, agent:NAME, tcp://HOST:PORT or http(s)://URL`);
@@ -363,6 +368,9 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
   };
 }
 
+const PROBE_KIND_FORMS = { stamp: 'stamp needs HOST:PORT or agent:NAME', tcp: 'tcp needs tcp://HOST:PORT', http: 'http needs http(s)://URL' } as const;
+
+/** The probe kind a `to` address names: tcp://, http(s):// by scheme; anything else is STAMP. */
 export function inferProbeKind(to: string): 'stamp' | 'tcp' | 'http' {
   if (to.startsWith('tcp://')) return 'tcp';
   if (to.startsWith('http://') || to.startsWith('https://')) return 'http';

@@ -195,4 +195,28 @@ describe('parseCampaign', () => {
     expect(problems('just text')[0]).toMatch(/^gate\.yaml: \(top level\): /);
     expect(problems(null)[0]).toMatch(/^gate\.yaml: \(top level\): /);
   });
+  it('refuses a probe kind that does not match the scheme of to (it would run as the other kind)', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['probes'] = [
+      { name: 'web', from: 'store17', to: '127.0.0.1:1', kind: 'http' },
+      { name: 'svc', from: 'store17', to: 'http://10.0.0.1/', kind: 'tcp' },
+      { name: 'refl', from: 'store17', to: 'agent:dc', kind: 'tcp' },
+    ];
+    const ps = problems(raw);
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[0\]\.kind: 'http' does not match to '127\.0\.0\.1:1', which is a stamp target \(http needs http\(s\):\/\/URL\)/));
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[1\]\.kind: 'tcp' does not match .* which is a http target/));
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[2\]\.kind: 'tcp' does not match to 'agent:dc'/));
+  });
+
+  it('accepts a probe kind that agrees with to', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['probes'] = [
+      { name: 'web', from: 'store17', to: 'https://10.0.0.1/health', kind: 'http' },
+      { name: 'svc', from: 'store17', to: 'tcp://10.0.0.1:443', kind: 'tcp' },
+      { name: 'to-dc', from: 'store17', to: 'agent:dc', kind: 'stamp' },
+    ];
+    expect(parse(raw).steps[0]!.probes.map((x) => x.kind)).toEqual(['http', 'tcp', 'stamp']);
+  });
 });
