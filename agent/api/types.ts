@@ -92,6 +92,13 @@ export interface CreateImpairmentRequest {
   disableOffloads?: boolean;
   /** Free-form labels; `campaign` and `step` become `backhaul_campaign_step_info`. */
   labels?: { campaign?: string; step?: string; [k: string]: string | undefined };
+  /**
+   * Apply at this instant of the AGENT's wall clock: ms since the epoch, or ISO 8601 with a zone.
+   * The request is answered once applied. At most START_AT_MAX_AHEAD_MS (60 s) ahead; an instant
+   * already past is applied at once, unless more than START_AT_MAX_LATE_MS (60 s) past (a wrong
+   * clock or unit): 400 then. Absent: at once.
+   */
+  startAt?: number | string;
 }
 
 export interface RenewRequest {
@@ -122,6 +129,8 @@ export interface ImpairmentView {
   controller: string;
   labels: Record<string, string>;
   createdAtMs: number;
+  /** When the apply completed (wall ms): with `startAt`, the agreed instant plus the apply's own time. */
+  appliedAtMs: number;
   expiresAtMs: number;
   /** 'active' while in effect or being re-applied; 'reverting' during delete/expiry. */
   state: 'applying' | 'active' | 'reverting';

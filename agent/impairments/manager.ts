@@ -10,6 +10,12 @@
  * serialised. A failed apply leaves the target reverted (the backend reverts a partial apply; we
  * revert again, idempotently) and no journal entry.
  *
+ * Agreed start (`startAt`, campaigns): everything up to the apply (profile, lease check, journal,
+ * guard) is done at once; then the apply waits, holding the target's lock, until the agent's wall
+ * clock reaches `startAt` (at most START_AT_MAX_AHEAD_MS ahead; already past: at once; more than
+ * START_AT_MAX_LATE_MS past: refused, a wrong clock or unit). `appliedAtMs` is the wall time the
+ * apply completed, and the lease runs from then.
+ *
  * Write-ahead (crash safety): before the first tc/ip command of an apply (create, or a reconciler
  * re-apply), the target's journal entry is on disk AND the guard has acknowledged a revert plan that
  * undoes the apply from any point of it (backend.revertPlanAhead). If the guard cannot acknowledge,
@@ -81,6 +87,23 @@ export interface Caller {
 
 export type DeleteReason = 'api' | 'expired' | 'shutdown';
 
+/** How far ahead of the agent's clock a `startAt` may lie (ms). */
+export const START_AT_MAX_AHEAD_MS = 60_000;
+/** How far in the past a `startAt` may lie and still be applied (at once) rather than refused (ms). */
+export const START_AT_MAX_LATE_MS = 60_000;
+
+/** Refuse a `startAt` outside the bounds (ERR_BAD_REQUEST with the problem). Pure. */
+export function checkStartAt(startAtMs: number, nowMs: number): void {
+  const ahead = startAtMs - nowMs;
+  const problem =
+    ahead > START_AT_MAX_AHEAD_MS
+      ? `startAt: at most ${START_AT_MAX_AHEAD_MS} ms ahead of this agent's clock (it is ${Math.round(ahead)} ms ahead)`
+      : -ahead > START_AT_MAX_LATE_MS
+        ? `startAt: ${Math.round(-ahead)} ms in the past on this agent's clock (more than ${START_AT_MAX_LATE_MS} ms: a wrong clock or unit?)`
+        : null;
+  if (problem) throw new BackhaulError('ERR_BAD_REQUEST', problem, { problems: [problem], agentNowMs: nowMs });
+}
+
 export class ImpairmentManager {
   private readonly records = new Map<string, ImpairmentRecord>();
   /** Write-ahead revert plans of applies in progress (id -> plan), included in the guard's plan. */
@@ -110,6 +133,7 @@ export class ImpairmentManager {
   }
 
   async create(input: CreateInput, caller: Caller): Promise<ImpairmentView> {
+    if (input.startAtMs != null) checkStartAt(input.startAtMs, this.deps.clock.wallMs());
     const profile = await this.deps.profiles.resolve(input.profile);
     const backend = this.deps.backends.get(input.target.kind);
     if (!backend) {
@@ -131,7 +155,7 @@ export class ImpairmentManager {
       const now = this.deps.clock.wallMs();
       const rec: ImpairmentRecord = {
         id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
-        exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, expiresAtMs: now + ttlMs,
+        exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, appliedAtMs: now, expiresAtMs: now + ttlMs,
         expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, state: 'applying', inEffect: false,
         lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
       };
@@ -149,6 +173,7 @@ export class ImpairmentManager {
       if (existing) this.drop(existing, existing.controller === controller ? 'api' : 'taken-over');
       try {
         await this.testHold();
+        if (input.startAtMs != null) await this.deps.clock.sleep(Math.max(0, input.startAtMs - this.deps.clock.wallMs()));
         await backend.apply(target, profile);
         await this.testHold();
       } catch (e) {
@@ -164,7 +189,11 @@ export class ImpairmentManager {
       this.pending.delete(rec.id);
       rec.state = 'active';
       rec.inEffect = true;
-      rec.lastCheckedAtMs = this.deps.clock.wallMs();
+      rec.appliedAtMs = rec.lastCheckedAtMs = this.deps.clock.wallMs();
+      // The lease runs from the apply (a startAt wait must not eat it).
+      rec.expiresAtMs = rec.appliedAtMs + ttlMs;
+      rec.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
+      if (input.startAtMs != null) await this.deps.journal.put(this.entry(rec));
       this.records.set(rec.id, rec);
       await this.pushGuard();
       this.deps.events.emit({ type: 'impairment.created', id: rec.id, view: toView(rec) });

@@ -32,6 +32,7 @@ export function toView(r: ImpairmentRecord): ImpairmentView {
     controller: r.controller,
     labels: { ...r.labels },
     createdAtMs: r.createdAtMs,
+    appliedAtMs: r.appliedAtMs,
     expiresAtMs: r.expiresAtMs,
     state: r.state,
     inEffect: r.inEffect,

@@ -10,6 +10,7 @@
  * - `revert` and `clearAll` are idempotent; `revert` of an unknown id resolves.
  * - `apply` gives the impairment a lease of `ttlMs`: without `renew` the site reverts it by itself.
  */
+import type { Clock } from '../../core/clock.js';
 import type { Profile } from '../../core/profile.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
 import type { HookResult } from '../result.js';
@@ -52,6 +53,19 @@ export interface ApplyRequest {
   ttlMs: number;
   campaign: string;
   step: string;
+  /**
+   * The agreed start (controller wall ms): the site applies at this instant, not on receipt, and
+   * `apply` resolves once applied (a remote site converts it to its own clock with the measured
+   * offset). Already past: at once. Absent: at once.
+   */
+  startAtMs?: number;
+}
+
+/** Sleep until `clock` reads `atMs` (at once when absent or past). Rejects when `signal` aborts. */
+export async function waitUntil(clock: Clock, atMs: number | undefined, signal?: AbortSignal): Promise<void> {
+  if (atMs === undefined) return;
+  const ms = atMs - clock.wallMs();
+  if (ms > 0) await clock.sleep(ms, signal);
 }
 
 export interface SiteDriver {

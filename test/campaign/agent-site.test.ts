@@ -50,6 +50,28 @@ describe('AgentSite', () => {
     });
   });
 
+  it('apply sends the agreed start in the agent clock (offset added); appliedAtMs comes back on the controller clock', async () => {
+    let sent: any;
+    const s = site((m, p, b) => {
+      if (m === 'POST' && p === '/v1/impairments') {
+        sent = b;
+        return [201, { id: 'imp-2', createdAtMs: 9_000, appliedAtMs: 20_053, phaseSwitches: [] }];
+      }
+      return [404, { code: 'ERR_NOT_FOUND', message: 'x', details: {} }];
+    });
+    s.setClockOffset(50); // the agent's clock is 50 ms ahead
+    const r = await s.apply({
+      impairment: { name: 'wan', agent: 'store', target: { kind: 'netem', dev: 'eth1' }, profile: { name: 'lte-cell-edge' }, direction: 'both' },
+      profile: { name: 'lte-cell-edge', description: '', egress: {} },
+      ttlMs: 30_000,
+      campaign: 'gate',
+      step: 'lte',
+      startAtMs: 20_000,
+    });
+    expect(sent.startAt).toBe(20_050);
+    expect(r).toEqual({ id: 'imp-2', appliedAtMs: 20_003 });
+  });
+
   it('revert of an impairment the agent no longer has resolves; other errors propagate', async () => {
     const s = site((m) => (m === 'DELETE' ? [404, { code: 'ERR_NOT_FOUND', message: 'gone', details: {} }] : [500, {}]));
     await expect(s.revert('imp-9')).resolves.toBeUndefined();

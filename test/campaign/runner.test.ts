@@ -25,6 +25,10 @@ class FakeSite implements SiteDriver {
   inEffectValue: boolean | null = true;
   rttMs = 100.5;
   applyDelayMs = 0;
+  /** One-way delay of the path to the site (the request, then the reply). */
+  pathDelayMs = 0;
+  requests: ApplyRequest[] = [];
+  appliedAtMs: number[] = [];
   probeDurationsMs: number[] = [];
   private n = 0;
   private started = Date.now();
@@ -38,11 +42,19 @@ class FakeSite implements SiteDriver {
   }
   async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
     this.check();
-    if (this.applyDelayMs) await new Promise((r) => setTimeout(r, this.applyDelayMs));
+    this.requests.push(req);
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    if (this.pathDelayMs) await sleep(this.pathDelayMs);
+    // Like an agent: wait for the agreed start, then apply.
+    if (req.startAtMs !== undefined && req.startAtMs > Date.now()) await sleep(req.startAtMs - Date.now());
+    if (this.applyDelayMs) await sleep(this.applyDelayMs);
     const id = `${this.name}-${++this.n}`;
     this.applied.add(id);
     this.log.push(`apply ${req.step} ${req.profile.name}`);
-    return { id, appliedAtMs: Date.now() };
+    const appliedAtMs = Date.now();
+    this.appliedAtMs.push(appliedAtMs);
+    if (this.pathDelayMs) await sleep(this.pathDelayMs);
+    return { id, appliedAtMs };
   }
   async renew(): Promise<void> {
     this.check();
@@ -148,6 +160,27 @@ describe('runCampaign with fake sites', () => {
     expect(sites.a.probeDurationsMs[0]).toBeGreaterThan(900);
     expect(s0.endMs - s0.startMs).toBeGreaterThan(1150);
     expect(events).toEqual(['s0']);
+  });
+
+  it('sites apply at the agreed start: the request carries it, a slow path does not delay the switch', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.pathDelayMs = 600; // sent at once, the apply would land 600 ms after the agreed start
+    const c = campaign(1);
+    c.startDelayMs = 1500;
+    const r = await runCampaign(c, deps(sites));
+    expect(r.exitCode).toBe(0);
+    const s0 = r.steps[0]!;
+    expect(sites.a.requests[0]!.startAtMs).toBe(s0.plannedStartMs);
+    expect(sites.b.requests[0]!.startAtMs).toBe(s0.plannedStartMs);
+    // Each site switched at the agreed instant: late only by its own timer (bounded here by half the
+    // path delay, which is what the skew would be without an agreed start: 600 ms on b).
+    for (const [n, site] of Object.entries(sites)) {
+      expect(site.appliedAtMs[0]! - s0.plannedStartMs, n).toBeGreaterThanOrEqual(-1);
+      expect(s0.skewMs[n]!, n).toBeLessThan(300);
+      expect(s0.skewMs[n]!, n).toBeGreaterThanOrEqual(-1);
+    }
+    // The window opens once the replies are in (b's reply takes its path delay).
+    expect(s0.startMs - s0.plannedStartMs).toBeGreaterThanOrEqual(590);
   });
 
   it('an impairment not in effect (and a path without its delay) fails: exit 1', async () => {
