@@ -10,7 +10,8 @@
  *   - conformance against every impairment it crosses (explicit `crosses`, or a relay whose listen
  *     address is the probe's target)
  * Assertions: the file's (a probe assertion without `probe:` applies to every probe of the step),
- * plus automatic ones: every impairment in effect; every (probe, crossed impairment) conformant.
+ * plus automatic ones: every impairment in effect for the whole step (at the end, and no gap the
+ * site saw on the way); every (probe, crossed impairment) conformant.
  */
 import type { Profile } from '../core/profile.js';
 import type { ProbeSummary } from '../probe/stats/summary.js';
@@ -18,7 +19,7 @@ import { evaluate, type Assertion } from './assertions.js';
 import { checkConformance, type ConformanceMeasurement } from './conformance.js';
 import { analyseFailover, type InjectedEvent } from './failover.js';
 import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
-import type { AssertionResult, HookResult, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
+import type { AssertionResult, HookResult, InEffectGaps, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
 import type { PhaseRecord } from './sites/site.js';
 import type { ImpairmentSpec, ProbeSpec, StepSpec } from './spec.js';
 
@@ -45,7 +46,8 @@ export interface StepMeasurements {
   startMs: number;
   endMs: number;
   profiles: Map<string, Profile>;
-  impairments: { spec: ImpairmentSpec; applied: boolean; inEffect: boolean | null; phases: PhaseRecord[]; error?: string }[];
+  /** `gaps`: the times the site found it missing since the apply (it may be back: `inEffect` true). */
+  impairments: { spec: ImpairmentSpec; applied: boolean; inEffect: boolean | null; gaps?: InEffectGaps; phases: PhaseRecord[]; error?: string }[];
   faults: { name: string; kind: string; agent: string; startMs: number; endMs: number; error?: string }[];
   probes: MeasuredProbe[];
   hooks: HookResult[];
@@ -220,7 +222,12 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
     }
   }
   for (const i of m.impairments) {
-    const ok = i.applied && i.inEffect !== false;
+    // In effect for the whole step: not only at the end (a re-apply puts a vanished one back).
+    const gaps = i.gaps && i.gaps.count > 0 ? i.gaps : null;
+    const ok = i.applied && i.inEffect !== false && !gaps;
+    const gapText = gaps
+      ? `not in effect ${gaps.count} time${gaps.count === 1 ? '' : 's'} during the step, ${Math.round(gaps.totalMs)} ms from detection to re-apply in all${gaps.lastAtMs !== null ? `, the last detected ${((gaps.lastAtMs - m.startMs) / 1000).toFixed(1)} s into the window` : ''}${i.inEffect === true ? ' (in effect again at the end)' : ''}`
+      : '';
     assertions.push({
       step: stepName,
       scope: 'in-effect',
@@ -228,7 +235,15 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
       text: `${i.spec.name} in effect`,
       passed: ok,
       actual: ok ? 1 : 0,
-      message: !i.applied ? `not applied: ${i.error ?? 'unknown error'}` : i.inEffect === false ? 'the site reports it is not in effect' : i.inEffect === null ? 'applied (the site cannot read it back)' : 'in effect',
+      message: !i.applied
+        ? `not applied: ${i.error ?? 'unknown error'}`
+        : i.inEffect === false
+          ? `the site reports it is not in effect${gaps ? ` (${gapText})` : ''}`
+          : gaps
+            ? gapText
+            : i.inEffect === null
+              ? 'applied (the site cannot read it back)'
+              : 'in effect',
     });
   }
   for (const p of probes) {

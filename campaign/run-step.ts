@@ -8,7 +8,7 @@
  *   slow apply, seconds under emulation, must not eat the measured window): probes for
  *   `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a progress tick per
  *   second (live p50/p99/loss from the histograms' per-second difference) --> S + duration: read
- *   in-effect, stop probes, wait for faults and hooks, PromQL at S + duration, revert this step's
+ *   in-effect (now, and the gaps the site saw since the apply), stop probes, wait for faults and hooks, PromQL at S + duration, revert this step's
  *   impairments --> evaluate (evaluate.ts)
  *
  * A lost site (SiteLost) or Ctrl-C stops the step: it returns with `error` set (after stopping its
@@ -244,7 +244,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         const id = ids.get(i.spec.name);
         if (!id) return;
         try {
-          i.inEffect = await guard(i.spec.agent, site(i.spec.agent).inEffect(id));
+          const r = await guard(i.spec.agent, site(i.spec.agent).inEffect(id));
+          i.inEffect = r.now;
+          if (r.gaps) i.gaps = r.gaps;
         } catch (e) {
           fail(e);
         }
@@ -310,7 +312,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     startMs,
     endMs: stepEnd,
     skewMs,
-    impairments: imps.map((i) => ({ name: i.spec.name, agent: i.spec.agent, profile: x.profiles.get(`${s.name}/${i.spec.name}`)?.name ?? '?', applied: i.applied, inEffect: i.inEffect, ...(i.error ? { error: i.error } : {}) })),
+    impairments: imps.map((i) => ({ name: i.spec.name, agent: i.spec.agent, profile: x.profiles.get(`${s.name}/${i.spec.name}`)?.name ?? '?', applied: i.applied, inEffect: i.inEffect, ...(i.gaps ? { notInEffect: i.gaps } : {}), ...(i.error ? { error: i.error } : {}) })),
     faults,
     probes: ev.probes,
     hooks,

@@ -115,6 +115,13 @@ export interface PhaseSwitch {
   actualAtMs: number;
 }
 
+export interface NotInEffectHistory {
+  count: number;
+  totalMs: number;
+  lastAtMs: number | null;
+  sinceMs: number | null;
+}
+
 export interface ImpairmentView {
   id: string;
   target: Target;
@@ -136,6 +143,14 @@ export interface ImpairmentView {
   state: 'applying' | 'active' | 'reverting';
   /** Whether the last check found the impairment on the system. */
   inEffect: boolean;
+  /**
+   * Every time a check found it missing since it was applied (a re-apply puts it back, and then
+   * `inEffect` reads true again): how often, the ms from each detection to its re-apply summed
+   * (closed gaps; the open one runs from `sinceMs`), the last detection, and the open gap's start
+   * (null while in effect). Wall ms, agent clock. A vanish is detected by the next check (periodic
+   * or a link event), so it may have started up to one check interval before `lastAtMs`.
+   */
+  notInEffect: NotInEffectHistory;
   lastCheckedAtMs: number | null;
   lastError: string | null;
   phase: { index: number; name: string; sinceMs: number; egress?: Impairment; ingress?: Impairment } | null;

@@ -157,6 +157,7 @@ export class ImpairmentManager {
         id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
         exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, appliedAtMs: now, expiresAtMs: now + ttlMs,
         expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, state: 'applying', inEffect: false,
+        notInEffect: { count: 0, totalMs: 0, lastAtMs: null, sinceMs: null },
         lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
       };
       await this.deps.journal.put(this.entry(rec));
@@ -190,10 +191,12 @@ export class ImpairmentManager {
       rec.state = 'active';
       rec.inEffect = true;
       rec.appliedAtMs = rec.lastCheckedAtMs = this.deps.clock.wallMs();
-      // The lease runs from the apply (a startAt wait must not eat it).
-      rec.expiresAtMs = rec.appliedAtMs + ttlMs;
-      rec.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
-      if (input.startAtMs != null) await this.deps.journal.put(this.entry(rec));
+      if (input.startAtMs != null) {
+        // The lease runs from the apply (the startAt wait must not eat it).
+        rec.expiresAtMs = rec.appliedAtMs + ttlMs;
+        rec.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
+        await this.deps.journal.put(this.entry(rec));
+      }
       this.records.set(rec.id, rec);
       await this.pushGuard();
       this.deps.events.emit({ type: 'impairment.created', id: rec.id, view: toView(rec) });

@@ -139,7 +139,7 @@ export function renderHtml(r: CampaignResult): string {
         return `<h3>${esc(p.name)} &rarr; ${esc(p.to)}</h3><p>${stats}</p>${fo ? `<ul>${fo}</ul>` : ''}<div class="plots" id="plots-${si}-${pi}"></div>`;
       })
       .join('\n');
-    const imps = s.impairments.map((i) => `<li>${esc(i.name)} on ${esc(i.agent)}: ${esc(i.profile)}${i.applied ? '' : ' <b>not applied</b>'}${i.inEffect === false ? ' <b>not in effect</b>' : ''}</li>`).join('');
+    const imps = s.impairments.map((i) => `<li>${esc(i.name)} on ${esc(i.agent)}: ${esc(i.profile)}${i.applied ? '' : ' <b>not applied</b>'}${i.inEffect === false ? ' <b>not in effect</b>' : ''}${i.notInEffect && i.notInEffect.count > 0 ? ` <b>not in effect ${i.notInEffect.count}x (${Math.round(i.notInEffect.totalMs)} ms) during the step</b>` : ''}</li>`).join('');
     return `<section><h2>Step ${esc(s.name)}${s.error ? ` <span class="fail">ERROR: ${esc(s.error)}</span>` : ''}</h2>${imps ? `<ul>${imps}</ul>` : ''}${probes}</section>`;
   });
   const verdictText = r.verdict === 'passed' ? 'PASSED' : r.verdict === 'failed' ? 'FAILED' : 'COULD NOT RUN';

@@ -47,7 +47,7 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
     const skews = Object.entries(s.skewMs).map(([a, v]) => `${a} ${v >= 0 ? '+' : ''}${v.toFixed(1)} ms`);
     out.push(`step ${s.name} (${formatMs(s.endMs - s.startMs)}${skews.length ? `, start skew ${skews.join(', ')}` : ''})${s.error ? c('31', ` ERROR: ${s.error}`) : ''}`);
     for (const i of s.impairments) {
-      out.push(`  impairment ${i.name} on ${i.agent}: ${i.profile}${i.applied ? '' : ' NOT APPLIED'}${i.inEffect === false ? ' NOT IN EFFECT' : ''}${i.error ? ` (${i.error})` : ''}`);
+      out.push(`  impairment ${i.name} on ${i.agent}: ${i.profile}${i.applied ? '' : ' NOT APPLIED'}${i.inEffect === false ? ' NOT IN EFFECT' : ''}${i.notInEffect && i.notInEffect.count > 0 ? ` NOT IN EFFECT ${i.notInEffect.count}x (${Math.round(i.notInEffect.totalMs)} ms) DURING THE STEP` : ''}${i.error ? ` (${i.error})` : ''}`);
     }
     for (const f of s.faults) out.push(`  fault ${f.name} (${f.kind}) on ${f.agent}: ${formatMs(f.endMs - f.startMs)}${f.error ? ` ERROR ${f.error}` : ''}`);
     if (s.probes.length) {

@@ -20,7 +20,7 @@ import { AgentClient } from '../../agent/api/client.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
 import type { HookResult } from '../result.js';
 import type { AgentHookSpec, AgentSpec, FaultSpec } from '../spec.js';
-import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+import type { ApplyRequest, InEffectReading, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
 
 /** Re-encode a histogram with every value multiplied by `factor` (e.g. us -> ns: 1000). */
 export function rescaleHistogram(encoded: string, factor: number): string {
@@ -129,8 +129,12 @@ export class AgentSite implements SiteDriver {
     await this.client.renewImpairment(id, { ttl: ttlMs, controller: this.controller });
   }
 
-  async inEffect(id: string): Promise<boolean | null> {
-    return (await this.client.getImpairment(id)).inEffect;
+  async inEffect(id: string): Promise<InEffectReading> {
+    const v = await this.client.getImpairment(id);
+    const h = v.notInEffect; // absent on agents before the history
+    if (!h) return { now: v.inEffect };
+    const open = h.sinceMs !== null ? Math.max(0, Date.now() + this.offsetMs - h.sinceMs) : 0;
+    return { now: v.inEffect, gaps: { count: h.count, totalMs: h.totalMs + open, lastAtMs: h.lastAtMs === null ? null : this.local(h.lastAtMs) } };
   }
 
   async phases(id: string): Promise<PhaseRecord[]> {

@@ -25,7 +25,7 @@ import { startProbeSession, type ProbeSession } from '../../probe/session.js';
 import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
 import type { ImpairmentBackend, NetemTarget } from '../../agent/backend.js';
 import type { FaultSpec } from '../spec.js';
-import { waitUntil, type ApplyRequest, type PhaseRecord, type SiteDriver, type SitePreflight, type SiteProbeRun } from './site.js';
+import { waitUntil, type ApplyRequest, type InEffectReading, type PhaseRecord, type SiteDriver, type SitePreflight, type SiteProbeRun } from './site.js';
 
 interface HeldNetem {
   id: string;
@@ -226,7 +226,11 @@ export class InProcessSite implements SiteDriver {
     h.leaseTimer = setTimeout(() => void this.revert(id), ttlMs);
   }
 
-  async inEffect(id: string): Promise<boolean | null> {
+  async inEffect(id: string): Promise<InEffectReading> {
+    return { now: await this.inEffectNow(id) };
+  }
+
+  private async inEffectNow(id: string): Promise<boolean> {
     const n = this.heldNetem.get(id);
     if (n) return (await (this.opts.netem as ImpairmentBackend).status(n.target)) !== null;
     const h = this.held.get(id);

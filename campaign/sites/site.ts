@@ -40,6 +40,18 @@ export interface PhaseRecord {
   outage: boolean;
 }
 
+/** What a site reads back about one impairment (`SiteDriver.inEffect`). */
+export interface InEffectReading {
+  /** In effect now (read back from the system); null if the site cannot tell. */
+  now: boolean | null;
+  /**
+   * The times since its apply the site found it missing (an agent's reconciler, which re-applies:
+   * `now` can be true again): how often, for how long in all (ms, an open gap counted up to the
+   * read), and when the last one was detected (controller clock). Absent: the site keeps no history.
+   */
+  gaps?: { count: number; totalMs: number; lastAtMs: number | null };
+}
+
 export interface SiteProbeRun {
   /** Cumulative statistics so far, and the RTT histogram (HdrHistogram compressed base64, ns). */
   snapshot(): Promise<{ summary: ProbeSummary; histogramNs: string | null }>;
@@ -73,8 +85,8 @@ export interface SiteDriver {
   preflight(signal?: AbortSignal): Promise<SitePreflight>;
   apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }>;
   renew(id: string, ttlMs: number): Promise<void>;
-  /** Whether the impairment is in effect now (read back from the system); null if unknown. */
-  inEffect(id: string): Promise<boolean | null>;
+  /** Whether the impairment is in effect now (read back from the system), and any gaps since its apply. */
+  inEffect(id: string): Promise<InEffectReading>;
   /** The phases switched so far for this impairment (scheduled profiles), controller clock. */
   phases(id: string): Promise<PhaseRecord[]>;
   revert(id: string): Promise<void>;

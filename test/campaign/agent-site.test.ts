@@ -72,6 +72,26 @@ describe('AgentSite', () => {
     expect(r).toEqual({ id: 'imp-2', appliedAtMs: 20_003 });
   });
 
+  it('inEffect reads the gap history back: an open gap counted up to now, times on the controller clock', async () => {
+    const now = Date.now();
+    const s = site((m, p) =>
+      m === 'GET' && p === '/v1/impairments/imp-3'
+        ? [200, { id: 'imp-3', inEffect: false, notInEffect: { count: 2, totalMs: 700, lastAtMs: now + 50 - 2_000, sinceMs: now + 50 - 2_000 } }]
+        : [404, { code: 'ERR_NOT_FOUND', message: 'x', details: {} }],
+    );
+    s.setClockOffset(50);
+    const r = await s.inEffect('imp-3');
+    expect(r.now).toBe(false);
+    expect(r.gaps!.count).toBe(2);
+    expect(r.gaps!.lastAtMs).toBe(now - 2_000);
+    // 700 closed + the open one (2 s so far, read a moment later)
+    expect(r.gaps!.totalMs).toBeGreaterThanOrEqual(2_700 - 1);
+    expect(r.gaps!.totalMs).toBeLessThan(2_700 + 5_000);
+    // An agent without the history: just the reading.
+    const old = site(() => [200, { id: 'imp-4', inEffect: true }]);
+    expect(await old.inEffect('imp-4')).toEqual({ now: true });
+  });
+
   it('revert of an impairment the agent no longer has resolves; other errors propagate', async () => {
     const s = site((m) => (m === 'DELETE' ? [404, { code: 'ERR_NOT_FOUND', message: 'gone', details: {} }] : [500, {}]));
     await expect(s.revert('imp-9')).resolves.toBeUndefined();

@@ -9,7 +9,7 @@ import { BackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
 import { runCampaign } from '../../campaign/runner.js';
 import { HOOK_SUBJECTS, parseAssertion } from '../../campaign/assertions.js';
-import type { ApplyRequest, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
+import type { ApplyRequest, InEffectReading, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
 import { parseCampaign, type AgentSpec } from '../../campaign/spec.js';
 import { summaryOf } from './fixture.js';
 
@@ -23,6 +23,7 @@ class FakeSite implements SiteDriver {
   applied = new Set<string>();
   lostAfterMs: number | null = null;
   inEffectValue: boolean | null = true;
+  gaps: InEffectReading['gaps'] | undefined;
   rttMs = 100.5;
   applyDelayMs = 0;
   /** One-way delay of the path to the site (the request, then the reply). */
@@ -59,9 +60,9 @@ class FakeSite implements SiteDriver {
   async renew(): Promise<void> {
     this.check();
   }
-  async inEffect(): Promise<boolean | null> {
+  async inEffect(): Promise<InEffectReading> {
     this.check();
-    return this.inEffectValue;
+    return { now: this.inEffectValue, ...(this.gaps ? { gaps: this.gaps } : {}) };
   }
   async phases() {
     return [];
@@ -192,6 +193,19 @@ describe('runCampaign with fake sites', () => {
     const failed = r.steps[0]!.assertions.filter((a) => !a.passed).map((a) => a.scope);
     expect(failed).toEqual(['in-effect', 'conformance']);
     expect(r.steps[0]!.probes[0]!.conformance[0]!.result.checks.find((c) => c.quantity === 'delay')!.status).toBe('not-in-effect');
+  });
+
+  it('an impairment that vanished mid-step and was re-applied (in effect at the end) fails its step, with how long', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.gaps = { count: 2, totalMs: 1234, lastAtMs: Date.now() + 500 };
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(1);
+    const a = r.steps[0]!.assertions.find((x) => x.scope === 'in-effect' && x.target === 'wan-b')!;
+    expect(a.passed).toBe(false);
+    expect(a.message).toMatch(/^not in effect 2 times during the step, 1234 ms from detection to re-apply in all, the last detected -?\d+\.\d s into the window \(in effect again at the end\)$/);
+    expect(r.steps[0]!.impairments.find((i) => i.name === 'wan-b')).toMatchObject({ inEffect: true, notInEffect: { count: 2, totalMs: 1234 } });
+    // A site with an empty history passes.
+    expect(r.steps[0]!.assertions.find((x) => x.scope === 'in-effect' && x.target === 'wan-a')!.passed).toBe(true);
   });
 
   it('a site lost mid-campaign: reported, the other site reverted, exit 2', async () => {
