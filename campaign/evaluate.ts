@@ -5,7 +5,8 @@
  *
  * Per probe:
  *   - latency distribution from the encoded HdrHistogram (ns)
- *   - failover analysis: outage windows vs the step's faults (required events) and the phases of
+ *   - failover analysis: outage windows vs the step's faults (required events; a flap is one event
+ *     per down period, faultEvents) and the phases of
  *     the impairments it crosses (phases that drop everything are required, other phases optional)
  *   - conformance against every impairment it crosses (explicit `crosses`, or a relay whose listen
  *     address is the probe's target)
@@ -17,7 +18,7 @@ import type { Profile } from '../core/profile.js';
 import type { ProbeSummary } from '../probe/stats/summary.js';
 import { evaluate, type Assertion } from './assertions.js';
 import { checkConformance, type ConformanceMeasurement } from './conformance.js';
-import { analyseFailover, type InjectedEvent } from './failover.js';
+import { analyseFailover, flapEvents, type InjectedEvent } from './failover.js';
 import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
 import type { AssertionResult, HookResult, InEffectGaps, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
 import type { PhaseRecord } from './sites/site.js';
@@ -92,10 +93,31 @@ function probeValues(s: ProbeSummary | null): Record<string, number | null> {
   };
 }
 
+/**
+ * The injected events of the step's faults: one per fault, except a flap, which is one per down
+ * period (flapEvents: its planned periods from its actual start; periods that would begin after
+ * it actually ended, when it was stopped early, are left out), so each period's outage is matched
+ * and timed on its own and a period without an outage counts in `failover.unmatched`.
+ */
+export function faultEvents(m: Pick<StepMeasurements, 'step' | 'faults'>): InjectedEvent[] {
+  return m.faults
+    .filter((f) => f.error === undefined)
+    .flatMap((f) => {
+      const spec = m.step.faults.find((x) => x.name === f.name);
+      if (spec?.kind !== 'flap') return [{ kind: 'fault' as const, name: f.name, startMs: f.startMs, endMs: f.endMs }];
+      return flapEvents(f.name, f.startMs, spec.downForMs, spec.upForMs, spec.count)
+        .filter((e) => e.startMs < f.endMs)
+        .map((e) => ({ ...e, endMs: Math.min(e.endMs, f.endMs) }));
+    });
+}
+
 export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; assertions: AssertionResult[]; spans: TimelineSpan[] } {
   const stepName = m.step.name;
   const spans: TimelineSpan[] = [{ kind: 'step', label: stepName, startMs: m.startMs, endMs: m.endMs }];
-  for (const f of m.faults) spans.push({ kind: 'fault', label: f.name, startMs: f.startMs, endMs: f.endMs });
+  const injected = faultEvents(m);
+  // Faults on the timeline as injected: a flap's down periods, each its own band.
+  for (const e of injected) spans.push({ kind: 'fault', label: e.name, startMs: e.startMs, endMs: e.endMs });
+  for (const f of m.faults) if (f.error !== undefined) spans.push({ kind: 'fault', label: f.name, startMs: f.startMs, endMs: f.endMs });
   for (const i of m.impairments) {
     for (const ph of i.phases) {
       if (ph.name === 'base' && i.phases.length === 1) continue;
@@ -107,7 +129,7 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
     const crosses = crossed(m, p);
     const crossedImps = m.impairments.filter((i) => crosses.includes(i.spec));
     const events: InjectedEvent[] = [
-      ...m.faults.filter((f) => f.error === undefined).map((f) => ({ kind: 'fault' as const, name: f.name, startMs: f.startMs, endMs: f.endMs })),
+      ...injected,
       // Phases that drop everything are expected outages.
       ...crossedImps.flatMap((i) =>
         i.phases.filter((ph) => ph.outage).map((ph) => ({ kind: 'phase' as const, name: `${i.spec.name}: ${ph.name}`, startMs: ph.startMs, endMs: Math.min(ph.endMs, m.endMs) })),
