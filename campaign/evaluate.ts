@@ -11,12 +11,13 @@
  *   - conformance against every impairment it crosses (explicit `crosses`, or a relay whose listen
  *     address is the probe's target)
  * Assertions: the file's (a probe assertion without `probe:` applies to every probe of the step),
- * plus automatic ones: every impairment in effect for the whole step (at the end, and no gap the
+ * plus automatic ones: every hook's exit code (`exit == 0`, or its `expectExit`; not when the
+ * step asserts on its exit itself or it says `expectExit: any`); every impairment in effect for the whole step (at the end, and no gap the
  * site saw on the way); every (probe, crossed impairment) conformant.
  */
 import type { Profile } from '../core/profile.js';
 import type { ProbeSummary } from '../probe/stats/summary.js';
-import { evaluate, type Assertion } from './assertions.js';
+import { evaluate, HOOK_SUBJECTS, parseAssertion, type Assertion } from './assertions.js';
 import { checkConformance, type ConformanceMeasurement } from './conformance.js';
 import { analyseFailover, flapEvents, type InjectedEvent } from './failover.js';
 import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
@@ -208,6 +209,24 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
     const out = evaluate(a, values);
     assertions.push({ step: stepName, scope, target, text: a.text, passed: out.passed, actual: out.actual, message: out.message });
   };
+  const pushHook = (name: string, a: Assertion): void => {
+    const h = m.hooks.find((x) => x.name === name);
+    const values: Record<string, number | null> = h
+      ? {
+          exit: h.exitCode,
+          duration: h.durationMs,
+          'junit.tests': h.junit?.tests ?? null,
+          'junit.failures': h.junit?.failures ?? null,
+          'junit.errors': h.junit?.errors ?? null,
+        }
+      : {};
+    push('hook', name, a, values);
+    const last = assertions[assertions.length - 1] as AssertionResult;
+    if (!h) last.message += ' (the hook did not run)';
+    else if (!last.passed) {
+      last.message += h.timedOut ? ' (timed out)' : h.error ? ` (${h.error})` : h.outputTail ? ` -- output: ${h.outputTail.trim().split('\n').slice(-3).join(' | ')}` : '';
+    }
+  };
   for (const a of m.step.assertions) {
     if (a.scope === 'probe') {
       const targets = a.probe === null ? probes : probes.filter((p) => p.name === a.probe);
@@ -217,21 +236,7 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
         else push('probe', p.name, a.assertion, values);
       }
     } else if (a.scope === 'hook') {
-      const h = m.hooks.find((x) => x.name === a.hook);
-      const values: Record<string, number | null> = h
-        ? {
-            exit: h.exitCode,
-            duration: h.durationMs,
-            'junit.tests': h.junit?.tests ?? null,
-            'junit.failures': h.junit?.failures ?? null,
-            'junit.errors': h.junit?.errors ?? null,
-          }
-        : {};
-      push('hook', a.hook, a.assertion, values);
-      if (h && !assertions[assertions.length - 1]?.passed) {
-        const last = assertions[assertions.length - 1] as AssertionResult;
-        last.message += h.timedOut ? ' (timed out)' : h.error ? ` (${h.error})` : h.outputTail ? ` -- output: ${h.outputTail.trim().split('\n').slice(-3).join(' | ')}` : '';
-      }
+      pushHook(a.hook, a.assertion);
     } else {
       const q = m.promql.find((x) => x.name === a.name);
       if (!q || q.values === null || q.values.length === 0) {
@@ -242,6 +247,15 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
         assertions.push({ step: stepName, scope: 'promql', target: a.name, text: `${a.query} ${a.assertion.text}`, passed: outs.every((x) => x.o.passed), actual: worst.v, message: `${worst.o.message}${q.values.length > 1 ? ` (${q.values.length} series)` : ''}` });
       }
     }
+  }
+  // Automatic: every hook exits as expected (exit == 0 unless `expectExit`), unless the step
+  // asserts on its exit code itself or the hook opts out (`expectExit: any`).
+  for (const h of m.step.hooks) {
+    const expected = h.expectExit === undefined ? 0 : h.expectExit;
+    if (expected === null) continue;
+    if (m.step.assertions.some((a) => a.scope === 'hook' && a.hook === h.name && a.assertion.subject === 'exit')) continue;
+    const r = parseAssertion(`exit == ${expected}`, HOOK_SUBJECTS);
+    if (r.ok) pushHook(h.name, r.assertion);
   }
   for (const i of m.impairments) {
     // In effect for the whole step: not only at the end (a re-apply puts a vanished one back).

@@ -130,6 +130,11 @@ export const hookSchema = z
     /** A JUnit XML file the command writes; its test cases become part of the report. */
     junit: z.string().optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /**
+     * The exit code the step expects (default 0): an automatic `exit == N` assertion, unless the
+     * step asserts on this hook's `exit` itself. 'any': no automatic check.
+     */
+    expectExit: z.union([z.number().int().min(0).max(255), z.literal('any')]).optional(),
   })
   .strict();
 

@@ -72,6 +72,8 @@ export interface ControllerHookSpec {
   run: string | string[];
   atMs: number;
   timeoutMs: number;
+  /** The exit code checked automatically (`exit == N`) unless the step asserts on `exit`; null: none; absent: 0. */
+  expectExit?: number | null;
   junit?: string;
   env?: Record<string, string>;
 }
@@ -84,6 +86,8 @@ export interface AgentHookSpec {
   hook: string;
   atMs: number;
   timeoutMs: number;
+  /** As ControllerHookSpec.expectExit. */
+  expectExit?: number | null;
 }
 
 export type HookSpec = ControllerHookSpec | AgentHookSpec;
@@ -308,12 +312,13 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       hookNames.add(h.name);
       const atMs = ms(h.at);
       if (atMs > durationMs) p(at(`hooks[${hi}].at`), `starts after the step ends (${durationMs} ms)`);
+      const expectExit = h.expectExit === 'any' ? null : (h.expectExit ?? 0);
       if (h.on !== 'controller') {
         checkAgent(at(`hooks[${hi}].on`), h.on);
         for (const k of ['run', 'junit', 'env'] as const) {
           if (h[k] !== undefined) p(at(`hooks[${hi}].${k}`), `an agent hook runs what the agent's config declares: give 'hook: NAME', not '${k}'`);
         }
-        return { name: h.name, on: 'agent' as const, agent: h.on, hook: h.hook ?? h.name, atMs, timeoutMs: ms(h.timeout) };
+        return { name: h.name, on: 'agent' as const, agent: h.on, hook: h.hook ?? h.name, atMs, timeoutMs: ms(h.timeout), expectExit };
       }
       if (h.run === undefined) p(at(`hooks[${hi}].run`), "a controller hook needs 'run' (a command line or an argv array)");
       if (h.hook !== undefined) p(at(`hooks[${hi}].hook`), "'hook' names an agent's hook: set 'on: AGENT'");
@@ -323,6 +328,7 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
         run: h.run ?? [],
         atMs,
         timeoutMs: ms(h.timeout),
+        expectExit,
         ...(h.junit ? { junit: h.junit } : {}),
         ...(h.env ? { env: h.env } : {}),
       };

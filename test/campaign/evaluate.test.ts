@@ -74,6 +74,63 @@ describe('evaluateStep', () => {
   });
 });
 
+describe('evaluateStep: every hook is checked for its exit code', () => {
+  const hookStep = parseCampaign(
+    {
+      name: 'h',
+      agents: [{ name: 'a', url: 'in-process' }],
+      steps: [
+        {
+          name: 's',
+          duration: '10s',
+          hooks: [
+            { name: 'plain', run: 'false' },
+            { name: 'any', run: 'exit 3', expectExit: 'any' },
+            { name: 'two', run: 'exit 2', expectExit: 2 },
+            { name: 'explicit', run: 'exit 5' },
+            { name: 'junit-only', run: 'false', junit: 'x.xml' },
+            { name: 'never', run: 'true' },
+          ],
+          assertions: [{ hook: 'explicit', assert: 'exit == 5' }, { hook: 'junit-only', assert: 'junit.failures == 0' }],
+        },
+      ],
+    },
+    'h.yaml',
+    { env: {} },
+  ).steps[0]!;
+  const ran = (name: string, exitCode: number) => ({ step: 's', name, exitCode, timedOut: false, durationMs: 5, outputTail: 'boom\n' });
+
+  it('a failing hook fails its step without an assertion; expectExit and explicit exit assertions replace the automatic one', () => {
+    const r = evaluateStep({
+      step: hookStep,
+      startMs: 0,
+      endMs: 10_000,
+      profiles: new Map(),
+      impairments: [],
+      faults: [],
+      probes: [],
+      hooks: [ran('plain', 1), ran('any', 3), ran('two', 2), ran('explicit', 5), { ...ran('junit-only', 1), junit: { tests: 2, failures: 0, errors: 0, skipped: 0, cases: [] } }],
+      promql: [],
+    });
+    expect(r.assertions.map((a) => [a.scope, a.target, a.text, a.passed])).toEqual([
+      ['hook', 'explicit', 'exit == 5', true],
+      ['hook', 'junit-only', 'junit.failures == 0', true],
+      ['hook', 'plain', 'exit == 0', false],
+      ['hook', 'two', 'exit == 2', true],
+      ['hook', 'junit-only', 'exit == 0', false],
+      ['hook', 'never', 'exit == 0', false],
+    ]);
+    expect(r.assertions[2]!.message).toMatch(/exit = 1.*-- output: boom$/);
+    expect(r.assertions[5]!.message).toMatch(/\(the hook did not run\)$/);
+  });
+
+  it('expectExit must be an exit code or any', () => {
+    expect(() =>
+      parseCampaign({ name: 'h', agents: [{ name: 'a', url: 'in-process' }], steps: [{ name: 's', duration: '1s', hooks: [{ name: 'x', run: 'true', expectExit: 'sometimes' }] }] }, 'h.yaml', { env: {} }),
+    ).toThrow(expect.objectContaining({ details: expect.objectContaining({ problems: [expect.stringMatching(/^h\.yaml: steps\[0\]\.hooks\[0\]\.expectExit: /)] }) }));
+  });
+});
+
 describe('evaluateStep: a flap is one event per down period', () => {
   const flapStep = parseCampaign(
     {

@@ -73,8 +73,8 @@ describe('parseCampaign', () => {
     step['faults'] = [{ kind: 'blackhole', agent: 'store17', agentNetns: 'pos', peer: '10.9.0.0/24', duration: '3s' }];
     const s = parse(raw).steps[0]!;
     expect(s.hooks).toEqual([
-      { name: 'till', on: 'agent', agent: 'store17', hook: 'pos-smoke', atMs: 0, timeoutMs: 120_000 },
-      { name: 'pos-smoke', on: 'agent', agent: 'dc', hook: 'pos-smoke', atMs: 0, timeoutMs: 60_000 },
+      { name: 'till', on: 'agent', agent: 'store17', hook: 'pos-smoke', atMs: 0, timeoutMs: 120_000, expectExit: 0 },
+      { name: 'pos-smoke', on: 'agent', agent: 'dc', hook: 'pos-smoke', atMs: 0, timeoutMs: 60_000, expectExit: 0 },
     ]);
     expect(s.faults[0]).toMatchObject({ kind: 'blackhole', agentNetns: 'pos', peer: '10.9.0.0/24' });
   });
