@@ -4,12 +4,13 @@
  *   agreed start T = now + startDelay --> at T - min(startDelay, APPLY_LEAD_MS) send every apply
  *   with startAt = T (parallel); each site waits for T on its own clock (a remote one converted
  *   with the measured offset) and applies then, so the request's path delay does not delay the
- *   switch (skew = applied - T per site) --> the step's window opens at S = the instant every apply settled (a
- *   slow apply, seconds under emulation, must not eat the measured window): probes for
- *   `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a progress tick per
- *   second (live p50/p99/loss from the histograms' per-second difference) --> S + duration: read
- *   in-effect (now, and the gaps the site saw since the apply), stop probes, wait for faults and hooks, PromQL at S + duration, revert this step's
- *   impairments --> evaluate (evaluate.ts)
+ *   switch (skew = applied - T per site) --> the step's window opens at S = the instant every
+ *   apply settled (a slow apply, seconds under emulation, must not eat the measured window):
+ *   probes for `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a
+ *   progress tick per second (live p50/p99/loss from the histograms' per-second difference)
+ *   --> S + duration: read in-effect (now, and the gaps the site saw since the apply), stop
+ *   probes, wait for faults and hooks, PromQL at S + duration, revert this step's impairments
+ *   --> evaluate (evaluate.ts)
  *
  * A lost site (SiteLost) or Ctrl-C stops the step: it returns with `error` set (after stopping its
  * probes) and the runner reverts what is held. Leases are renewed until the revert.
@@ -102,8 +103,8 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
 
   try {
     await clock.sleep(Math.max(0, plannedStartMs - APPLY_LEAD_MS - clock.wallMs()), signal);
-    // Apply everywhere at the agreed instant (the sites wait for it). Wait for every apply to settle (even when one site
-    // is lost) so that everything applied is known, and reverted.
+    // Apply everywhere at the agreed instant (the sites wait for it). Wait for every apply to
+    // settle (even when one site is lost) so that everything applied is known, and reverted.
     const settled = await Promise.allSettled(
       s.impairments.map(async (spec) => {
         const imp = spec.target.kind === 'relay' ? { ...spec, target: { ...spec.target, upstream: x.resolveAddr(spec.target.upstream) } } : spec;
