@@ -78,7 +78,7 @@ describe('HTML report in headless Chromium', () => {
     // (sampled down a column through each; the series lines are thin, so most samples hit the band).
     const bands = await page.evaluate(() => {
       const p = (globalThis as any).__backhaulPlots.find((x: any) => x.kind === 'timeline').plot;
-      const ctx = p.ctx as CanvasRenderingContext2D;
+      const ctx = p.ctx as { getImageData(x: number, y: number, w: number, h: number): { data: Iterable<number> } };
       return ((globalThis as any).__backhaulBands as { kind: string; label: string; x: number; y: number; w: number; h: number }[]).map((b) => {
         const samples: number[][] = [];
         for (let i = 0; i < 20; i++) samples.push([...ctx.getImageData(Math.round(b.x + b.w / 2), Math.round(b.y + ((i + 0.5) * b.h) / 20), 1, 1).data]);
