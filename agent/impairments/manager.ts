@@ -14,7 +14,8 @@
  * guard) is done at once; then the apply waits, holding the target's lock, until the agent's wall
  * clock reaches `startAt` (at most START_AT_MAX_AHEAD_MS ahead; already past: at once; more than
  * START_AT_MAX_LATE_MS past: refused, a wrong clock or unit). `appliedAtMs` is the wall time the
- * apply completed, and the lease runs from then.
+ * apply completed, and the lease runs from then. A caller that goes away during the wait (its
+ * connection closed: `signal`) cancels the create: nothing is applied.
  *
  * Write-ahead (crash safety): before the first tc/ip command of an apply (create, or a reconciler
  * re-apply), the target's journal entry is on disk AND the guard has acknowledged a revert plan that
@@ -132,7 +133,11 @@ export class ImpairmentManager {
     return this.records.get(id);
   }
 
-  async create(input: CreateInput, caller: Caller): Promise<ImpairmentView> {
+  /**
+   * `signal` (the caller's connection): aborted while waiting for `startAt`, nothing is applied
+   * (the target reverted, idempotently; no journal entry) and the create rejects.
+   */
+  async create(input: CreateInput, caller: Caller, signal?: AbortSignal): Promise<ImpairmentView> {
     if (input.startAtMs != null) checkStartAt(input.startAtMs, this.deps.clock.wallMs());
     const profile = await this.deps.profiles.resolve(input.profile);
     const backend = this.deps.backends.get(input.target.kind);
@@ -174,7 +179,10 @@ export class ImpairmentManager {
       if (existing) this.drop(existing, existing.controller === controller ? 'api' : 'taken-over');
       try {
         await this.testHold();
-        if (input.startAtMs != null) await this.deps.clock.sleep(Math.max(0, input.startAtMs - this.deps.clock.wallMs()));
+        if (input.startAtMs != null) {
+          await this.deps.clock.sleep(Math.max(0, input.startAtMs - this.deps.clock.wallMs()), signal);
+          if (signal?.aborted) throw signal.reason;
+        }
         await backend.apply(target, profile);
         await this.testHold();
       } catch (e) {

@@ -59,6 +59,29 @@ describe('startAt', () => {
     expect(fx.backend.live.has('netem::eth1')).toBe(true);
   });
 
+  it('a caller that goes away during the wait cancels the create: nothing applied, no record, no journal entry', async () => {
+    fx = await makeFixture();
+    const base = await fx.daemon.app.listen({ host: '127.0.0.1', port: 0 });
+    const post = (body: unknown, signal?: AbortSignal) =>
+      fetch(`${base}/v1/impairments`, { method: 'POST', headers: { ...bearer('alice'), 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+    const startAt = Date.now() + 1500;
+    const ac = new AbortController();
+    const pending = post({ target: { dev: 'eth0' }, profile: 'rate-1m', startAt }, ac.signal);
+    setTimeout(() => ac.abort(), 300);
+    await expect(pending).rejects.toThrow();
+    // Past the instant: still nothing applied.
+    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now()) + 500));
+    expect(fx.backend.calls.filter((c) => c.startsWith('apply'))).toEqual([]);
+    expect(fx.backend.live.size).toBe(0);
+    expect(fx.daemon.manager.list()).toEqual([]);
+    await fx.journal.idle();
+    expect(fx.journal.entries()).toEqual([]);
+    // A caller that waits gets it, over the same kind of connection.
+    const ok = await post({ target: { dev: 'eth0' }, profile: 'rate-1m', startAt: Date.now() + 300 });
+    expect(ok.status).toBe(201);
+    expect(fx.backend.live.has('netem::eth0')).toBe(true);
+  });
+
   it('malformed or out-of-bounds startAt is 400 with its problem, before any effect', async () => {
     fx = await makeFixture();
     const now = Date.now();
