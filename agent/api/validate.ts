@@ -174,7 +174,7 @@ export function validateCreate(body: unknown): CreateInput {
     force: b.force ?? false,
     allowManagementInterface: b.allowManagementInterface ?? false,
     labels,
-    startAtMs: b.startAt === undefined ? null : startAtMsOf(b.startAt),
+    ...(b.startAt !== undefined ? { startAtMs: startAtMsOf(b.startAt) } : {}),
   };
 }
 
