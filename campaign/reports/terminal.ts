@@ -76,7 +76,11 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
         }
       }
     }
-    for (const h of s.hooks) out.push(`  hook ${h.name}: exit ${h.exitCode ?? h.signal ?? '-'}${h.timedOut ? ' (timed out)' : ''} in ${formatMs(h.durationMs)}${h.junit ? `, junit ${h.junit.tests} tests, ${h.junit.failures} failures` : ''}`);
+    for (const h of s.hooks) {
+      out.push(`  hook ${h.name}: exit ${h.exitCode ?? h.signal ?? '-'}${h.timedOut ? ' (timed out)' : ''} in ${formatMs(h.durationMs)}${h.junit ? `, junit ${h.junit.tests} tests, ${h.junit.failures} failures` : ''}`);
+      // The hook's failed test cases (its JUnit file), by name.
+      for (const c of h.junit?.cases.filter((x) => x.failed) ?? []) out.push(`    ${fail} ${c.classname ? `${c.classname}.` : ''}${c.name}${c.message ? ` -- ${c.message}` : ''}`);
+    }
     for (const a of s.assertions) out.push(`  ${a.passed ? pass : fail} ${a.scope === 'probe' || a.scope === 'hook' ? `${a.target}: ` : ''}${a.text} -- ${a.message}`);
   }
   out.push('');
