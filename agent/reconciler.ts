@@ -6,6 +6,8 @@
  * root or only the ingress qdisc), else `backend.status() !== null`. When one vanished (interface deleted and recreated, qdisc removed by someone):
  * `inEffect` goes to 0 and an event is sent; with `reapply` (default) it is applied again (with the
  * schedule's current phase) and reported as re-applied, else it stays reported as not in effect.
+ * Every gap is kept in the record's `notInEffect` history (setInEffect), so a gap that a re-apply
+ * closed is still seen by whoever reads the impairment later (a campaign step's end).
  * A failed re-apply (the interface is still gone) is retried on the next check.
  */
 import type { Counter } from 'prom-client';
@@ -13,7 +15,7 @@ import type { Clock } from '../core/clock.js';
 import { BackhaulError } from '../core/errors.js';
 import type { EventBus } from './events.js';
 import type { ImpairmentManager } from './impairments/manager.js';
-import type { ImpairmentRecord } from './impairments/record.js';
+import { setInEffect, type ImpairmentRecord } from './impairments/record.js';
 import { LinkMonitor } from './link-monitor.js';
 
 export interface ReconcilerDeps {
@@ -95,14 +97,14 @@ export class Reconciler {
       if (present) {
         this.deps.reconcileTotal?.inc({ result: 'in-effect' });
         if (!rec.inEffect) {
-          rec.inEffect = true;
+          setInEffect(rec, true, rec.lastCheckedAtMs);
           events.emit({ type: 'impairment.in-effect', id: rec.id, inEffect: true, reason });
         }
         return;
       }
       this.deps.reconcileTotal?.inc({ result: 'missing' });
       if (rec.inEffect) {
-        rec.inEffect = false;
+        setInEffect(rec, false, rec.lastCheckedAtMs);
         const why = missing.length > 0 ? `${reason}: missing ${missing.join(', ')}` : reason;
         events.emit({ type: 'impairment.in-effect', id: rec.id, inEffect: false, reason: why });
       }
@@ -113,10 +115,10 @@ export class Reconciler {
         if (rec.phase && rec.phase.index >= 0 && backend.preparePhase) {
           await (await backend.preparePhase(rec.target, rec.profile, rec.phase.index))();
         }
-        rec.inEffect = true;
+        rec.lastCheckedAtMs = clock.wallMs();
+        setInEffect(rec, true, rec.lastCheckedAtMs);
         rec.reapplies += 1;
         rec.lastError = null;
-        rec.lastCheckedAtMs = clock.wallMs();
         await manager.refreshPlan(rec);
         this.deps.reconcileTotal?.inc({ result: 'reapplied' });
         events.emit({ type: 'impairment.reapplied', id: rec.id, reason });

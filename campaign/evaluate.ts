@@ -5,20 +5,23 @@
  *
  * Per probe:
  *   - latency distribution from the encoded HdrHistogram (ns)
- *   - failover analysis: outage windows vs the step's faults (required events) and the phases of
+ *   - failover analysis: outage windows vs the step's faults (required events; a flap is one event
+ *     per down period, faultEvents) and the phases of
  *     the impairments it crosses (phases that drop everything are required, other phases optional)
  *   - conformance against every impairment it crosses (explicit `crosses`, or a relay whose listen
  *     address is the probe's target)
  * Assertions: the file's (a probe assertion without `probe:` applies to every probe of the step),
- * plus automatic ones: every impairment in effect; every (probe, crossed impairment) conformant.
+ * plus automatic ones: every hook's exit code (`exit == 0`, or its `expectExit`; not when the
+ * step asserts on its exit itself or it says `expectExit: any`); every impairment in effect for the whole step (at the end, and no gap the
+ * site saw on the way); every (probe, crossed impairment) conformant.
  */
 import type { Profile } from '../core/profile.js';
 import type { ProbeSummary } from '../probe/stats/summary.js';
-import { evaluate, type Assertion } from './assertions.js';
+import { evaluate, HOOK_SUBJECTS, parseAssertion, type Assertion } from './assertions.js';
 import { checkConformance, type ConformanceMeasurement } from './conformance.js';
-import { analyseFailover, type InjectedEvent } from './failover.js';
+import { analyseFailover, flapEvents, type InjectedEvent } from './failover.js';
 import { decodeHistogram, distributionFrom, robustSigmaMs } from './histogram.js';
-import type { AssertionResult, HookResult, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
+import type { AssertionResult, HookResult, InEffectGaps, ProbeResult, ProbeTick, TimelineSpan } from './result.js';
 import type { PhaseRecord } from './sites/site.js';
 import type { ImpairmentSpec, ProbeSpec, StepSpec } from './spec.js';
 
@@ -45,7 +48,8 @@ export interface StepMeasurements {
   startMs: number;
   endMs: number;
   profiles: Map<string, Profile>;
-  impairments: { spec: ImpairmentSpec; applied: boolean; inEffect: boolean | null; phases: PhaseRecord[]; error?: string }[];
+  /** `gaps`: the times the site found it missing since the apply (it may be back: `inEffect` true). */
+  impairments: { spec: ImpairmentSpec; applied: boolean; inEffect: boolean | null; gaps?: InEffectGaps; phases: PhaseRecord[]; error?: string }[];
   faults: { name: string; kind: string; agent: string; startMs: number; endMs: number; error?: string }[];
   probes: MeasuredProbe[];
   hooks: HookResult[];
@@ -90,10 +94,31 @@ function probeValues(s: ProbeSummary | null): Record<string, number | null> {
   };
 }
 
+/**
+ * The injected events of the step's faults: one per fault, except a flap, which is one per down
+ * period (flapEvents: its planned periods from its actual start; periods that would begin after
+ * it actually ended, when it was stopped early, are left out), so each period's outage is matched
+ * and timed on its own and a period without an outage counts in `failover.unmatched`.
+ */
+export function faultEvents(m: Pick<StepMeasurements, 'step' | 'faults'>): InjectedEvent[] {
+  return m.faults
+    .filter((f) => f.error === undefined)
+    .flatMap((f) => {
+      const spec = m.step.faults.find((x) => x.name === f.name);
+      if (spec?.kind !== 'flap') return [{ kind: 'fault' as const, name: f.name, startMs: f.startMs, endMs: f.endMs }];
+      return flapEvents(f.name, f.startMs, spec.downForMs, spec.upForMs, spec.count)
+        .filter((e) => e.startMs < f.endMs)
+        .map((e) => ({ ...e, endMs: Math.min(e.endMs, f.endMs) }));
+    });
+}
+
 export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; assertions: AssertionResult[]; spans: TimelineSpan[] } {
   const stepName = m.step.name;
   const spans: TimelineSpan[] = [{ kind: 'step', label: stepName, startMs: m.startMs, endMs: m.endMs }];
-  for (const f of m.faults) spans.push({ kind: 'fault', label: f.name, startMs: f.startMs, endMs: f.endMs });
+  const injected = faultEvents(m);
+  // Faults on the timeline as injected: a flap's down periods, each its own band.
+  for (const e of injected) spans.push({ kind: 'fault', label: e.name, startMs: e.startMs, endMs: e.endMs });
+  for (const f of m.faults) if (f.error !== undefined) spans.push({ kind: 'fault', label: f.name, startMs: f.startMs, endMs: f.endMs });
   for (const i of m.impairments) {
     for (const ph of i.phases) {
       if (ph.name === 'base' && i.phases.length === 1) continue;
@@ -105,7 +130,7 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
     const crosses = crossed(m, p);
     const crossedImps = m.impairments.filter((i) => crosses.includes(i.spec));
     const events: InjectedEvent[] = [
-      ...m.faults.filter((f) => f.error === undefined).map((f) => ({ kind: 'fault' as const, name: f.name, startMs: f.startMs, endMs: f.endMs })),
+      ...injected,
       // Phases that drop everything are expected outages.
       ...crossedImps.flatMap((i) =>
         i.phases.filter((ph) => ph.outage).map((ph) => ({ kind: 'phase' as const, name: `${i.spec.name}: ${ph.name}`, startMs: ph.startMs, endMs: Math.min(ph.endMs, m.endMs) })),
@@ -184,6 +209,24 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
     const out = evaluate(a, values);
     assertions.push({ step: stepName, scope, target, text: a.text, passed: out.passed, actual: out.actual, message: out.message });
   };
+  const pushHook = (name: string, a: Assertion): void => {
+    const h = m.hooks.find((x) => x.name === name);
+    const values: Record<string, number | null> = h
+      ? {
+          exit: h.exitCode,
+          duration: h.durationMs,
+          'junit.tests': h.junit?.tests ?? null,
+          'junit.failures': h.junit?.failures ?? null,
+          'junit.errors': h.junit?.errors ?? null,
+        }
+      : {};
+    push('hook', name, a, values);
+    const last = assertions[assertions.length - 1] as AssertionResult;
+    if (!h) last.message += ' (the hook did not run)';
+    else if (!last.passed) {
+      last.message += h.timedOut ? ' (timed out)' : h.error ? ` (${h.error})` : h.outputTail ? ` -- output: ${h.outputTail.trim().split('\n').slice(-3).join(' | ')}` : '';
+    }
+  };
   for (const a of m.step.assertions) {
     if (a.scope === 'probe') {
       const targets = a.probe === null ? probes : probes.filter((p) => p.name === a.probe);
@@ -193,21 +236,7 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
         else push('probe', p.name, a.assertion, values);
       }
     } else if (a.scope === 'hook') {
-      const h = m.hooks.find((x) => x.name === a.hook);
-      const values: Record<string, number | null> = h
-        ? {
-            exit: h.exitCode,
-            duration: h.durationMs,
-            'junit.tests': h.junit?.tests ?? null,
-            'junit.failures': h.junit?.failures ?? null,
-            'junit.errors': h.junit?.errors ?? null,
-          }
-        : {};
-      push('hook', a.hook, a.assertion, values);
-      if (h && !assertions[assertions.length - 1]?.passed) {
-        const last = assertions[assertions.length - 1] as AssertionResult;
-        last.message += h.timedOut ? ' (timed out)' : h.error ? ` (${h.error})` : h.outputTail ? ` -- output: ${h.outputTail.trim().split('\n').slice(-3).join(' | ')}` : '';
-      }
+      pushHook(a.hook, a.assertion);
     } else {
       const q = m.promql.find((x) => x.name === a.name);
       if (!q || q.values === null || q.values.length === 0) {
@@ -219,8 +248,22 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
       }
     }
   }
+  // Automatic: every hook exits as expected (exit == 0 unless `expectExit`), unless the step
+  // asserts on its exit code itself or the hook opts out (`expectExit: any`).
+  for (const h of m.step.hooks) {
+    const expected = h.expectExit === undefined ? 0 : h.expectExit;
+    if (expected === null) continue;
+    if (m.step.assertions.some((a) => a.scope === 'hook' && a.hook === h.name && a.assertion.subject === 'exit')) continue;
+    const r = parseAssertion(`exit == ${expected}`, HOOK_SUBJECTS);
+    if (r.ok) pushHook(h.name, r.assertion);
+  }
   for (const i of m.impairments) {
-    const ok = i.applied && i.inEffect !== false;
+    // In effect for the whole step: not only at the end (a re-apply puts a vanished one back).
+    const gaps = i.gaps && i.gaps.count > 0 ? i.gaps : null;
+    const ok = i.applied && i.inEffect !== false && !gaps;
+    const gapText = gaps
+      ? `not in effect ${gaps.count} time${gaps.count === 1 ? '' : 's'} during the step, ${Math.round(gaps.totalMs)} ms from detection to re-apply in all${gaps.lastAtMs !== null ? `, the last detected ${((gaps.lastAtMs - m.startMs) / 1000).toFixed(1)} s into the window` : ''}${i.inEffect === true ? ' (in effect again at the end)' : ''}`
+      : '';
     assertions.push({
       step: stepName,
       scope: 'in-effect',
@@ -228,7 +271,15 @@ export function evaluateStep(m: StepMeasurements): { probes: ProbeResult[]; asse
       text: `${i.spec.name} in effect`,
       passed: ok,
       actual: ok ? 1 : 0,
-      message: !i.applied ? `not applied: ${i.error ?? 'unknown error'}` : i.inEffect === false ? 'the site reports it is not in effect' : i.inEffect === null ? 'applied (the site cannot read it back)' : 'in effect',
+      message: !i.applied
+        ? `not applied: ${i.error ?? 'unknown error'}`
+        : i.inEffect === false
+          ? `the site reports it is not in effect${gaps ? ` (${gapText})` : ''}`
+          : gaps
+            ? gapText
+            : i.inEffect === null
+              ? 'applied (the site cannot read it back)'
+              : 'in effect',
     });
   }
   for (const p of probes) {

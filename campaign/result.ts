@@ -7,6 +7,7 @@ import type { ConformanceResult } from './conformance.js';
 import type { ProbeSummary } from '../probe/stats/summary.js';
 import type { FailoverAnalysis } from './failover.js';
 import type { LatencyDistribution } from './histogram.js';
+import type { InEffectReading } from './sites/site.js';
 
 /** A probe's statistics, exactly as the probe engine reports them (docs/probe.md). */
 export type { ProbeSummary } from '../probe/stats/summary.js';
@@ -70,6 +71,8 @@ export interface TimelineSpan {
   owner?: string;
 }
 
+export type InEffectGaps = NonNullable<InEffectReading['gaps']>;
+
 export interface StepResult {
   name: string;
   plannedStartMs: number;
@@ -77,7 +80,8 @@ export interface StepResult {
   endMs: number;
   /** Per agent: how far from the agreed start the agent's switch was (ms, + = late). */
   skewMs: Record<string, number>;
-  impairments: { name: string; agent: string; profile: string; applied: boolean; inEffect: boolean | null; error?: string }[];
+  /** `notInEffect`: the gaps the site saw since the apply (agent reconciliation), when it keeps them. */
+  impairments: { name: string; agent: string; profile: string; applied: boolean; inEffect: boolean | null; notInEffect?: InEffectGaps; error?: string }[];
   faults: { name: string; kind: string; agent: string; startMs: number; endMs: number; error?: string }[];
   probes: ProbeResult[];
   hooks: HookResult[];

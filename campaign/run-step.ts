@@ -1,13 +1,16 @@
 /**
  * One campaign step (see runner.ts for the whole):
  *
- *   agreed start T = now + startDelay --(sleep)--> apply all impairments at T (parallel; skew =
- *   applied - T per site) --> the step's window opens at S = the instant every apply settled (a
- *   slow apply, seconds under emulation, must not eat the measured window): probes for
- *   `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a progress tick per
- *   second (live p50/p99/loss from the histograms' per-second difference) --> S + duration: read
- *   in-effect, stop probes, wait for faults and hooks, PromQL at S + duration, revert this step's
- *   impairments --> evaluate (evaluate.ts)
+ *   agreed start T = now + startDelay --> at T - min(startDelay, APPLY_LEAD_MS) send every apply
+ *   with startAt = T (parallel); each site waits for T on its own clock (a remote one converted
+ *   with the measured offset) and applies then, so the request's path delay does not delay the
+ *   switch (skew = applied - T per site) --> the step's window opens at S = the instant every
+ *   apply settled (a slow apply, seconds under emulation, must not eat the measured window):
+ *   probes for `duration`, faults at S + at, hooks at S + at, lease renewal every TTL/3, a
+ *   progress tick per second (live p50/p99/loss from the histograms' per-second difference)
+ *   --> S + duration: read in-effect (now, and the gaps the site saw since the apply), stop
+ *   probes, wait for faults and hooks, PromQL at S + duration, revert this step's impairments
+ *   --> evaluate (evaluate.ts)
  *
  * A lost site (SiteLost) or Ctrl-C stops the step: it returns with `error` set (after stopping its
  * probes) and the runner reverts what is held. Leases are renewed until the revert.
@@ -62,6 +65,12 @@ export function attributeLoss(ticks: ProbeTick[], lost: number, sentBeforeMs: nu
   (ticks[i] as ProbeTick).lost += lost;
 }
 
+/**
+ * How long before the agreed start the applies are sent, at most (ms): well inside the agent's
+ * bound on `startAt` (60 s ahead), and room for a slow path. With a shorter startDelay, at once.
+ */
+export const APPLY_LEAD_MS = 30_000;
+
 const pct = (h: hdr.Histogram | null, q: number): number | null => (h && h.totalCount > 0 ? h.getValueAtPercentile(q) / 1e6 : null);
 
 export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepContext): Promise<StepResult> {
@@ -93,15 +102,15 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   let stepEnded = false;
 
   try {
-    await clock.sleep(Math.max(0, plannedStartMs - clock.wallMs()), signal);
-    // Apply everywhere at the agreed instant. Wait for every apply to settle (even when one site
-    // is lost) so that everything applied is known, and reverted.
+    await clock.sleep(Math.max(0, plannedStartMs - APPLY_LEAD_MS - clock.wallMs()), signal);
+    // Apply everywhere at the agreed instant (the sites wait for it). Wait for every apply to
+    // settle (even when one site is lost) so that everything applied is known, and reverted.
     const settled = await Promise.allSettled(
       s.impairments.map(async (spec) => {
         const imp = spec.target.kind === 'relay' ? { ...spec, target: { ...spec.target, upstream: x.resolveAddr(spec.target.upstream) } } : spec;
         const profile = x.profiles.get(`${s.name}/${imp.name}`) as Profile;
         try {
-          const r = await guard(imp.agent, site(imp.agent).apply({ impairment: imp, profile, ttlMs: c.leaseTtlMs, campaign: c.name, step: s.name }, signal));
+          const r = await guard(imp.agent, site(imp.agent).apply({ impairment: imp, profile, ttlMs: c.leaseTtlMs, campaign: c.name, step: s.name, startAtMs: plannedStartMs }, signal));
           ids.set(imp.name, r.id);
           held.set(r.id, { agent: imp.agent, impairment: imp.name });
           skewMs[imp.agent] = Math.max(skewMs[imp.agent] ?? Number.NEGATIVE_INFINITY, r.appliedAtMs - plannedStartMs);
@@ -236,7 +245,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         const id = ids.get(i.spec.name);
         if (!id) return;
         try {
-          i.inEffect = await guard(i.spec.agent, site(i.spec.agent).inEffect(id));
+          const r = await guard(i.spec.agent, site(i.spec.agent).inEffect(id));
+          i.inEffect = r.now;
+          if (r.gaps) i.gaps = r.gaps;
         } catch (e) {
           fail(e);
         }
@@ -302,7 +313,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     startMs,
     endMs: stepEnd,
     skewMs,
-    impairments: imps.map((i) => ({ name: i.spec.name, agent: i.spec.agent, profile: x.profiles.get(`${s.name}/${i.spec.name}`)?.name ?? '?', applied: i.applied, inEffect: i.inEffect, ...(i.error ? { error: i.error } : {}) })),
+    impairments: imps.map((i) => ({ name: i.spec.name, agent: i.spec.agent, profile: x.profiles.get(`${s.name}/${i.spec.name}`)?.name ?? '?', applied: i.applied, inEffect: i.inEffect, ...(i.gaps ? { notInEffect: i.gaps } : {}), ...(i.error ? { error: i.error } : {}) })),
     faults,
     probes: ev.probes,
     hooks,

@@ -106,6 +106,7 @@ export const probeSchema = z
     from: nameText,
     /** 'HOST:PORT' (STAMP reflector), 'agent:NAME' (that agent's reflector), 'tcp://H:P', 'http(s)://...'. */
     to: z.string().min(1),
+    /** Optional: must agree with the scheme of `to` (a mismatch is refused with its path). */
     kind: z.enum(['stamp', 'tcp', 'http']).optional(),
     interval: durationText.optional(),
     timeout: durationText.optional(),
@@ -129,6 +130,11 @@ export const hookSchema = z
     /** A JUnit XML file the command writes; its test cases become part of the report. */
     junit: z.string().optional(),
     env: z.record(z.string(), z.string()).optional(),
+    /**
+     * The exit code the step expects (default 0): an automatic `exit == N` assertion, unless the
+     * step asserts on this hook's `exit` itself. 'any': no automatic check.
+     */
+    expectExit: z.union([z.number().int().min(0).max(255), z.literal('any')]).optional(),
   })
   .strict();
 

@@ -72,6 +72,8 @@ export interface ControllerHookSpec {
   run: string | string[];
   atMs: number;
   timeoutMs: number;
+  /** The exit code checked automatically (`exit == N`) unless the step asserts on `exit`; null: none; absent: 0. */
+  expectExit?: number | null;
   junit?: string;
   env?: Record<string, string>;
 }
@@ -84,6 +86,8 @@ export interface AgentHookSpec {
   hook: string;
   atMs: number;
   timeoutMs: number;
+  /** As ControllerHookSpec.expectExit. */
+  expectExit?: number | null;
 }
 
 export type HookSpec = ControllerHookSpec | AgentHookSpec;
@@ -275,7 +279,12 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       checkAgent(at(`probes[${pi}].from`), pr.from);
       if (probeNames.has(pr.name)) p(at(`probes[${pi}].name`), `probe '${pr.name}' is defined twice in this step`);
       probeNames.add(pr.name);
-      const kind = pr.kind ?? inferProbeKind(pr.to);
+      // The kind follows from `to` (its scheme); a declared kind must agree with it, else the probe
+      // would silently run as the other kind.
+      const kind = inferProbeKind(pr.to);
+      if (pr.kind !== undefined && pr.kind !== kind) {
+        p(at(`probes[${pi}].kind`), `'${pr.kind}' does not match to '${pr.to}', which is a ${kind} target (${PROBE_KIND_FORMS[pr.kind]})`);
+      }
       if (pr.to.startsWith('agent:')) checkAgent(at(`probes[${pi}].to`), pr.to.slice('agent:'.length));
       else if (kind === 'stamp' && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(pr.to)) {
         p(at(`probes[${pi}].to`), `'${pr.to}' is not HOST:PORT, agent:NAME, tcp://HOST:PORT or http(s)://URL`);
@@ -303,12 +312,13 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
       hookNames.add(h.name);
       const atMs = ms(h.at);
       if (atMs > durationMs) p(at(`hooks[${hi}].at`), `starts after the step ends (${durationMs} ms)`);
+      const expectExit = h.expectExit === 'any' ? null : (h.expectExit ?? 0);
       if (h.on !== 'controller') {
         checkAgent(at(`hooks[${hi}].on`), h.on);
         for (const k of ['run', 'junit', 'env'] as const) {
           if (h[k] !== undefined) p(at(`hooks[${hi}].${k}`), `an agent hook runs what the agent's config declares: give 'hook: NAME', not '${k}'`);
         }
-        return { name: h.name, on: 'agent' as const, agent: h.on, hook: h.hook ?? h.name, atMs, timeoutMs: ms(h.timeout) };
+        return { name: h.name, on: 'agent' as const, agent: h.on, hook: h.hook ?? h.name, atMs, timeoutMs: ms(h.timeout), expectExit };
       }
       if (h.run === undefined) p(at(`hooks[${hi}].run`), "a controller hook needs 'run' (a command line or an argv array)");
       if (h.hook !== undefined) p(at(`hooks[${hi}].hook`), "'hook' names an agent's hook: set 'on: AGENT'");
@@ -318,6 +328,7 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
         run: h.run ?? [],
         atMs,
         timeoutMs: ms(h.timeout),
+        expectExit,
         ...(h.junit ? { junit: h.junit } : {}),
         ...(h.env ? { env: h.env } : {}),
       };
@@ -363,6 +374,9 @@ export function parseCampaign(raw: unknown, source: string, ctx: ParseContext): 
   };
 }
 
+const PROBE_KIND_FORMS = { stamp: 'stamp needs HOST:PORT or agent:NAME', tcp: 'tcp needs tcp://HOST:PORT', http: 'http needs http(s)://URL' } as const;
+
+/** The probe kind a `to` address names: tcp://, http(s):// by scheme; anything else is STAMP. */
 export function inferProbeKind(to: string): 'stamp' | 'tcp' | 'http' {
   if (to.startsWith('tcp://')) return 'tcp';
   if (to.startsWith('http://') || to.startsWith('https://')) return 'http';

@@ -3,6 +3,7 @@
  * profiles parsed by the manager's resolver (core parser), once; errors carry every problem.
  */
 import type { FastifyInstance } from 'fastify';
+import { BackhaulError } from '../../core/errors.js';
 import type { ImpairmentManager } from '../impairments/manager.js';
 import { targetLabel } from '../agent-backend.js';
 import { callerOf } from './server.js';
@@ -19,7 +20,19 @@ export function registerImpairmentRoutes(app: FastifyInstance, manager: Impairme
       allowManagementInterface: input.allowManagementInterface,
     };
     const c = callerOf(req);
-    const view = await manager.create(input, { token: c.token, peer: c.peer });
+    // A caller that goes away while the create waits for its startAt cancels it (else the
+    // impairment would be applied later with nobody knowing its id).
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) gone.abort(new BackhaulError('ERR_BAD_REQUEST', 'the caller closed the connection before startAt: not applied'));
+    };
+    if (input.startAtMs != null) reply.raw.once('close', onClose);
+    let view;
+    try {
+      view = await manager.create(input, { token: c.token, peer: c.peer }, gone.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
     req.audit['id'] = view.id;
     return reply.status(201).send(view);
   });

@@ -92,6 +92,13 @@ export interface CreateImpairmentRequest {
   disableOffloads?: boolean;
   /** Free-form labels; `campaign` and `step` become `backhaul_campaign_step_info`. */
   labels?: { campaign?: string; step?: string; [k: string]: string | undefined };
+  /**
+   * Apply at this instant of the AGENT's wall clock: ms since the epoch, or ISO 8601 with a zone.
+   * The request is answered once applied. At most START_AT_MAX_AHEAD_MS (60 s) ahead; an instant
+   * already past is applied at once, unless more than START_AT_MAX_LATE_MS (60 s) past (a wrong
+   * clock or unit): 400 then. Absent: at once.
+   */
+  startAt?: number | string;
 }
 
 export interface RenewRequest {
@@ -108,6 +115,13 @@ export interface PhaseSwitch {
   actualAtMs: number;
 }
 
+export interface NotInEffectHistory {
+  count: number;
+  totalMs: number;
+  lastAtMs: number | null;
+  sinceMs: number | null;
+}
+
 export interface ImpairmentView {
   id: string;
   target: Target;
@@ -122,11 +136,21 @@ export interface ImpairmentView {
   controller: string;
   labels: Record<string, string>;
   createdAtMs: number;
+  /** When the apply completed (wall ms): with `startAt`, the agreed instant plus the apply's own time. */
+  appliedAtMs: number;
   expiresAtMs: number;
   /** 'active' while in effect or being re-applied; 'reverting' during delete/expiry. */
   state: 'applying' | 'active' | 'reverting';
   /** Whether the last check found the impairment on the system. */
   inEffect: boolean;
+  /**
+   * Every time a check found it missing since it was applied (a re-apply puts it back, and then
+   * `inEffect` reads true again): how often, the ms from each detection to its re-apply summed
+   * (closed gaps; the open one runs from `sinceMs`), the last detection, and the open gap's start
+   * (null while in effect). Wall ms, agent clock. A vanish is detected by the next check (periodic
+   * or a link event), so it may have started up to one check interval before `lastAtMs`.
+   */
+  notInEffect: NotInEffectHistory;
   lastCheckedAtMs: number | null;
   lastError: string | null;
   phase: { index: number; name: string; sinceMs: number; egress?: Impairment; ingress?: Impairment } | null;

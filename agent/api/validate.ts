@@ -88,8 +88,24 @@ const createSchema = z
     allowManagementInterface: z.boolean().optional(),
     disableOffloads: z.boolean().optional(),
     labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/), z.string().max(200)).optional(),
+    startAt: z
+      .union([z.number().min(0), z.string().max(40)])
+      .superRefine((v, ctx) => {
+        if (typeof v === 'string' && startAtMsOf(v) === null) ctx.addIssue({ code: 'custom', message: `must be wall-clock ms or an ISO 8601 time with a zone, e.g. 2026-11-28T13:00:00.000Z (got ${JSON.stringify(v)})` });
+      })
+      .optional(),
   })
   .strict();
+
+/** `startAt` as wall-clock ms: a number as is; text as digits (ms) or ISO 8601 with a zone. Null if neither. */
+export function startAtMsOf(v: number | string): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
+  if (/^\d{1,16}$/.test(v)) return Number(v);
+  // A zone is required: a local time would be read in the agent's time zone, not the caller's.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) return null;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? ms : null;
+}
 
 const renewSchema = z
   .object({ ttl: duration.optional(), controller: z.string().regex(NAME_RE).optional(), force: z.boolean().optional() })
@@ -126,6 +142,8 @@ export interface CreateInput {
   force: boolean;
   allowManagementInterface: boolean;
   labels: Record<string, string>;
+  /** Apply at this wall-clock instant (the agent's clock, ms); null: at once. Bounds: manager.create. */
+  startAtMs?: number | null;
 }
 
 /** Validate a create request (profile left to the profile parser). Pure. */
@@ -156,6 +174,7 @@ export function validateCreate(body: unknown): CreateInput {
     force: b.force ?? false,
     allowManagementInterface: b.allowManagementInterface ?? false,
     labels,
+    ...(b.startAt !== undefined ? { startAtMs: startAtMsOf(b.startAt) } : {}),
   };
 }
 

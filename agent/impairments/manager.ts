@@ -12,6 +12,13 @@
  * serialised. A failed apply leaves the target reverted (the backend reverts a partial apply; we
  * revert again, idempotently) and no journal entry.
  *
+ * Agreed start (`startAt`, campaigns): everything up to the apply (profile, lease check, journal,
+ * guard) is done at once; then the apply waits, holding the target's lock, until the agent's wall
+ * clock reaches `startAt` (at most START_AT_MAX_AHEAD_MS ahead; already past: at once; more than
+ * START_AT_MAX_LATE_MS past: refused, a wrong clock or unit). `appliedAtMs` is the wall time the
+ * apply completed, and the lease runs from then. A caller that goes away during the wait (its
+ * connection closed: `signal`) cancels the create: nothing is applied.
+ *
  * Write-ahead (crash safety): before the first tc/ip command of an apply (create, or a reconciler
  * re-apply), the target's journal entry is on disk AND the guard has acknowledged a revert plan that
  * undoes the apply from any point of it (backend.revertPlanAhead). If the guard cannot acknowledge,
@@ -83,6 +90,23 @@ export interface Caller {
 
 export type DeleteReason = 'api' | 'expired' | 'shutdown';
 
+/** How far ahead of the agent's clock a `startAt` may lie (ms). */
+export const START_AT_MAX_AHEAD_MS = 60_000;
+/** How far in the past a `startAt` may lie and still be applied (at once) rather than refused (ms). */
+export const START_AT_MAX_LATE_MS = 60_000;
+
+/** Refuse a `startAt` outside the bounds (ERR_BAD_REQUEST with the problem). Pure. */
+export function checkStartAt(startAtMs: number, nowMs: number): void {
+  const ahead = startAtMs - nowMs;
+  const problem =
+    ahead > START_AT_MAX_AHEAD_MS
+      ? `startAt: at most ${START_AT_MAX_AHEAD_MS} ms ahead of this agent's clock (it is ${Math.round(ahead)} ms ahead)`
+      : -ahead > START_AT_MAX_LATE_MS
+        ? `startAt: ${Math.round(-ahead)} ms in the past on this agent's clock (more than ${START_AT_MAX_LATE_MS} ms: a wrong clock or unit?)`
+        : null;
+  if (problem) throw new BackhaulError('ERR_BAD_REQUEST', problem, { problems: [problem], agentNowMs: nowMs });
+}
+
 export class ImpairmentManager {
   private readonly records = new Map<string, ImpairmentRecord>();
   /** Write-ahead revert plans of applies in progress (id -> plan), included in the guard's plan. */
@@ -111,7 +135,12 @@ export class ImpairmentManager {
     return this.records.get(id);
   }
 
-  async create(input: CreateInput, caller: Caller): Promise<ImpairmentView> {
+  /**
+   * `signal` (the caller's connection): aborted while waiting for `startAt`, nothing is applied
+   * (the target reverted, idempotently; no journal entry) and the create rejects.
+   */
+  async create(input: CreateInput, caller: Caller, signal?: AbortSignal): Promise<ImpairmentView> {
+    if (input.startAtMs != null) checkStartAt(input.startAtMs, this.deps.clock.wallMs());
     const profile = await this.deps.profiles.resolve(input.profile);
     const backend = this.deps.backends.get(input.target.kind);
     if (!backend) {
@@ -133,8 +162,9 @@ export class ImpairmentManager {
       const now = this.deps.clock.wallMs();
       const rec: ImpairmentRecord = {
         id: this.newId(), key, target, backend: backend.kind, profile, direction: input.direction, match: input.match,
-        exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, expiresAtMs: now + ttlMs,
+        exclude, managementExcluded, controller, labels: input.labels, createdAtMs: now, appliedAtMs: now, expiresAtMs: now + ttlMs,
         expiresAtMonoNs: this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n, leaseTtlMs: ttlMs, state: 'applying', inEffect: false,
+        notInEffect: { count: 0, totalMs: 0, lastAtMs: null, sinceMs: null },
         lastCheckedAtMs: null, lastError: null, revertPlan: [], phase: null, phaseSwitches: [], phaseSwitchCount: 0, reapplies: 0,
       };
       await this.deps.journal.put(this.entry(rec));
@@ -151,6 +181,10 @@ export class ImpairmentManager {
       if (existing) this.drop(existing, existing.controller === controller ? 'api' : 'taken-over');
       try {
         await this.testHold();
+        if (input.startAtMs != null) {
+          await this.deps.clock.sleep(Math.max(0, input.startAtMs - this.deps.clock.wallMs()), signal);
+          if (signal?.aborted) throw signal.reason;
+        }
         await backend.apply(target, profile);
         await this.testHold();
       } catch (e) {
@@ -166,7 +200,13 @@ export class ImpairmentManager {
       this.pending.delete(rec.id);
       rec.state = 'active';
       rec.inEffect = true;
-      rec.lastCheckedAtMs = this.deps.clock.wallMs();
+      rec.appliedAtMs = rec.lastCheckedAtMs = this.deps.clock.wallMs();
+      if (input.startAtMs != null) {
+        // The lease runs from the apply (the startAt wait must not eat it).
+        rec.expiresAtMs = rec.appliedAtMs + ttlMs;
+        rec.expiresAtMonoNs = this.deps.clock.monoNs() + BigInt(ttlMs) * 1_000_000n;
+        await this.deps.journal.put(this.entry(rec));
+      }
       this.records.set(rec.id, rec);
       await this.pushGuard();
       this.deps.events.emit({ type: 'impairment.created', id: rec.id, view: toView(rec) });

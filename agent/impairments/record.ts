@@ -20,6 +20,25 @@ export interface ImpairmentRecord extends Omit<ImpairmentView, 'profileName'> {
 
 export const MAX_SWITCH_HISTORY = 50;
 
+/**
+ * Set whether `r` is in effect, keeping its history (`notInEffect`): a change to false opens a
+ * gap (count + 1, lastAtMs = sinceMs = now), a change back to true closes it (totalMs += its
+ * length). No change, no effect (idempotent).
+ */
+export function setInEffect(r: ImpairmentRecord, inEffect: boolean, nowMs: number): void {
+  if (r.inEffect === inEffect) return;
+  r.inEffect = inEffect;
+  const h = r.notInEffect;
+  if (!inEffect) {
+    h.count += 1;
+    h.lastAtMs = nowMs;
+    h.sinceMs = nowMs;
+  } else if (h.sinceMs !== null) {
+    h.totalMs += Math.max(0, nowMs - h.sinceMs);
+    h.sinceMs = null;
+  }
+}
+
 export function toView(r: ImpairmentRecord): ImpairmentView {
   return {
     id: r.id,
@@ -34,9 +53,11 @@ export function toView(r: ImpairmentRecord): ImpairmentView {
     controller: r.controller,
     labels: { ...r.labels },
     createdAtMs: r.createdAtMs,
+    appliedAtMs: r.appliedAtMs,
     expiresAtMs: r.expiresAtMs,
     state: r.state,
     inEffect: r.inEffect,
+    notInEffect: { ...r.notInEffect },
     lastCheckedAtMs: r.lastCheckedAtMs,
     lastError: r.lastError,
     phase: r.phase ? { ...r.phase } : null,

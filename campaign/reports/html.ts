@@ -7,7 +7,10 @@
  *   one timeline for the whole campaign: loss % and p50/p99 per second for every probe, with
  *   steps, profile phases, faults and measured outage windows drawn as bands on the same axis
  * Every plot is registered in `window.__backhaulPlots` ({ id, kind, plot }) so tests and users
- * can read the plotted data back.
+ * can read the plotted data back; the timeline's bands as last drawn (canvas pixels) are in
+ * `window.__backhaulBands` ({ kind, label, x, y, w, h }).
+ * Per step: the impairments, the hooks (exit code, and the test cases of a hook's JUnit file),
+ * the probes with their failover matches.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -93,9 +96,12 @@ const PAGE_SCRIPT = String.raw`
       ser.push({ label: k + ' loss %', stroke: colors[i % colors.length], scale: '%', width: 1.5 });
       d.push(xAxis.map(function (x) { var t = series[k][x]; return t ? t.p50Ms : null; }));
       ser.push({ label: k + ' p50 ms', stroke: colors[i % colors.length], dash: [4, 3], scale: 'ms', width: 1 });
+      d.push(xAxis.map(function (x) { var t = series[k][x]; return t ? t.p99Ms : null; }));
+      ser.push({ label: k + ' p99 ms', stroke: colors[i % colors.length], dash: [1, 3], scale: 'ms', width: 1 });
     });
     var bands = function (u) {
       var ctx = u.ctx;
+      var drawn = [];
       ctx.save();
       data.spans.forEach(function (sp) {
         var a = u.valToPos(sp.startS, 'x', true), b = u.valToPos(sp.endS, 'x', true);
@@ -103,14 +109,16 @@ const PAGE_SCRIPT = String.raw`
         var top = u.bbox.top, h = u.bbox.height;
         if (sp.kind === 'fault' || sp.kind === 'outage') { top = u.bbox.top + (sp.kind === 'fault' ? 0 : h * 0.85); h = h * 0.15; }
         ctx.fillRect(a, top, Math.max(b - a, 1), h);
+        drawn.push({ kind: sp.kind, label: sp.label, x: a, y: top, w: Math.max(b - a, 1), h: h });
       });
       ctx.restore();
+      window.__backhaulBands = drawn;
     };
     add('timeline', 'timeline', {
-      title: 'Timeline: loss and p50 per second; steps (grey), phases (blue), faults (red, top), outages (orange, bottom)',
+      title: 'Timeline: loss, p50 (dashed) and p99 (dotted) per second; steps (grey), phases (blue), faults (red, top), outages (orange, bottom)',
       width: 1100, height: 340,
       scales: { x: { time: false }, '%': { range: [0, 100] }, ms: { distr: 1 } },
-      axes: [{ label: 'seconds since start' }, { scale: '%', label: 'loss %' }, { scale: 'ms', side: 1, label: 'p50 ms', grid: { show: false } }],
+      axes: [{ label: 'seconds since start' }, { scale: '%', label: 'loss %' }, { scale: 'ms', side: 1, label: 'p50 / p99 ms', grid: { show: false } }],
       series: ser,
       hooks: { drawClear: [bands] },
     }, d, document.getElementById('timeline'));
@@ -139,8 +147,20 @@ export function renderHtml(r: CampaignResult): string {
         return `<h3>${esc(p.name)} &rarr; ${esc(p.to)}</h3><p>${stats}</p>${fo ? `<ul>${fo}</ul>` : ''}<div class="plots" id="plots-${si}-${pi}"></div>`;
       })
       .join('\n');
-    const imps = s.impairments.map((i) => `<li>${esc(i.name)} on ${esc(i.agent)}: ${esc(i.profile)}${i.applied ? '' : ' <b>not applied</b>'}${i.inEffect === false ? ' <b>not in effect</b>' : ''}</li>`).join('');
-    return `<section><h2>Step ${esc(s.name)}${s.error ? ` <span class="fail">ERROR: ${esc(s.error)}</span>` : ''}</h2>${imps ? `<ul>${imps}</ul>` : ''}${probes}</section>`;
+    const imps = s.impairments.map((i) => `<li>${esc(i.name)} on ${esc(i.agent)}: ${esc(i.profile)}${i.applied ? '' : ' <b>not applied</b>'}${i.inEffect === false ? ' <b>not in effect</b>' : ''}${i.notInEffect && i.notInEffect.count > 0 ? ` <b>not in effect ${i.notInEffect.count}x (${Math.round(i.notInEffect.totalMs)} ms) during the step</b>` : ''}</li>`).join('');
+    const hooks = s.hooks
+      .map((h) => {
+        const status = h.timedOut ? 'timed out' : h.error ? `error: ${h.error}` : h.exitCode === null ? `killed${h.signal ? ` (${h.signal})` : ''}` : `exit ${h.exitCode}`;
+        const j = h.junit;
+        const cases = j
+          ? `<table class="hook-cases"><thead><tr><th>class</th><th>test case</th><th>verdict</th><th>message</th></tr></thead><tbody>${j.cases
+              .map((c) => `<tr class="${c.failed ? 'fail' : 'pass'}"><td>${esc(c.classname)}</td><td>${esc(c.name)}</td><td>${c.failed ? 'FAIL' : 'PASS'}</td><td>${esc(c.message ?? '')}</td></tr>`)
+              .join('')}</tbody></table>`
+          : '';
+        return `<li class="hook">hook <b>${esc(h.name)}</b>: ${esc(status)}, ${(h.durationMs / 1000).toFixed(1)} s${j ? `; JUnit: ${j.tests} tests, ${j.failures} failures, ${j.errors} errors, ${j.skipped} skipped` : ''}${cases}</li>`;
+      })
+      .join('');
+    return `<section><h2>Step ${esc(s.name)}${s.error ? ` <span class="fail">ERROR: ${esc(s.error)}</span>` : ''}</h2>${imps ? `<ul>${imps}</ul>` : ''}${hooks ? `<ul>${hooks}</ul>` : ''}${probes}</section>`;
   });
   const verdictText = r.verdict === 'passed' ? 'PASSED' : r.verdict === 'failed' ? 'FAILED' : 'COULD NOT RUN';
   return `<!doctype html>

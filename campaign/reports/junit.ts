@@ -1,8 +1,10 @@
 /**
  * JUnit XML: one <testsuite> per step, one <testcase> per assertion (including the automatic
  * in-effect and conformance ones), a <failure> with the measured value when it does not hold, and
- * an <error> on every case of a step that could not run. Built with fast-xml-parser's XMLBuilder
- * (escaping done by the library).
+ * an <error> on every case of a step that could not run. Then, for every hook that handed in a
+ * JUnit file, a <testsuite> of its own (`CAMPAIGN.STEP.hook.HOOK`) with the file's test cases as
+ * the hook reported them (classname and name kept; a failed case gets a <failure> with its
+ * message). Built with fast-xml-parser's XMLBuilder (escaping done by the library).
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import type { CampaignResult } from '../result.js';
@@ -30,6 +32,25 @@ export function renderJunit(r: CampaignResult): string {
       }),
     };
   });
+  for (const s of r.steps) {
+    for (const h of s.hooks) {
+      if (!h.junit || h.junit.cases.length === 0) continue;
+      const cases = h.junit.cases;
+      suites.push({
+        '@_name': `${r.campaign}.${s.name}.hook.${h.name}`,
+        '@_tests': cases.length,
+        '@_failures': cases.filter((c) => c.failed).length,
+        '@_errors': 0,
+        '@_time': (h.durationMs / 1000).toFixed(3),
+        '@_timestamp': new Date(s.startMs).toISOString(),
+        testcase: cases.map((c) => {
+          const tc: Record<string, unknown> = { '@_classname': c.classname || `${r.campaign}.${s.name}.hook.${h.name}`, '@_name': c.name, '@_time': '0' };
+          if (c.failed) tc['failure'] = { '@_message': c.message ?? 'failed', '@_type': 'HookTestFailed', '#text': c.message ?? 'failed' };
+          return tc;
+        }),
+      });
+    }
+  }
   if (r.steps.length === 0 && r.error) {
     // The campaign could not start (pre-flight): one errored case so CI shows why.
     suites.push({
@@ -48,7 +69,7 @@ export function renderJunit(r: CampaignResult): string {
     testsuites: {
       '@_name': r.campaign,
       '@_tests': suites.reduce((n, s) => n + s.testcase.length, 0),
-      '@_failures': r.steps.reduce((n, s) => n + (s.error ? 0 : s.assertions.filter((a) => !a.passed).length), 0),
+      '@_failures': suites.reduce((n, s) => n + s['@_failures'], 0),
       '@_errors': suites.reduce((n, s) => n + s['@_errors'], 0),
       testsuite: suites,
     },

@@ -47,7 +47,7 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
     const skews = Object.entries(s.skewMs).map(([a, v]) => `${a} ${v >= 0 ? '+' : ''}${v.toFixed(1)} ms`);
     out.push(`step ${s.name} (${formatMs(s.endMs - s.startMs)}${skews.length ? `, start skew ${skews.join(', ')}` : ''})${s.error ? c('31', ` ERROR: ${s.error}`) : ''}`);
     for (const i of s.impairments) {
-      out.push(`  impairment ${i.name} on ${i.agent}: ${i.profile}${i.applied ? '' : ' NOT APPLIED'}${i.inEffect === false ? ' NOT IN EFFECT' : ''}${i.error ? ` (${i.error})` : ''}`);
+      out.push(`  impairment ${i.name} on ${i.agent}: ${i.profile}${i.applied ? '' : ' NOT APPLIED'}${i.inEffect === false ? ' NOT IN EFFECT' : ''}${i.notInEffect && i.notInEffect.count > 0 ? ` NOT IN EFFECT ${i.notInEffect.count}x (${Math.round(i.notInEffect.totalMs)} ms) DURING THE STEP` : ''}${i.error ? ` (${i.error})` : ''}`);
     }
     for (const f of s.faults) out.push(`  fault ${f.name} (${f.kind}) on ${f.agent}: ${formatMs(f.endMs - f.startMs)}${f.error ? ` ERROR ${f.error}` : ''}`);
     if (s.probes.length) {
@@ -76,7 +76,11 @@ export function renderSummary(r: CampaignResult, opts: { color?: boolean } = {})
         }
       }
     }
-    for (const h of s.hooks) out.push(`  hook ${h.name}: exit ${h.exitCode ?? h.signal ?? '-'}${h.timedOut ? ' (timed out)' : ''} in ${formatMs(h.durationMs)}${h.junit ? `, junit ${h.junit.tests} tests, ${h.junit.failures} failures` : ''}`);
+    for (const h of s.hooks) {
+      out.push(`  hook ${h.name}: exit ${h.exitCode ?? h.signal ?? '-'}${h.timedOut ? ' (timed out)' : ''} in ${formatMs(h.durationMs)}${h.junit ? `, junit ${h.junit.tests} tests, ${h.junit.failures} failures` : ''}`);
+      // The hook's failed test cases (its JUnit file), by name.
+      for (const c of h.junit?.cases.filter((x) => x.failed) ?? []) out.push(`    ${fail} ${c.classname ? `${c.classname}.` : ''}${c.name}${c.message ? ` -- ${c.message}` : ''}`);
+    }
     for (const a of s.assertions) out.push(`  ${a.passed ? pass : fail} ${a.scope === 'probe' || a.scope === 'hook' ? `${a.target}: ` : ''}${a.text} -- ${a.message}`);
   }
   out.push('');

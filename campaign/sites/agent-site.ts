@@ -2,7 +2,8 @@
  * A site reached through its agent's HTTP API (agent/api/client.ts).
  *
  * - Times: the agent stamps with its own clock; the runner tells us the estimated offset
- *   (agent - controller, from STAMP timestamps) and we convert every time to the controller's.
+ *   (agent - controller, from STAMP timestamps) and we convert every time to the controller's,
+ *   and the agreed start (`startAtMs`) to the agent's (`startAt` in the create request).
  * - Leases: impairments are created with the campaign's TTL and controller name; the agent
  *   reverts them itself when they are not renewed (and its guard when it dies).
  * - Histograms: the agent serves RTT in microseconds; they are rescaled to nanoseconds here so
@@ -19,7 +20,7 @@ import { AgentClient } from '../../agent/api/client.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
 import type { HookResult } from '../result.js';
 import type { AgentHookSpec, AgentSpec, FaultSpec } from '../spec.js';
-import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+import type { ApplyRequest, InEffectReading, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
 
 /** Re-encode a histogram with every value multiplied by `factor` (e.g. us -> ns: 1000). */
 export function rescaleHistogram(encoded: string, factor: number): string {
@@ -48,7 +49,8 @@ export class AgentSite implements SiteDriver {
 
   constructor(agent: AgentSpec, opts: { controller?: string; client?: AgentClient; pollMs?: number } = {}) {
     this.name = agent.name;
-    this.makeClient = (timeoutMs) => new AgentClient(agent.url, { ...(agent.token ? { token: agent.token } : {}), timeoutMs });
+    // An injected client (tests) serves every call, the long ones included.
+    this.makeClient = opts.client ? () => opts.client as AgentClient : (timeoutMs) => new AgentClient(agent.url, { ...(agent.token ? { token: agent.token } : {}), timeoutMs });
     this.client = opts.client ?? this.makeClient(10_000);
     this.pollMs = opts.pollMs ?? 100;
     this.controller = opts.controller ?? 'backhaul-campaign';
@@ -100,7 +102,12 @@ export class AgentSite implements SiteDriver {
   async apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }> {
     const t = req.impairment.target;
     const ref = req.impairment.profile;
-    const view = await this.client.createImpairment(
+    // The agreed start in the agent's clock (agent = controller + offset); the agent waits for it,
+    // so the request needs a timeout beyond the wait.
+    const startAt = req.startAtMs === undefined ? undefined : Math.round(req.startAtMs + this.offsetMs);
+    const waitMs = req.startAtMs === undefined ? 0 : Math.max(0, req.startAtMs - Date.now());
+    const client = waitMs > 0 ? this.makeClient(waitMs + 10_000) : this.client;
+    const view = await client.createImpairment(
       {
         target: t.kind === 'relay' ? { kind: 'relay', proto: t.proto, listen: t.listen, upstream: t.upstream } : { kind: 'netem', dev: t.dev, ...(t.netns ? { netns: t.netns } : {}) },
         profile: 'name' in ref ? ref.name : ref.inline,
@@ -110,19 +117,24 @@ export class AgentSite implements SiteDriver {
         ttl: req.ttlMs,
         controller: this.controller,
         labels: { campaign: req.campaign, step: req.step },
+        ...(startAt !== undefined ? { startAt } : {}),
       },
       signal,
     );
     this.profiles.set(view.id, req.profile);
-    return { id: view.id, appliedAtMs: this.local(view.createdAtMs) };
+    return { id: view.id, appliedAtMs: this.local(view.appliedAtMs ?? view.createdAtMs) };
   }
 
   async renew(id: string, ttlMs: number): Promise<void> {
     await this.client.renewImpairment(id, { ttl: ttlMs, controller: this.controller });
   }
 
-  async inEffect(id: string): Promise<boolean | null> {
-    return (await this.client.getImpairment(id)).inEffect;
+  async inEffect(id: string): Promise<InEffectReading> {
+    const v = await this.client.getImpairment(id);
+    const h = v.notInEffect; // absent on agents before the history
+    if (!h) return { now: v.inEffect };
+    const open = h.sinceMs !== null ? Math.max(0, Date.now() + this.offsetMs - h.sinceMs) : 0;
+    return { now: v.inEffect, gaps: { count: h.count, totalMs: h.totalMs + open, lastAtMs: h.lastAtMs === null ? null : this.local(h.lastAtMs) } };
   }
 
   async phases(id: string): Promise<PhaseRecord[]> {

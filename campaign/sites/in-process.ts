@@ -25,7 +25,7 @@ import { startProbeSession, type ProbeSession } from '../../probe/session.js';
 import { createWaiter, DEFAULT_TIMER_MODE, type TimerMode } from '../../probe/timer.js';
 import type { ImpairmentBackend, NetemTarget } from '../../agent/backend.js';
 import type { FaultSpec } from '../spec.js';
-import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+import { waitUntil, type ApplyRequest, type InEffectReading, type PhaseRecord, type SiteDriver, type SitePreflight, type SiteProbeRun } from './site.js';
 
 interface HeldNetem {
   id: string;
@@ -121,7 +121,8 @@ export class InProcessSite implements SiteDriver {
     return { reachable: true, authorised: true, version: 'in-process', backends: this.opts.netem ? ['relay', 'netem'] : ['relay'], faults: ['blackhole'], reflector, problems: [] };
   }
 
-  async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
+  async apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }> {
+    await waitUntil(this.clock, req.startAtMs, signal);
     const t = req.impairment.target;
     if (t.kind === 'netem' && this.opts.netem) return this.applyNetem(req, t);
     if (t.kind !== 'relay' || t.proto !== 'udp') {
@@ -225,7 +226,11 @@ export class InProcessSite implements SiteDriver {
     h.leaseTimer = setTimeout(() => void this.revert(id), ttlMs);
   }
 
-  async inEffect(id: string): Promise<boolean | null> {
+  async inEffect(id: string): Promise<InEffectReading> {
+    return { now: await this.inEffectNow(id) };
+  }
+
+  private async inEffectNow(id: string): Promise<boolean> {
     const n = this.heldNetem.get(id);
     if (n) return (await (this.opts.netem as ImpairmentBackend).status(n.target)) !== null;
     const h = this.held.get(id);

@@ -17,7 +17,7 @@ import type { Random } from '../../core/random.js';
 import { effectiveImpairment } from '../../core/schedule.js';
 import type { ImpairmentBackend, NetemTarget } from '../../agent/backend.js';
 import { followSchedule, type PhaseSwitcher } from '../../agent/netem/follow.js';
-import type { ApplyRequest, PhaseRecord } from './site.js';
+import { waitUntil, type ApplyRequest, type PhaseRecord } from './site.js';
 
 interface Held {
   target: NetemTarget;
@@ -56,6 +56,7 @@ export class NetemHolder {
     if (schedule && typeof this.backend.applyPhase !== 'function') {
       throw new BackhaulError('ERR_UNSUPPORTED', `site ${this.prefix}: this backend cannot switch the phases of scheduled profile ${req.profile.name}`);
     }
+    await waitUntil(this.clock, req.startAtMs, signal);
     await this.backend.apply(target, req.profile, signal);
     const id = `${this.prefix}-${++this.counter}`;
     const appliedAtMs = this.clock.wallMs();

@@ -15,7 +15,7 @@ import { randomSeed, seededRandom } from '../../core/random.js';
 import type { ImpairmentBackend } from '../../agent/backend.js';
 import type { FaultSpec } from '../spec.js';
 import { NetemHolder } from './netem-holder.js';
-import type { ApplyRequest, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
+import type { ApplyRequest, InEffectReading, PhaseRecord, SiteDriver, SitePreflight, SiteProbeRun } from './site.js';
 
 export interface NetnsSiteOptions {
   /** The tc/netem backend: apply profiles to `dev` targets in this namespace (default netns). */
@@ -62,8 +62,8 @@ export class NetnsSite implements SiteDriver {
   async renew(id: string, ttlMs: number): Promise<void> {
     this.netem?.renew(id, ttlMs);
   }
-  async inEffect(id: string): Promise<boolean | null> {
-    return this.netem ? this.netem.inEffect(id) : null;
+  async inEffect(id: string): Promise<InEffectReading> {
+    return { now: this.netem ? await this.netem.inEffect(id) : null };
   }
   async phases(id: string): Promise<PhaseRecord[]> {
     return this.netem?.phases(id) ?? [];

@@ -10,6 +10,7 @@
  * - `revert` and `clearAll` are idempotent; `revert` of an unknown id resolves.
  * - `apply` gives the impairment a lease of `ttlMs`: without `renew` the site reverts it by itself.
  */
+import type { Clock } from '../../core/clock.js';
 import type { Profile } from '../../core/profile.js';
 import type { ProbeSummary } from '../../probe/stats/summary.js';
 import type { HookResult } from '../result.js';
@@ -39,6 +40,18 @@ export interface PhaseRecord {
   outage: boolean;
 }
 
+/** What a site reads back about one impairment (`SiteDriver.inEffect`). */
+export interface InEffectReading {
+  /** In effect now (read back from the system); null if the site cannot tell. */
+  now: boolean | null;
+  /**
+   * The times since its apply the site found it missing (an agent's reconciler, which re-applies:
+   * `now` can be true again): how often, for how long in all (ms, an open gap counted up to the
+   * read), and when the last one was detected (controller clock). Absent: the site keeps no history.
+   */
+  gaps?: { count: number; totalMs: number; lastAtMs: number | null };
+}
+
 export interface SiteProbeRun {
   /** Cumulative statistics so far, and the RTT histogram (HdrHistogram compressed base64, ns). */
   snapshot(): Promise<{ summary: ProbeSummary; histogramNs: string | null }>;
@@ -52,6 +65,19 @@ export interface ApplyRequest {
   ttlMs: number;
   campaign: string;
   step: string;
+  /**
+   * The agreed start (controller wall ms): the site applies at this instant, not on receipt, and
+   * `apply` resolves once applied (a remote site converts it to its own clock with the measured
+   * offset). Already past: at once. Absent: at once.
+   */
+  startAtMs?: number;
+}
+
+/** Sleep until `clock` reads `atMs` (at once when absent or past). Rejects when `signal` aborts. */
+export async function waitUntil(clock: Clock, atMs: number | undefined, signal?: AbortSignal): Promise<void> {
+  if (atMs === undefined) return;
+  const ms = atMs - clock.wallMs();
+  if (ms > 0) await clock.sleep(ms, signal);
 }
 
 export interface SiteDriver {
@@ -59,8 +85,8 @@ export interface SiteDriver {
   preflight(signal?: AbortSignal): Promise<SitePreflight>;
   apply(req: ApplyRequest, signal?: AbortSignal): Promise<{ id: string; appliedAtMs: number }>;
   renew(id: string, ttlMs: number): Promise<void>;
-  /** Whether the impairment is in effect now (read back from the system); null if unknown. */
-  inEffect(id: string): Promise<boolean | null>;
+  /** Whether the impairment is in effect now (read back from the system), and any gaps since its apply. */
+  inEffect(id: string): Promise<InEffectReading>;
   /** The phases switched so far for this impairment (scheduled profiles), controller clock. */
   phases(id: string): Promise<PhaseRecord[]>;
   revert(id: string): Promise<void>;

@@ -137,6 +137,35 @@ describe('reconciler', () => {
     expect(off?.reason).toMatch(/missing ingress qdisc on eth0/);
   });
 
+  it('keeps a history of the gaps: a vanish that a re-apply closed is still seen afterwards', async () => {
+    const { clock, backend, manager, events } = setup(PLAIN);
+    const rc = new Reconciler({ manager, events, clock, watchLinks: false });
+    const v = await manager.create(validateCreate({ target: { dev: 'eth0' }, profile: 'plain' }), { token: 't', peer: null });
+    expect(manager.get(v.id).notInEffect).toEqual({ count: 0, totalMs: 0, lastAtMs: null, sinceMs: null });
+    const target = { kind: 'netem' as const, dev: 'eth0', direction: 'both' as const };
+    // Gone, and the interface too: detected at t1, re-applied 3 s later at the next pass.
+    backend.lose(target);
+    backend.missingDevs.add('eth0');
+    await clock.advance(1000);
+    const t1 = clock.wallMs();
+    await rc.checkAll();
+    expect(manager.get(v.id).notInEffect).toEqual({ count: 1, totalMs: 0, lastAtMs: t1, sinceMs: t1 });
+    backend.missingDevs.delete('eth0');
+    await clock.advance(3000);
+    await rc.checkAll();
+    // Back in effect now, yet the history shows the gap.
+    expect(manager.get(v.id)).toMatchObject({ inEffect: true, reapplies: 1, notInEffect: { count: 1, totalMs: 3000, lastAtMs: t1, sinceMs: null } });
+    // A second vanish, re-applied at once (same pass): counted, with no time between detection and re-apply.
+    backend.lose(target);
+    await clock.advance(500);
+    const t2 = clock.wallMs();
+    await rc.checkAll();
+    expect(manager.get(v.id)).toMatchObject({ inEffect: true, reapplies: 2, notInEffect: { count: 2, totalMs: 3000, lastAtMs: t2, sinceMs: null } });
+    // Checks that find it in place change nothing.
+    await rc.checkAll();
+    expect(manager.get(v.id).notInEffect.count).toBe(2);
+  });
+
   it('with reapply off, only reports', async () => {
     const { clock, backend, manager, events } = setup(PLAIN);
     const rc = new Reconciler({ manager, events, clock, watchLinks: false, reapply: false });

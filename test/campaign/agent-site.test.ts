@@ -50,6 +50,48 @@ describe('AgentSite', () => {
     });
   });
 
+  it('apply sends the agreed start in the agent clock (offset added); appliedAtMs comes back on the controller clock', async () => {
+    let sent: any;
+    const s = site((m, p, b) => {
+      if (m === 'POST' && p === '/v1/impairments') {
+        sent = b;
+        return [201, { id: 'imp-2', createdAtMs: 9_000, appliedAtMs: 20_053, phaseSwitches: [] }];
+      }
+      return [404, { code: 'ERR_NOT_FOUND', message: 'x', details: {} }];
+    });
+    s.setClockOffset(50); // the agent's clock is 50 ms ahead
+    const r = await s.apply({
+      impairment: { name: 'wan', agent: 'store', target: { kind: 'netem', dev: 'eth1' }, profile: { name: 'lte-cell-edge' }, direction: 'both' },
+      profile: { name: 'lte-cell-edge', description: '', egress: {} },
+      ttlMs: 30_000,
+      campaign: 'gate',
+      step: 'lte',
+      startAtMs: 20_000,
+    });
+    expect(sent.startAt).toBe(20_050);
+    expect(r).toEqual({ id: 'imp-2', appliedAtMs: 20_003 });
+  });
+
+  it('inEffect reads the gap history back: an open gap counted up to now, times on the controller clock', async () => {
+    const now = Date.now();
+    const s = site((m, p) =>
+      m === 'GET' && p === '/v1/impairments/imp-3'
+        ? [200, { id: 'imp-3', inEffect: false, notInEffect: { count: 2, totalMs: 700, lastAtMs: now + 50 - 2_000, sinceMs: now + 50 - 2_000 } }]
+        : [404, { code: 'ERR_NOT_FOUND', message: 'x', details: {} }],
+    );
+    s.setClockOffset(50);
+    const r = await s.inEffect('imp-3');
+    expect(r.now).toBe(false);
+    expect(r.gaps!.count).toBe(2);
+    expect(r.gaps!.lastAtMs).toBe(now - 2_000);
+    // 700 closed + the open one (2 s so far, read a moment later)
+    expect(r.gaps!.totalMs).toBeGreaterThanOrEqual(2_700 - 1);
+    expect(r.gaps!.totalMs).toBeLessThan(2_700 + 5_000);
+    // An agent without the history: just the reading.
+    const old = site(() => [200, { id: 'imp-4', inEffect: true }]);
+    expect(await old.inEffect('imp-4')).toEqual({ now: true });
+  });
+
   it('revert of an impairment the agent no longer has resolves; other errors propagate', async () => {
     const s = site((m) => (m === 'DELETE' ? [404, { code: 'ERR_NOT_FOUND', message: 'gone', details: {} }] : [500, {}]));
     await expect(s.revert('imp-9')).resolves.toBeUndefined();

@@ -74,6 +74,128 @@ describe('evaluateStep', () => {
   });
 });
 
+describe('evaluateStep: every hook is checked for its exit code', () => {
+  const hookStep = parseCampaign(
+    {
+      name: 'h',
+      agents: [{ name: 'a', url: 'in-process' }],
+      steps: [
+        {
+          name: 's',
+          duration: '10s',
+          hooks: [
+            { name: 'plain', run: 'false' },
+            { name: 'any', run: 'exit 3', expectExit: 'any' },
+            { name: 'two', run: 'exit 2', expectExit: 2 },
+            { name: 'explicit', run: 'exit 5' },
+            { name: 'junit-only', run: 'false', junit: 'x.xml' },
+            { name: 'never', run: 'true' },
+          ],
+          assertions: [{ hook: 'explicit', assert: 'exit == 5' }, { hook: 'junit-only', assert: 'junit.failures == 0' }],
+        },
+      ],
+    },
+    'h.yaml',
+    { env: {} },
+  ).steps[0]!;
+  const ran = (name: string, exitCode: number) => ({ step: 's', name, exitCode, timedOut: false, durationMs: 5, outputTail: 'boom\n' });
+
+  it('a failing hook fails its step without an assertion; expectExit and explicit exit assertions replace the automatic one', () => {
+    const r = evaluateStep({
+      step: hookStep,
+      startMs: 0,
+      endMs: 10_000,
+      profiles: new Map(),
+      impairments: [],
+      faults: [],
+      probes: [],
+      hooks: [ran('plain', 1), ran('any', 3), ran('two', 2), ran('explicit', 5), { ...ran('junit-only', 1), junit: { tests: 2, failures: 0, errors: 0, skipped: 0, cases: [] } }],
+      promql: [],
+    });
+    expect(r.assertions.map((a) => [a.scope, a.target, a.text, a.passed])).toEqual([
+      ['hook', 'explicit', 'exit == 5', true],
+      ['hook', 'junit-only', 'junit.failures == 0', true],
+      ['hook', 'plain', 'exit == 0', false],
+      ['hook', 'two', 'exit == 2', true],
+      ['hook', 'junit-only', 'exit == 0', false],
+      ['hook', 'never', 'exit == 0', false],
+    ]);
+    expect(r.assertions[2]!.message).toMatch(/exit = 1.*-- output: boom$/);
+    expect(r.assertions[5]!.message).toMatch(/\(the hook did not run\)$/);
+  });
+
+  it('expectExit must be an exit code or any', () => {
+    expect(() =>
+      parseCampaign({ name: 'h', agents: [{ name: 'a', url: 'in-process' }], steps: [{ name: 's', duration: '1s', hooks: [{ name: 'x', run: 'true', expectExit: 'sometimes' }] }] }, 'h.yaml', { env: {} }),
+    ).toThrow(expect.objectContaining({ details: expect.objectContaining({ problems: [expect.stringMatching(/^h\.yaml: steps\[0\]\.hooks\[0\]\.expectExit: /)] }) }));
+  });
+});
+
+describe('evaluateStep: a flap is one event per down period', () => {
+  const flapStep = parseCampaign(
+    {
+      name: 'f',
+      agents: [{ name: 'a', url: 'http://127.0.0.1:1' }],
+      steps: [
+        {
+          name: 's',
+          duration: '10s',
+          faults: [{ kind: 'flap', agent: 'a', dev: 'eth0', at: '1s', downFor: '1s', upFor: '2s', count: 3 }],
+          probes: [{ name: 'p', from: 'a', to: '10.0.0.1:862', interval: '20ms' }],
+          assertions: [{ probe: 'p', assert: 'failover.unmatched == 0' }],
+        },
+      ],
+    },
+    'f.yaml',
+    { env: {} },
+  ).steps[0]!;
+  const outage = (startMs: number, endMs: number) => ({ startMs, endMs, durationMs: endMs - startMs, lost: Math.round((endMs - startMs) / 20), boundMs: 20 }) as never;
+  const run = (outages: never[], fault = { name: 'flap-0', kind: 'flap', agent: 'a', startMs: 1000, endMs: 10_000 }) =>
+    evaluateStep({
+      step: flapStep,
+      startMs: 0,
+      endMs: 10_000,
+      profiles: new Map(),
+      impairments: [],
+      faults: [fault],
+      probes: [{ spec: flapStep.probes[0]!, target: '10.0.0.1:862', summary: summaryOf({ sent: 500, received: 400, lost: 100, outages }), histogramNs: null, ticks: [], clockUncertaintyMs: 0 }],
+      hooks: [],
+      promql: [],
+    });
+
+  it('each down period is matched to its own outage, with its own timings', () => {
+    // Periods (from the actual start 1000): 1000-2000, 4000-5000, 7000-8000.
+    const r = run([outage(1030, 1990), outage(4050, 4980), outage(7010, 7700)]);
+    const f = r.probes[0]!.failover!;
+    expect(f.matches.map((x) => [x.event.name, x.event.startMs, x.event.endMs, x.matched, x.onsetMs, x.outageMs])).toEqual([
+      ['flap-0#1', 1000, 2000, true, 30, 960],
+      ['flap-0#2', 4000, 5000, true, 50, 930],
+      ['flap-0#3', 7000, 8000, true, 10, 690],
+    ]);
+    expect(f.values['failover.unmatched']).toBe(0);
+    expect(f.values['failover.outage']).toBe(960);
+    expect(r.assertions[0]!.passed).toBe(true);
+    expect(r.spans.filter((s) => s.kind === 'fault').map((s) => [s.label, s.startMs, s.endMs])).toEqual([
+      ['flap-0#1', 1000, 2000], ['flap-0#2', 4000, 5000], ['flap-0#3', 7000, 8000],
+    ]);
+  });
+
+  it('a down period without an outage is unmatched (failover.unmatched fails)', () => {
+    const r = run([outage(1030, 1990), outage(4050, 4980)]);
+    const f = r.probes[0]!.failover!;
+    expect(f.matches.map((x) => x.matched)).toEqual([true, true, false]);
+    expect(f.values['failover.unmatched']).toBe(1);
+    expect(r.assertions[0]).toMatchObject({ passed: false, actual: 1 });
+  });
+
+  it('a flap stopped early: the periods it never began are not expected', () => {
+    const r = run([outage(1030, 1990), outage(4050, 4980)], { name: 'flap-0', kind: 'flap', agent: 'a', startMs: 1000, endMs: 4600 });
+    const f = r.probes[0]!.failover!;
+    expect(f.matches.map((x) => [x.event.name, x.event.endMs])).toEqual([['flap-0#1', 2000], ['flap-0#2', 4600]]);
+    expect(f.values['failover.unmatched']).toBe(0);
+  });
+});
+
 describe('queryPrometheus', () => {
   const reply = (status: number, body: unknown): typeof fetch => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
   it('vector and scalar results; the query and time are sent', async () => {

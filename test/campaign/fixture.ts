@@ -47,7 +47,8 @@ function probe(step: string, name: string, baseUs: number, spreadUs: number, n: 
   };
 }
 
-export function fixtureResult(opts: { failing?: boolean; stepError?: string } = {}): CampaignResult {
+/** `hookJunit`: the first step has a hook whose JUnit file had two cases, one failed (with markup). */
+export function fixtureResult(opts: { failing?: boolean; stepError?: string; hookJunit?: boolean } = {}): CampaignResult {
   const t0 = 1_700_000_000_000;
   const steps: StepResult[] = ['fibre', 'lte <&> "edge"'].map((name, i) => {
     const start = t0 + i * 5000;
@@ -61,7 +62,13 @@ export function fixtureResult(opts: { failing?: boolean; stepError?: string } = 
       impairments: [{ name: 'uplink', agent: 'site', profile: name === 'fibre' ? 'fibre-business' : 'lte-cell-edge', applied: true, inEffect: true }],
       faults: [],
       probes: [p],
-      hooks: [],
+      hooks:
+        opts.hookJunit && i === 0
+          ? [{ step: name, name: 'pos-smoke', exitCode: 1, timedOut: false, durationMs: 1500, outputTail: '', junit: { tests: 2, failures: 1, errors: 0, skipped: 0, cases: [
+              { name: 'sale completes', classname: 'pos.Checkout', failed: false },
+              { name: 'refund <over> limit', classname: 'pos.Refund', failed: true, message: 'expected 402 & got 200' },
+            ] } }]
+          : [],
       assertions: [
         { step: name, scope: 'probe', target: 'to-dc', text: 'rtt.p99 < 250ms', passed: !(opts.failing && i === 1), actual: p.summary!.rttMs.p99!, message: `rtt.p99 = ${p.summary!.rttMs.p99} ms` },
         { step: name, scope: 'probe', target: 'to-dc', text: 'loss < 5%', passed: true, actual: 0.04, message: 'loss = 4%' },
@@ -71,6 +78,7 @@ export function fixtureResult(opts: { failing?: boolean; stepError?: string } = 
         { kind: 'step', label: name, startMs: start, endMs: start + 5000 },
         { kind: 'outage', label: 'outage', startMs: start + 3000, endMs: start + 3200, owner: 'to-dc' },
         { kind: 'fault', label: 'link-down-0', startMs: start + 2990, endMs: start + 3100 },
+        { kind: 'phase', label: 'uplink: congested', startMs: start + 1000, endMs: start + 2000, owner: 'uplink' },
       ],
       ...(opts.stepError && i === 1 ? { error: opts.stepError } : {}),
     };

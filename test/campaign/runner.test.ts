@@ -9,7 +9,7 @@ import { BackhaulError } from '../../core/errors.js';
 import type { Profile } from '../../core/profile.js';
 import { runCampaign } from '../../campaign/runner.js';
 import { HOOK_SUBJECTS, parseAssertion } from '../../campaign/assertions.js';
-import type { ApplyRequest, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
+import type { ApplyRequest, InEffectReading, SiteDriver, SitePreflight, SiteProbeRun } from '../../campaign/sites/site.js';
 import { parseCampaign, type AgentSpec } from '../../campaign/spec.js';
 import { summaryOf } from './fixture.js';
 
@@ -23,8 +23,13 @@ class FakeSite implements SiteDriver {
   applied = new Set<string>();
   lostAfterMs: number | null = null;
   inEffectValue: boolean | null = true;
+  gaps: InEffectReading['gaps'] | undefined;
   rttMs = 100.5;
   applyDelayMs = 0;
+  /** One-way delay of the path to the site (the request, then the reply). */
+  pathDelayMs = 0;
+  requests: ApplyRequest[] = [];
+  appliedAtMs: number[] = [];
   probeDurationsMs: number[] = [];
   private n = 0;
   private started = Date.now();
@@ -38,18 +43,26 @@ class FakeSite implements SiteDriver {
   }
   async apply(req: ApplyRequest): Promise<{ id: string; appliedAtMs: number }> {
     this.check();
-    if (this.applyDelayMs) await new Promise((r) => setTimeout(r, this.applyDelayMs));
+    this.requests.push(req);
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    if (this.pathDelayMs) await sleep(this.pathDelayMs);
+    // Like an agent: wait for the agreed start, then apply.
+    if (req.startAtMs !== undefined && req.startAtMs > Date.now()) await sleep(req.startAtMs - Date.now());
+    if (this.applyDelayMs) await sleep(this.applyDelayMs);
     const id = `${this.name}-${++this.n}`;
     this.applied.add(id);
     this.log.push(`apply ${req.step} ${req.profile.name}`);
-    return { id, appliedAtMs: Date.now() };
+    const appliedAtMs = Date.now();
+    this.appliedAtMs.push(appliedAtMs);
+    if (this.pathDelayMs) await sleep(this.pathDelayMs);
+    return { id, appliedAtMs };
   }
   async renew(): Promise<void> {
     this.check();
   }
-  async inEffect(): Promise<boolean | null> {
+  async inEffect(): Promise<InEffectReading> {
     this.check();
-    return this.inEffectValue;
+    return { now: this.inEffectValue, ...(this.gaps ? { gaps: this.gaps } : {}) };
   }
   async phases() {
     return [];
@@ -150,6 +163,27 @@ describe('runCampaign with fake sites', () => {
     expect(events).toEqual(['s0']);
   });
 
+  it('sites apply at the agreed start: the request carries it, a slow path does not delay the switch', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.pathDelayMs = 1000; // sent at the agreed start, the apply would land 1000 ms after it
+    const c = campaign(1);
+    c.startDelayMs = 2000;
+    const r = await runCampaign(c, deps(sites));
+    expect(r.exitCode).toBe(0);
+    const s0 = r.steps[0]!;
+    expect(sites.a.requests[0]!.startAtMs).toBe(s0.plannedStartMs);
+    expect(sites.b.requests[0]!.startAtMs).toBe(s0.plannedStartMs);
+    // Each site switched at the agreed instant: late only by its own timer (bounded here by half the
+    // path delay, which is what the skew would be without an agreed start: 1000 ms on b).
+    for (const [n, site] of Object.entries(sites)) {
+      expect(site.appliedAtMs[0]! - s0.plannedStartMs, n).toBeGreaterThanOrEqual(-1);
+      expect(s0.skewMs[n]!, n).toBeLessThan(500);
+      expect(s0.skewMs[n]!, n).toBeGreaterThanOrEqual(-1);
+    }
+    // The window opens once the replies are in (b's reply takes its path delay).
+    expect(s0.startMs - s0.plannedStartMs).toBeGreaterThanOrEqual(990);
+  });
+
   it('an impairment not in effect (and a path without its delay) fails: exit 1', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     sites.a.inEffectValue = false;
@@ -159,6 +193,19 @@ describe('runCampaign with fake sites', () => {
     const failed = r.steps[0]!.assertions.filter((a) => !a.passed).map((a) => a.scope);
     expect(failed).toEqual(['in-effect', 'conformance']);
     expect(r.steps[0]!.probes[0]!.conformance[0]!.result.checks.find((c) => c.quantity === 'delay')!.status).toBe('not-in-effect');
+  });
+
+  it('an impairment that vanished mid-step and was re-applied (in effect at the end) fails its step, with how long', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.b.gaps = { count: 2, totalMs: 1234, lastAtMs: Date.now() + 500 };
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(1);
+    const a = r.steps[0]!.assertions.find((x) => x.scope === 'in-effect' && x.target === 'wan-b')!;
+    expect(a.passed).toBe(false);
+    expect(a.message).toMatch(/^not in effect 2 times during the step, 1234 ms from detection to re-apply in all, the last detected -?\d+\.\d s into the window \(in effect again at the end\)$/);
+    expect(r.steps[0]!.impairments.find((i) => i.name === 'wan-b')).toMatchObject({ inEffect: true, notInEffect: { count: 2, totalMs: 1234 } });
+    // A site with an empty history passes.
+    expect(r.steps[0]!.assertions.find((x) => x.scope === 'in-effect' && x.target === 'wan-a')!.passed).toBe(true);
   });
 
   it('a site lost mid-campaign: reported, the other site reverted, exit 2', async () => {

@@ -73,8 +73,8 @@ describe('parseCampaign', () => {
     step['faults'] = [{ kind: 'blackhole', agent: 'store17', agentNetns: 'pos', peer: '10.9.0.0/24', duration: '3s' }];
     const s = parse(raw).steps[0]!;
     expect(s.hooks).toEqual([
-      { name: 'till', on: 'agent', agent: 'store17', hook: 'pos-smoke', atMs: 0, timeoutMs: 120_000 },
-      { name: 'pos-smoke', on: 'agent', agent: 'dc', hook: 'pos-smoke', atMs: 0, timeoutMs: 60_000 },
+      { name: 'till', on: 'agent', agent: 'store17', hook: 'pos-smoke', atMs: 0, timeoutMs: 120_000, expectExit: 0 },
+      { name: 'pos-smoke', on: 'agent', agent: 'dc', hook: 'pos-smoke', atMs: 0, timeoutMs: 60_000, expectExit: 0 },
     ]);
     expect(s.faults[0]).toMatchObject({ kind: 'blackhole', agentNetns: 'pos', peer: '10.9.0.0/24' });
   });
@@ -194,5 +194,29 @@ describe('parseCampaign', () => {
   it('refuses a document that is not a mapping', () => {
     expect(problems('just text')[0]).toMatch(/^gate\.yaml: \(top level\): /);
     expect(problems(null)[0]).toMatch(/^gate\.yaml: \(top level\): /);
+  });
+  it('refuses a probe kind that does not match the scheme of to (it would run as the other kind)', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['probes'] = [
+      { name: 'web', from: 'store17', to: '127.0.0.1:1', kind: 'http' },
+      { name: 'svc', from: 'store17', to: 'http://10.0.0.1/', kind: 'tcp' },
+      { name: 'refl', from: 'store17', to: 'agent:dc', kind: 'tcp' },
+    ];
+    const ps = problems(raw);
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[0\]\.kind: 'http' does not match to '127\.0\.0\.1:1', which is a stamp target \(http needs http\(s\):\/\/URL\)/));
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[1\]\.kind: 'tcp' does not match .* which is a http target/));
+    expect(ps).toContainEqual(expect.stringMatching(/steps\[0\]\.probes\[2\]\.kind: 'tcp' does not match to 'agent:dc'/));
+  });
+
+  it('accepts a probe kind that agrees with to', () => {
+    const raw = base();
+    const step = (raw['steps'] as Record<string, unknown>[])[0]!;
+    step['probes'] = [
+      { name: 'web', from: 'store17', to: 'https://10.0.0.1/health', kind: 'http' },
+      { name: 'svc', from: 'store17', to: 'tcp://10.0.0.1:443', kind: 'tcp' },
+      { name: 'to-dc', from: 'store17', to: 'agent:dc', kind: 'stamp' },
+    ];
+    expect(parse(raw).steps[0]!.probes.map((x) => x.kind)).toEqual(['http', 'tcp', 'stamp']);
   });
 });

@@ -25,7 +25,7 @@ describe('HTML report in headless Chromium', () => {
   });
 
   it('renders every plot with its data, no console errors, no requests', async () => {
-    const r = fixtureResult({ failing: true });
+    const r = fixtureResult({ failing: true, hookJunit: true });
     const file = join(dir, 'report.html');
     await writeFile(file, renderHtml(r));
     const page = await browser.newPage();
@@ -64,10 +64,42 @@ describe('HTML report in headless Chromium', () => {
     const hist = plots.filter((p: any) => p.kind === 'histogram');
     for (const p of hist) expect(p.points[0]).toBe(40);
     const timeline = plots.find((p: any) => p.kind === 'timeline');
-    // loss and p50 series for each of the 2 probes, 5 ticks each on a shared axis of 10 points.
-    expect(timeline.series).toBe(1 + 2 * 2);
+    // loss, p50 and p99 series for each of the 2 probes, 5 ticks each on a shared axis of 10 points.
+    expect(timeline.series).toBe(1 + 3 * 2);
     expect(timeline.xs).toBe(10);
-    expect(timeline.points).toEqual([5, 5, 5, 5]);
+    expect(timeline.points).toEqual([5, 5, 5, 5, 5, 5]);
+    const tl = await page.evaluate(() => {
+      const p = (globalThis as any).__backhaulPlots.find((x: any) => x.kind === 'timeline').plot;
+      return { labels: p.series.map((s: any) => s.label), p99: p.data[3].filter((v: number | null) => v !== null) };
+    });
+    expect(tl.labels.slice(1, 4)).toEqual(['fibre/to-dc loss %', 'fibre/to-dc p50 ms', 'fibre/to-dc p99 ms']);
+    expect(tl.p99).toEqual(r.steps[0]!.probes[0]!.ticks.map((t) => t.p99Ms));
+    // The bands are drawn: one per span, where the spans are, and the canvas shows their colours
+    // (sampled down a column through each; the series lines are thin, so most samples hit the band).
+    const bands = await page.evaluate(() => {
+      const p = (globalThis as any).__backhaulPlots.find((x: any) => x.kind === 'timeline').plot;
+      const ctx = p.ctx as { getImageData(x: number, y: number, w: number, h: number): { data: Iterable<number> } };
+      return ((globalThis as any).__backhaulBands as { kind: string; label: string; x: number; y: number; w: number; h: number }[]).map((b) => {
+        const samples: number[][] = [];
+        for (let i = 0; i < 20; i++) samples.push([...ctx.getImageData(Math.round(b.x + b.w / 2), Math.round(b.y + ((i + 0.5) * b.h) / 20), 1, 1).data]);
+        return { ...b, left: p.bbox.left, right: p.bbox.left + p.bbox.width, samples };
+      });
+    });
+    expect(bands.map((b: any) => b.kind).sort()).toEqual(['fault', 'fault', 'outage', 'outage', 'phase', 'phase', 'step', 'step']);
+    for (const b of bands) {
+      expect(b.w, b.label).toBeGreaterThan(0);
+      // Inside the plot area (a step may begin before the first tick, left of the axis).
+      expect(b.x, b.label).toBeLessThan(b.right);
+      expect(b.x + b.w, b.label).toBeGreaterThan(b.left);
+      if (b.kind !== 'step') expect(b.x, b.label).toBeGreaterThanOrEqual(b.left - 1);
+    }
+    const tinted = (b: any, test: (px: number[]) => boolean): number => b.samples.filter(test).length;
+    for (const b of bands.filter((x: any) => x.kind === 'phase')) expect(tinted(b, ([r, , bl]) => bl! > r! + 10), b.label).toBeGreaterThanOrEqual(12);
+    for (const b of bands.filter((x: any) => x.kind === 'fault' || x.kind === 'outage')) expect(tinted(b, ([r, , bl]) => r! > bl! + 20), b.label).toBeGreaterThanOrEqual(12);
+    // The hook and the test cases of its JUnit file are listed.
+    expect(await page.locator('li.hook', { hasText: 'pos-smoke' }).count()).toBe(1);
+    const cases = await page.locator('table.hook-cases tbody tr').allTextContents();
+    expect(cases).toEqual(['pos.Checkoutsale completesPASS', 'pos.Refundrefund <over> limitFAILexpected 402 & got 200']);
     // The histogram counts plotted equal the samples recorded.
     const sum = await page.evaluate(() => (globalThis as any).__backhaulPlots.find((p: any) => p.kind === 'histogram').plot.data[1].reduce((a: number, b: number) => a + b, 0));
     expect(sum).toBe(240);

@@ -22,6 +22,22 @@ describe('renderJunit', () => {
     expect(doc.testsuites['@_failures']).toBe('1');
   });
 
+  it("a hook's JUnit test cases are in the file: a testsuite per hook, failures kept, totals include them", () => {
+    const r = fixtureResult({ hookJunit: true });
+    const doc = parse(renderJunit(r));
+    const suites = doc.testsuites.testsuite;
+    expect(suites.map((s: any) => s['@_name'])).toEqual(['fixture.fibre', 'fixture.lte <&> "edge"', 'fixture.fibre.hook.pos-smoke']);
+    const hook = suites[2];
+    expect([hook['@_tests'], hook['@_failures'], hook['@_errors']]).toEqual(['2', '1', '0']);
+    expect(hook.testcase.map((c: any) => [c['@_classname'], c['@_name'], Boolean(c.failure)])).toEqual([
+      ['pos.Checkout', 'sale completes', false],
+      ['pos.Refund', 'refund <over> limit', true],
+    ]);
+    expect(hook.testcase[1].failure['@_message']).toBe('expected 402 & got 200');
+    expect(doc.testsuites['@_tests']).toBe('8');
+    expect(doc.testsuites['@_failures']).toBe('1');
+  });
+
   it('a step that could not run reports errors on its cases', () => {
     const doc = parse(renderJunit(fixtureResult({ stepError: 'agent site lost' })));
     const lte = doc.testsuites.testsuite[1];

@@ -11,6 +11,11 @@ describe('terminal summary and JSON', () => {
     expect(text).toMatch(/FAILED: 1 of 6 assertions do not hold \(exit 1\)/);
     expect(text).toMatch(/clock offset 0\.1 ms/);
   });
+  it("lists a hook's failed JUnit test cases under it", () => {
+    const text = renderSummary(fixtureResult({ hookJunit: true }));
+    expect(text).toMatch(/hook pos-smoke: exit 1 in .*, junit 2 tests, 1 failures\n\s+\S*FAIL\S* pos\.Refund\.refund <over> limit -- expected 402 & got 200/);
+    expect(text).not.toMatch(/sale completes/);
+  });
   it('an unknown clock offset says how to enable the agent\'s reflector (or why it is unknown)', () => {
     const r = fixtureResult();
     r.agents[0] = { ...r.agents[0]!, clockOffsetMs: null, clockUncertaintyMs: null };
