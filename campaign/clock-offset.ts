@@ -4,7 +4,7 @@
  *   controller T1 --------> agent T2 (receive)
  *   controller T4 <-------- agent T3 (send)
  *   offset = ((T2 - T1) + (T3 - T4)) / 2      (agent clock minus controller clock)
- *   delay  = (T4 - T1) - (T3 - T2)            uncertainty = delay / 2
+ *   delay  = (T4 - T1) - (T3 - T2)            uncertainty = delay / 2 + our anchor's uncertainty
  *
  * Several exchanges; the one with the smallest delay wins (least queueing, tightest bound).
  * `offsetFromSamples` is pure; `estimateClockOffset` sends the probes (UDP socket injected or
@@ -86,5 +86,7 @@ export async function estimateClockOffset(
   } finally {
     sock.close();
   }
-  return offsetFromSamples(samples);
+  const est = offsetFromSamples(samples);
+  // Our own timestamps are only as good as their wall-clock anchor: add its uncertainty.
+  return est && { ...est, uncertaintyMs: est.uncertaintyMs + ts.anchorUncertaintyNs / 1e6 };
 }

@@ -92,9 +92,20 @@ export function wallMsToNs(ms: number): bigint {
 export function anchor(clock: Clock): Anchor {
   const w0 = clock.wallMs();
   if (!Number.isInteger(w0)) {
-    // A clock with sub-ms wall time (fake clocks, tests): take it as is.
-    const mono = clock.monoNs();
-    return { anchorUnixNs: wallMsToNs(w0), anchorMonoNs: mono, uncertaintyNs: 0 };
+    // A clock with sub-ms wall time (fake clocks, clocks derived from the monotonic one): take its
+    // reading as is, bracketed by two monotonic reads so that a preemption between the wall and
+    // the monotonic read shows up as uncertainty instead of a silent offset; the tightest of a
+    // few brackets wins (a stall widens one of them, rarely all).
+    let best: Anchor | null = null;
+    for (let i = 0; i < 5 && best?.uncertaintyNs !== 0; i++) {
+      const before = clock.monoNs();
+      const w = clock.wallMs();
+      const after = clock.monoNs();
+      if (Number.isInteger(w)) continue;
+      const a = { anchorUnixNs: wallMsToNs(w), anchorMonoNs: (before + after) / 2n, uncertaintyNs: Number(after - before) / 2 };
+      if (!best || a.uncertaintyNs < best.uncertaintyNs) best = a;
+    }
+    return best ?? { anchorUnixNs: wallMsToNs(w0), anchorMonoNs: clock.monoNs(), uncertaintyNs: 0 };
   }
   const limitNs = clock.monoNs() + 3_000_000n;
   let before = clock.monoNs();
