@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../core/random.js';
-import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, jitterShapeCut, lostSeqs, medianBand, normalCdf, parsePing, quantile, reordered, rtts, within } from './measure.js';
+import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, parsePing, quantile, reordered, rtts, within } from './measure.js';
 
 // Captured from iputils ping in the kernel-tier guest (netem delay 20ms loss 10%), trimmed.
 const PING = `PING 10.77.0.2 (10.77.0.2) 56(84) bytes of data.
@@ -143,5 +143,19 @@ describe('jitterShapeCut', () => {
   });
   it('says when n is too small to tell them apart', () => {
     expect(jitterShapeCut(guestLike(500, 13), { jitterMs: 10, slackMs: 4, lateMs: 4, n: 30 }).powerOk).toBe(false);
+  });
+});
+
+describe('isSubsequence', () => {
+  const log = ['base', 'p1', 'p2', 'p3', 'base'];
+  it.each([
+    [['p1', 'p2', 'p3', 'base'], true],
+    [['base', 'p2', 'base'], true],
+    [['base'], true],
+    [['p2', 'p1'], false],
+    [['p1', 'p3', 'p2'], false],
+    [['base', 'p1', 'p2', 'p3', 'base', 'p1'], false],
+  ])('%j in base, p1, p2, p3, base: %s', (xs, ok) => {
+    expect(isSubsequence(xs, log)).toBe(ok);
   });
 });

@@ -232,3 +232,14 @@ export function jitterShapeCut(baseline: readonly number[], o: { jitterMs: numbe
   const powerOk = p1 - z * Math.sqrt((p1 * (1 - p1)) / o.n) > cut;
   return { p0, p1, cut, powerOk };
 }
+
+/** Whether `xs` appears in `ys` in order (gaps allowed). */
+export function isSubsequence(xs: readonly string[], ys: readonly string[]): boolean {
+  let j = 0;
+  for (const x of xs) {
+    while (j < ys.length && ys[j] !== x) j++;
+    if (j === ys.length) return false;
+    j++;
+  }
+  return true;
+}
