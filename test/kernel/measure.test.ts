@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../core/random.js';
-import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, parsePing, quantile, reordered, rtts, within } from './measure.js';
+import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, pingResolutionMs, parsePing, quantile, reordered, rtts, within } from './measure.js';
 
 // Captured from iputils ping in the kernel-tier guest (netem delay 20ms loss 10%), trimmed.
 const PING = `PING 10.77.0.2 (10.77.0.2) 56(84) bytes of data.
@@ -113,6 +113,11 @@ describe('medianBand', () => {
     // 10% off a 1000 ms delay (a unit slip, a wrong rounding) is far outside.
     const tenth = guestLike(150, 6).map((x) => x + 1100);
     expect(within(quantile(tenth, 0.5), medianBand(base, tenth, { addedMs: 1000, netemStages: 2, lateMs: 4 }))).toBe(false);
+  });
+  it('allows for ping printing RTTs of 100 ms and more in whole ms (1000.4 ms reads 1000)', () => {
+    expect([pingResolutionMs(1000.4), pingResolutionMs(40.25), pingResolutionMs(2), pingResolutionMs(0.25)]).toEqual([1, 0.1, 0.01, 0.001]);
+    const printed = guestLike(500, 8).map((x) => Math.round(x + 1000.15)); // true RTTs 1000.35..1000.45 -> "1000"
+    expect(within(quantile(printed, 0.5), medianBand(base, printed, { addedMs: 1000, netemStages: 2, lateMs: 4 }))).toBe(true);
   });
   it('widens with smaller samples (k = z / (2 sqrt(n)) in quantile units)', () => {
     const wide = medianBand(base, guestLike(20, 7), { addedMs: 0, netemStages: 0, lateMs: 4 });

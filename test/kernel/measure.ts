@@ -187,6 +187,7 @@ export interface DelayModel {
  *   lo = Qb(0.5 - d_b) + added                                     - (Qs(0.5) - Qs(0.5 - d_s))
  *   hi = Qb(0.5 + d_b) + added + serialization + stages * lateMs   + (Qs(0.5 + d_s) - Qs(0.5))
  *
+ * each widened by half of ping's printing step (pingResolutionMs: 0.5 ms at 100 ms and above);
  * i.e. the sample's median is in [lo, hi] iff the two confidence intervals, shifted by what the
  * mechanism may add, overlap. The widths are each sample's own spread around its median scaled
  * by the sample size (k = z / (2 sqrt(n)) in quantile units); the only constants are the mechanism's.
@@ -198,7 +199,20 @@ export function medianBand(baseline: readonly number[], sample: readonly number[
   const sMed = quantile(sample, 0.5);
   const lo = quantile(baseline, 0.5 - db) + m.addedMs - (sMed - quantile(sample, 0.5 - ds));
   const hi = quantile(baseline, 0.5 + db) + m.addedMs + (m.serializationMs ?? 0) + m.netemStages * m.lateMs + (quantile(sample, 0.5 + ds) - sMed);
-  return { lo, hi };
+  // ping rounds what it prints (pingResolutionMs): the sample's quantiles are off by up to half a step.
+  const half = Math.max(pingResolutionMs(lo), pingResolutionMs(hi)) / 2;
+  return { lo: lo - half, hi: hi + half };
+}
+
+/**
+ * The step iputils ping prints an RTT of `rttMs` with (ping_common.c): rounded to 1 ms from
+ * 100 ms, 0.1 ms from 10 ms, 0.01 ms from 1 ms, else 0.001 ms. A 1000.4 ms RTT reads "1000".
+ */
+export function pingResolutionMs(rttMs: number): number {
+  if (rttMs >= 99.95) return 1;
+  if (rttMs >= 9.995) return 0.1;
+  if (rttMs >= 1) return 0.01;
+  return 0.001;
 }
 
 /**
