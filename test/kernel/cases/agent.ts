@@ -168,6 +168,14 @@ export const agentCases: KernelCase[] = [
       const agent = await startAgent(t, ['--listen', `${h.aIp}:${port}`, '--state-dir', '/tmp/bh-kernel-agent'], h.a);
       // Host b has a second address: the controller talks from .2, "other traffic" comes from .3.
       await h.b.exec(['ip', 'addr', 'add', '10.77.0.3/24', 'dev', h.bIf]);
+      // Known gap (reported, docs/kernel.md): the exemptions are u32 `protocol ip/ipv6` filters, so
+      // ARP from the agent's host falls into the cut: a peer without a neighbour entry gets no
+      // SYN-ACK during a cut (measured: the renew from .3 timed out while its u32 rule matched), and
+      // an entry that expires during a cut cannot be re-probed. Permanent entries for .2 and .3 take
+      // ARP out of this case, so what it tests is the u32 exemptions themselves.
+      const bMac = (JSON.parse((await h.b.exec(['ip', '-j', 'link', 'show', 'dev', h.bIf])).stdout) as { address: string }[])[0]?.address;
+      if (!bMac) throw new Error(`no MAC address for ${h.bIf}`);
+      for (const ip of [h.bIp, '10.77.0.3']) await h.a.exec(['ip', 'neigh', 'replace', ip, 'lladdr', bMac, 'dev', h.aIf, 'nud', 'permanent']);
       /** One API call from host b (from .2 unless `from`); `maxS`: curl's whole-operation limit. */
       const curl = async (method: string, path: string, body?: unknown, o: { from?: string; maxS?: number } = {}) => {
         const r = await run(h.b.argv(['curl', '-sS', '-m', (o.maxS ?? 60).toFixed(1), '-X', method, '-H', `authorization: Bearer ${TOKEN}`,
@@ -188,12 +196,6 @@ export const agentCases: KernelCase[] = [
       const created = await curl('POST', '/v1/impairments', { target: { dev: h.aIf }, ttl: '5m', profile: cutProfile('k-cut', CALM_MS, CUT_MS) });
       t.check(created.ok, `create: ${created.body} ${created.err}`);
       const id = (JSON.parse(created.body) as { id: string }).id;
-      // Known gap (reported): the exemptions are u32 `protocol ip/ipv6` filters, so ARP/ND from
-      // the agent's host falls into the cut. A peer the agent has no neighbour entry for cannot get
-      // a SYN-ACK back during a cut (measured: the renew from .3 timed out while its u32 filter
-      // matched). So .3 talks to the agent once in the calm phase first; the renew below then tests
-      // the API-port rule itself.
-      await run(h.b.argv(['ping', '-n', '-c', '2', '-i', '0.2', '-W', '1', '-I', '10.77.0.3', h.aIp]), { allowFail: true, timeoutMs: 30_000 });
       // The controller (.2) pings throughout (10 s: at least 7 s of cut phases).
       const pingFrom = Date.now();
       const pinging = ping(h.b, h.aIp, { count: 100, intervalS: 0.1 }).then((s) => ({ s, endMs: Date.now() }), () => null);
