@@ -10,18 +10,8 @@
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
+import { guestBudgetMs, tierLimitS } from './tier-limit.js';
 import { defaultCacheDir, exitCodeOf, runInVm, VmPrereqError } from './vm.js';
-
-/** The tier's budget (issue 3: "the tier takes at most 5 minutes"), bundling and boot included. */
-const TIER_LIMIT_S = 300;
-
-/** KERNEL_TIMEOUT_S as a positive number of seconds, else the default; throws on junk. */
-function tierLimitS(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return TIER_LIMIT_S;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new VmPrereqError(`KERNEL_TIMEOUT_S must be a positive number of seconds (got ${JSON.stringify(raw)})`);
-  return n;
-}
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -52,8 +42,7 @@ async function main(): Promise<number> {
     });
   }
   // The guest gets what is left of the tier's budget after bundling.
-  const guestMs = limitS * 1000 - (Date.now() - t0);
-  if (guestMs <= 0) throw new Error(`bundling alone took ${((Date.now() - t0) / 1000).toFixed(1)} s of the ${limitS} s limit (KERNEL_TIMEOUT_S)`);
+  const guestMs = guestBudgetMs(limitS, Date.now() - t0);
   const env: Record<string, string> = { BH_KERNEL_CLI: cli };
   if (process.env['KERNEL_CASES']) env['KERNEL_CASES'] = process.env['KERNEL_CASES'];
   let out = '';
