@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, lostSeqs, parsePing, quantile, reordered, rtts, within } from './measure.js';
+import { seededRandom } from '../../core/random.js';
+import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, pingResolutionMs, parsePing, quantile, reordered, rtts, within } from './measure.js';
 
 // Captured from iputils ping in the kernel-tier guest (netem delay 20ms loss 10%), trimmed.
 const PING = `PING 10.77.0.2 (10.77.0.2) 56(84) bytes of data.
@@ -81,5 +82,85 @@ describe('bounds', () => {
     const inverted = gilbertBounds(2000, 0.25, 0.02);
     expect(within(right.expectedLoss, inverted.loss)).toBe(false);
     expect(within(right.expectedBurst, inverted.meanBurst)).toBe(false);
+  });
+});
+
+// A baseline like the guest's: 500 RTTs around 0.26 ms, spread ~0.1 ms, with a few stalls.
+function guestLike(n: number, seed: number): number[] {
+  const r = seededRandom(seed);
+  return Array.from({ length: n }, (_, i) => 0.2 + 0.1 * r.next() + (i % 100 === 0 ? 3 : 0));
+}
+/** Box-Muller from the seeded generator. */
+function normal(r: ReturnType<typeof seededRandom>): number {
+  return Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next());
+}
+
+describe('medianBand', () => {
+  const base = guestLike(500, 1);
+  const model = { addedMs: 40, netemStages: 1, lateMs: 4 };
+  it('accepts the baseline shifted by the delay, and by the delay plus lateness up to one tick per stage', () => {
+    const b = medianBand(base, guestLike(150, 2).map((x) => x + 40), model);
+    expect(within(quantile(guestLike(150, 2), 0.5) + 40, b)).toBe(true);
+    expect(within(quantile(guestLike(150, 3), 0.5) + 43.5, medianBand(base, guestLike(150, 3).map((x) => x + 43.5), model))).toBe(true);
+  });
+  it('rejects a delay that is short (netem is never early) or longer than delay + one tick + serialization', () => {
+    const short = guestLike(150, 4).map((x) => x + 39.8);
+    expect(within(quantile(short, 0.5), medianBand(base, short, model))).toBe(false);
+    const long = guestLike(150, 5).map((x) => x + 44.6);
+    expect(within(quantile(long, 0.5), medianBand(base, long, model))).toBe(false);
+    // ... unless the frame's serialization at a slow rate accounts for it.
+    expect(within(quantile(long, 0.5), medianBand(base, long, { ...model, serializationMs: 0.784 }))).toBe(true);
+    // 10% off a 1000 ms delay (a unit slip, a wrong rounding) is far outside.
+    const tenth = guestLike(150, 6).map((x) => x + 1100);
+    expect(within(quantile(tenth, 0.5), medianBand(base, tenth, { addedMs: 1000, netemStages: 2, lateMs: 4 }))).toBe(false);
+  });
+  it('allows for ping printing RTTs of 100 ms and more in whole ms (1000.4 ms reads 1000)', () => {
+    expect([pingResolutionMs(1000.4), pingResolutionMs(40.25), pingResolutionMs(2), pingResolutionMs(0.25)]).toEqual([1, 0.1, 0.01, 0.001]);
+    const printed = guestLike(500, 8).map((x) => Math.round(x + 1000.15)); // true RTTs 1000.35..1000.45 -> "1000"
+    expect(within(quantile(printed, 0.5), medianBand(base, printed, { addedMs: 1000, netemStages: 2, lateMs: 4 }))).toBe(true);
+  });
+  it('widens with smaller samples (k = z / (2 sqrt(n)) in quantile units)', () => {
+    const wide = medianBand(base, guestLike(20, 7), { addedMs: 0, netemStages: 0, lateMs: 4 });
+    const narrow = medianBand(base, guestLike(2000, 7), { addedMs: 0, netemStages: 0, lateMs: 4 });
+    expect(wide.hi - wide.lo).toBeGreaterThan(narrow.hi - narrow.lo);
+  });
+});
+
+describe('jitterShapeCut', () => {
+  it('normalCdf matches tabulated values', () => {
+    expect(normalCdf(0)).toBeCloseTo(0.5, 6);
+    expect(normalCdf(1)).toBeCloseTo(0.841345, 5);
+    expect(normalCdf(-1.4)).toBeCloseTo(0.080757, 5);
+  });
+  it('puts the cut between a fresh uniform table and a stale normal one, and separates simulated samples', () => {
+    const base = guestLike(500, 11);
+    const c = jitterShapeCut(base, { jitterMs: 10, slackMs: 4, lateMs: 4, n: 400 });
+    expect(c.p1).toBeCloseTo(2 * (1 - normalCdf(1.4)), 6);
+    expect(c.powerOk).toBe(true);
+    const r = seededRandom(12);
+    const p50 = quantile(base, 0.5);
+    const draw = (shape: () => number): number => {
+      const xs = Array.from({ length: 400 }, (_, i) => (base[i] as number) + 30 + shape() + 4 * r.next());
+      return xs.filter((x) => x < p50 + 30 - 14 || x > p50 + 30 + 14).length / xs.length;
+    };
+    expect(draw(() => (2 * r.next() - 1) * 10)).toBeLessThanOrEqual(c.cut);
+    expect(draw(() => 10 * normal(r))).toBeGreaterThan(c.cut);
+  });
+  it('says when n is too small to tell them apart', () => {
+    expect(jitterShapeCut(guestLike(500, 13), { jitterMs: 10, slackMs: 4, lateMs: 4, n: 30 }).powerOk).toBe(false);
+  });
+});
+
+describe('isSubsequence', () => {
+  const log = ['base', 'p1', 'p2', 'p3', 'base'];
+  it.each([
+    [['p1', 'p2', 'p3', 'base'], true],
+    [['base', 'p2', 'base'], true],
+    [['base'], true],
+    [['p2', 'p1'], false],
+    [['p1', 'p3', 'p2'], false],
+    [['base', 'p1', 'p2', 'p3', 'base', 'p1'], false],
+  ])('%j in base, p1, p2, p3, base: %s', (xs, ok) => {
+    expect(isSubsequence(xs, log)).toBe(ok);
   });
 });

@@ -145,3 +145,115 @@ export function within(x: number, i: Interval): boolean {
 export function fmtInterval(i: Interval, digits = 3): string {
   return `[${i.lo.toFixed(digits)}, ${i.hi.toFixed(digits)}]`;
 }
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf; absolute error < 1.5e-7). */
+export function normalCdf(x: number): number {
+  const t = 1 / (1 + (0.3275911 * Math.abs(x)) / Math.SQRT2);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-(x * x) / 2);
+  return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+/** Upper tail probability of the standard normal at z (4.5 -> 3.4e-6). */
+export function normalTail(z: number): number {
+  return 1 - normalCdf(z);
+}
+
+/**
+ * What a netem stage adds to an echo's RTT beyond its configured delay, by mechanism:
+ *   - never less: netem's watchdog (an hrtimer) does not fire before a packet's time_to_send;
+ *   - at most `lateMs` per stage later (the timer's wake-up under emulation: see traffic.ts);
+ *   - at most `serializationMs` more where a rate-limited class is crossed (htb sends at once
+ *     while it has tokens; an empty bucket holds the frame for its own transmission time).
+ */
+export interface DelayModel {
+  /** netem delay summed over the directions the echo crosses (ms). */
+  addedMs: number;
+  /** netem qdiscs that hold the echo (one per delayed direction). */
+  netemStages: number;
+  /** Allowed lateness of one netem stage's timer (ms). */
+  lateMs: number;
+  /** Frame transmission time at the profile's rate, summed over the rate-limited directions crossed (ms). */
+  serializationMs?: number;
+}
+
+/**
+ * Where the median RTT of `sample` must lie when the path adds `m` to the unimpaired path whose
+ * RTTs are `baseline` (pure). Distribution-free (RTTs under emulation are skewed, sometimes
+ * bimodal): the true median of n RTTs lies between the sample quantiles 0.5 -/+ z/(2 sqrt(n))
+ * (the binomial(n, 1/2) count below it, normal approximation), and the same for the baseline. So
+ * with d_x = z / (2 sqrt(n_x)):
+ *
+ *   lo = Qb(0.5 - d_b) + added                                     - (Qs(0.5) - Qs(0.5 - d_s))
+ *   hi = Qb(0.5 + d_b) + added + serialization + stages * lateMs   + (Qs(0.5 + d_s) - Qs(0.5))
+ *
+ * each widened by half of ping's printing step (pingResolutionMs: 0.5 ms at 100 ms and above);
+ * i.e. the sample's median is in [lo, hi] iff the two confidence intervals, shifted by what the
+ * mechanism may add, overlap. The widths are each sample's own spread around its median scaled
+ * by the sample size (k = z / (2 sqrt(n)) in quantile units); the only constants are the mechanism's.
+ */
+export function medianBand(baseline: readonly number[], sample: readonly number[], m: DelayModel, z = 4.5): Interval {
+  if (baseline.length === 0 || sample.length === 0) throw new Error('medianBand needs two non-empty samples');
+  const db = Math.min(0.5, z / (2 * Math.sqrt(baseline.length)));
+  const ds = Math.min(0.5, z / (2 * Math.sqrt(sample.length)));
+  const sMed = quantile(sample, 0.5);
+  const lo = quantile(baseline, 0.5 - db) + m.addedMs - (sMed - quantile(sample, 0.5 - ds));
+  const hi = quantile(baseline, 0.5 + db) + m.addedMs + (m.serializationMs ?? 0) + m.netemStages * m.lateMs + (quantile(sample, 0.5 + ds) - sMed);
+  // ping rounds what it prints (pingResolutionMs): the sample's quantiles are off by up to half a step.
+  const half = Math.max(pingResolutionMs(lo), pingResolutionMs(hi)) / 2;
+  return { lo: lo - half, hi: hi + half };
+}
+
+/**
+ * The step iputils ping prints an RTT of `rttMs` with (ping_common.c): rounded to 1 ms from
+ * 100 ms, 0.1 ms from 10 ms, 0.01 ms from 1 ms, else 0.001 ms. A 1000.4 ms RTT reads "1000".
+ */
+export function pingResolutionMs(rttMs: number): number {
+  if (rttMs >= 99.95) return 1;
+  if (rttMs >= 9.995) return 0.1;
+  if (rttMs >= 1) return 0.01;
+  return 0.001;
+}
+
+/**
+ * The cut for "is the jitter uniform or still the old normal table?" (pure). RTTs of one netem
+ * stage with delay D and jitter J, measured against the unimpaired RTT x (baseline median p50):
+ * RTT - p50 - D = U + e + L, with e = x - p50 the path's own noise and L in [0, lateMs] the timer's
+ * lateness. Count the fraction of RTTs outside p50 + D +/- (J + slackMs).
+ *
+ *   H0, a fresh uniform table (U uniform on [-J, J]): for each baseline RTT x, the chance to land
+ *      outside is min(1, max(0, e + lateMs - slack) / 2J) above plus min(1, max(0, -e - slack) / 2J)
+ *      below; p0 = their mean over the baseline, plus ln(1/alpha) / n_b for stalls the baseline's
+ *      n_b echoes did not show (zero-event bound at alpha = normalTail(z)).
+ *   H1, the stale normal table (U normal with sigma = J, noise only widening it):
+ *      p1 >= 2 (1 - Phi((J + slack) / J)).
+ *
+ * cut = p0 + z sqrt(p0 (1 - p0) / n): H0 exceeds it with probability ~alpha. `powerOk`: H1's
+ * lower bound p1 - z sqrt(p1 (1 - p1) / n) lies above the cut (the check can tell them apart).
+ */
+export function jitterShapeCut(baseline: readonly number[], o: { jitterMs: number; slackMs: number; lateMs: number; n: number }, z = 4.5): { p0: number; p1: number; cut: number; powerOk: boolean } {
+  if (baseline.length === 0 || o.n <= 0 || o.jitterMs <= 0) throw new Error('jitterShapeCut needs a baseline, n > 0 and a jitter');
+  const p50 = quantile(baseline, 0.5);
+  const w = 2 * o.jitterMs;
+  let sum = 0;
+  for (const x of baseline) {
+    const e = x - p50;
+    sum += Math.min(1, Math.max(0, e + o.lateMs - o.slackMs) / w) + Math.min(1, Math.max(0, -e - o.slackMs) / w);
+  }
+  const p0 = Math.min(1, sum / baseline.length + Math.log(1 / normalTail(z)) / baseline.length);
+  const p1 = 2 * (1 - normalCdf((o.jitterMs + o.slackMs) / o.jitterMs));
+  const cut = p0 + z * Math.sqrt((p0 * (1 - p0)) / o.n);
+  const powerOk = p1 - z * Math.sqrt((p1 * (1 - p1)) / o.n) > cut;
+  return { p0, p1, cut, powerOk };
+}
+
+/** Whether `xs` appears in `ys` in order (gaps allowed). */
+export function isSubsequence(xs: readonly string[], ys: readonly string[]): boolean {
+  let j = 0;
+  for (const x of xs) {
+    while (j < ys.length && ys[j] !== x) j++;
+    if (j === ys.length) return false;
+    j++;
+  }
+  return true;
+}

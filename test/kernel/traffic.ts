@@ -2,11 +2,15 @@
  * Traffic in the guest: ping between two namespaces with per-sequence replies (measure.ts does the
  * arithmetic), and the unimpaired baseline measured once per boot on the shared topology.
  *
- * Delay bands come from the baseline's spread, never from fixed milliseconds: under emulation the
- * scheduler adds noise that a fixed band would either hide or trip over.
+ * Delay bands come from the baseline's spread and the sample sizes (measure.ts medianBand), plus
+ * only what the mechanism adds (a netem timer's lateness, serialization at the profile's rate),
+ * never from fixed milliseconds: under emulation the scheduler adds noise that a fixed band would
+ * either hide or trip over.
  */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import type { CaseContext } from './harness.js';
-import { mean, parsePing, quantile, rtts, type Interval, type PingSample } from './measure.js';
+import { mean, medianBand, parsePing, quantile, rtts, type Interval, type PingSample } from './measure.js';
 import type { Netns } from '../support/netns.js';
 import { assertPristine, sharedTopology } from './topology.js';
 
@@ -47,12 +51,14 @@ export interface Baseline {
   p90: number;
   mean: number;
   n: number;
+  /** Every RTT (ms), ascending: the bands use the sample itself, not only its quantiles. */
+  sorted: number[];
 }
 
 /** Summarise a sample's RTTs. Throws when nothing was answered. */
 export function summarise(s: PingSample): Baseline {
   const xs = rtts(s);
-  return { p10: quantile(xs, 0.1), p50: quantile(xs, 0.5), p90: quantile(xs, 0.9), mean: mean(xs), n: xs.length };
+  return { p10: quantile(xs, 0.1), p50: quantile(xs, 0.5), p90: quantile(xs, 0.9), mean: mean(xs), n: xs.length, sorted: [...xs].sort((a, b) => a - b) };
 }
 
 const BASELINE_KEY = 'baseline:two-hosts';
@@ -75,14 +81,60 @@ export async function baseline(t: CaseContext): Promise<Baseline> {
   return b;
 }
 
+/** Bytes on the wire of an IPv4 echo with `payloadBytes` of ping data: + ICMP 8 + IPv4 20 + Ethernet 14. */
+export function echoFrameBytes(payloadBytes = 56): number {
+  return payloadBytes + 8 + 20 + 14;
+}
+
+/** Transmission time (ms) of `bytes` at `rateKbit`: bytes * 8 / rate. */
+export function serializationMs(bytes: number, rateKbit: number): number {
+  return (bytes * 8) / rateKbit;
+}
+
+let tickMs: number | undefined;
+
 /**
- * Where the median RTT must land when `addedMs` of netem delay (sum over the directions the echo
- * crosses) is configured with symmetric jitter: baseline median + added, widened by four times the
- * baseline's p10..p90 spread plus 1 ms (netem's hrtimer slack and scheduling under emulation both
- * show up in that spread) and by 10% of the added delay for the timer's granularity at low HZ.
+ * The guest kernel's jiffy in ms (1000 / CONFIG_HZ: 4 ms for Debian's HZ=250), read from the
+ * guest kernel's config in the cache (its folder is `bh.kroot` on the guest's command line).
+ *
+ * Why it bounds a netem stage's lateness: netem releases a delayed packet from its watchdog, a
+ * soft hrtimer. The guest runs high-resolution timers (resolution 1 ns, hrtimer_interrupt), so the
+ * timer is not rounded to ticks; what makes it late is waking an idle vCPU under emulation (a
+ * QEMU host timer, then the softirq) or the softirq being deferred to ksoftirqd, which the
+ * baseline's echoes (no timer on their path) never see. We allow one tick per stage for that;
+ * measured here: ~0.25-0.4 ms per stage at load 4-8.
  */
-export function delayBand(b: Baseline, addedMs: number): Interval {
-  const spread = Math.max(b.p90 - b.p10, 0.05);
-  const slack = 4 * spread + 1 + 0.1 * addedMs;
-  return { lo: b.p50 + addedMs - slack, hi: b.p50 + addedMs + slack };
+export function guestTickMs(): number {
+  if (tickMs !== undefined) return tickMs;
+  const cmdline = readFileSync('/proc/cmdline', 'utf8');
+  const kroot = /(?:^|\s)bh\.kroot=(\S+)/.exec(cmdline)?.[1];
+  if (!kroot) throw new Error(`no bh.kroot= on the kernel command line (not in the kernel-tier guest?): ${cmdline.trim()}`);
+  const config = `${kroot}/boot/config-${release()}`;
+  const hz = Number(/^CONFIG_HZ=(\d+)$/m.exec(readFileSync(config, 'utf8'))?.[1]);
+  if (!Number.isInteger(hz) || hz <= 0) throw new Error(`no CONFIG_HZ in ${config}`);
+  tickMs = 1000 / hz;
+  return tickMs;
+}
+
+export interface DelayExpectation {
+  /** Configured netem delay summed over the directions the echo crosses (ms); no jitter. */
+  addedMs: number;
+  /** netem qdiscs that hold the echo (one per delayed direction crossed). */
+  netemStages: number;
+  /** The profile's rate in each rate-limited direction the echo crosses (kbit/s). */
+  ratesKbit?: readonly number[];
+  /** ping payload bytes (default 56). */
+  payloadBytes?: number;
+}
+
+/**
+ * Where the median of `sample` (RTTs, ms) must land for a path that adds `e` to the baseline:
+ * expected = baseline median + configured delay (+ at most the frame's serialization at each
+ * rate crossed), band from both samples' spread and sizes plus one guest tick of timer lateness
+ * per netem stage (measure.ts medianBand; guestTickMs).
+ */
+export function delayBand(b: Baseline, sample: readonly number[], e: DelayExpectation): Interval {
+  const frame = echoFrameBytes(e.payloadBytes);
+  const ser = (e.ratesKbit ?? []).reduce((sum, r) => sum + serializationMs(frame, r), 0);
+  return medianBand(b.sorted, sample, { addedMs: e.addedMs, netemStages: e.netemStages, lateMs: guestTickMs(), serializationMs: ser });
 }

@@ -2,8 +2,9 @@
  * Bundled profiles through our netem backend on a real sch_netem: apply; `status` reads back the
  * same impairment field by field; the netem qdiscs tc shows carry the profile's values (checked
  * with this tier's own unit conversions); revert restores `tc -j` qdisc/class/filter output and
- * the namespace's links byte-identically (IFB gone). Under a foreign tbf root, see
- * foreignRootAfterRevert. The round trips share one topology: each checks it leaves it as found.
+ * the namespace's links byte-identically (IFB gone). Under a foreign tbf root the same, plus the
+ * tbf's raw dump and invisible default child (foreignSnapshot). The round trips share one
+ * topology: each checks it leaves it as found.
  */
 import type { NetemTarget } from '../../../agent/backend.js';
 import type { Direction, Profile } from '../../../core/profile.js';
@@ -12,7 +13,7 @@ import { loadProfile } from '../../../agent/profile-library.js';
 import type { CaseContext, KernelCase } from '../harness.js';
 import type { Netns } from '../../support/netns.js';
 import { diffImpairment, rawNetemDiff } from '../expect-impairment.js';
-import { diffLines, snapshot, type TcQdisc } from '../tc-state.js';
+import { diffLines, snapshot } from '../tc-state.js';
 import { ping } from '../traffic.js';
 import { sharedTopology } from '../topology.js';
 import { expectedReadBack, sharedBackend, UNREADABLE } from '../netem-adapter.js';
@@ -39,26 +40,26 @@ export interface RoundTrip {
   profile: string | (() => Promise<Profile>);
   target?: Partial<Pick<NetemTarget, 'direction' | 'match' | 'exclude'>>;
   /**
-   * A foreign root installed first (and removed after the case): revert must leave that root
-   * byte-identical and traffic flowing (instead of the whole `tc -j` output: see foreignRootAfterRevert).
+   * A foreign root installed first (and removed after the case): revert must restore the whole
+   * state byte-identically, the tbf's raw dump and invisible child included (foreignSnapshot),
+   * status must promise that, and traffic must flow.
    */
   foreignRoot?: string[];
   why: string;
 }
 
 /**
- * After revert under a foreign tbf: tbf's entry byte-identical, nothing of ours but the bfifo the
- * backend grafts back as tbf's child (handle bacf:), and traffic flowing. Deleting our child
- * instead would leave `tc -j` byte-identical but graft noop: the raw-tc case shows that black hole.
+ * The state a revert under a foreign tbf must restore: `snapshot` (tc -j qdisc/class/filter and
+ * links) plus the raw dump (exact limit and buffer ticks) and the invisible qdiscs (tbf's default
+ * bfifo child, which `tc qdisc show` hides), as test/agent/netem/netem-backend.priv.test.ts does
+ * on the host. This tbf has no peakrate, so the backend promises an exact revert
+ * (agent/netem/tbf-revert.ts): a leftover visible bfifo `bacf:`, a tbf on noop or a changed
+ * rate/burst/limit shows here.
  */
-async function foreignRootAfterRevert(t: CaseContext, ns: Netns, dev: string, peer: string, before: TcQdisc[]): Promise<void> {
-  const after = JSON.parse((await ns.exec(['tc', '-j', 'qdisc', 'show', 'dev', dev])).stdout) as TcQdisc[];
-  const root = (qs: TcQdisc[]): string => JSON.stringify(qs.find((q) => q.root));
-  t.check(root(after) === root(before), `foreign root changed:\n- ${root(before)}\n+ ${root(after)}`);
-  const extra = after.filter((q) => !q.root && !before.some((b) => JSON.stringify(b) === JSON.stringify(q)));
-  t.check(extra.every((q) => q.handle === 'bacf:' && (q.kind === 'bfifo' || q.kind === 'pfifo')), `left behind: ${JSON.stringify(extra)}`);
-  const s = await ping(ns, peer, { count: 20, intervalS: 0.02 });
-  t.check(s.replies.size === s.transmitted, `traffic after revert: ${s.replies.size}/${s.transmitted} answered`);
+async function foreignSnapshot(ns: Netns, dev: string): Promise<string> {
+  const raw = await ns.exec(['tc', '-raw', '-d', '-j', 'qdisc', 'show', 'dev', dev]);
+  const invisible = await ns.exec(['tc', '-d', 'qdisc', 'show', 'dev', dev, 'invisible']);
+  return `${await snapshot(ns, dev)}\n$ tc -raw -d -j qdisc show dev ${dev}\n${raw.stdout}\n$ tc -d qdisc show dev ${dev} invisible\n${invisible.stdout}`;
 }
 
 /** The state after revert must equal the snapshot before apply byte for byte. */
@@ -71,8 +72,9 @@ async function roundTrip(t: CaseContext, rt: RoundTrip): Promise<void> {
     await a.exec(['tc', 'qdisc', 'add', 'dev', aIf, 'root', ...rt.foreignRoot]);
     t.defer(() => a.exec(['tc', 'qdisc', 'del', 'dev', aIf, 'root'])); // back to the kernel default for the next case
   }
-  const before = await snapshot(a, aIf);
-  const beforeQdiscs = rt.foreignRoot ? (JSON.parse((await a.exec(['tc', '-j', 'qdisc', 'show', 'dev', aIf])).stdout) as TcQdisc[]) : [];
+  const take = (): Promise<string> => (rt.foreignRoot ? foreignSnapshot(a, aIf) : snapshot(a, aIf));
+  const before = await take();
+  if (rt.foreignRoot && !/bfifo 0: parent 1:1/.test(before)) throw new Error(`the foreign tbf has no invisible default bfifo to begin with:\n${before}`);
   const backend = await sharedBackend(t);
   const target: NetemTarget = { kind: 'netem', dev: aIf, netns: a.name, direction: profile.ingress ? 'both' : 'egress', ...rt.target };
   let applied = false;
@@ -102,14 +104,20 @@ async function roundTrip(t: CaseContext, rt: RoundTrip): Promise<void> {
     }
   }
   t.log(`netem leaves on: ${qs.filter((q) => q.kind === 'netem').map((q) => q.dev).join(', ') || 'none'}`);
+  if (rt.foreignRoot) {
+    const promise = (status.details as { egressTree?: { foreignRevert?: string } } | undefined)?.egressTree?.foreignRevert;
+    t.check(promise?.startsWith('exact:') === true, `status does not promise an exact revert under the tbf: ${JSON.stringify(promise)}`);
+  }
   clock.lap('checks');
   await backend.revert(target);
   applied = false;
   clock.lap('revert');
-  if (rt.foreignRoot) await foreignRootAfterRevert(t, a, aIf, bIp, beforeQdiscs);
-  else {
-    const after = await snapshot(a, aIf);
-    t.check(after === before, `state after revert differs:\n${diffLines(before, after)}`);
+  const after = await take();
+  t.check(after === before, `state after revert differs:\n${diffLines(before, after)}`);
+  if (rt.foreignRoot) {
+    // tc output alike but a noop child would drop everything (the raw-tc case shows that black hole).
+    const s = await ping(a, bIp, { count: 20, intervalS: 0.02 });
+    t.check(s.replies.size === s.transmitted, `traffic after revert: ${s.replies.size}/${s.transmitted} answered`);
   }
   clock.lap('after');
   t.log(clock.report());
@@ -144,7 +152,7 @@ const ROUND_TRIPS: { name: string; rt: RoundTrip }[] = [
       profile: 'lte-good',
       target: { direction: 'egress' },
       foreignRoot: ['handle', '1:', 'tbf', 'rate', '50mbit', 'burst', '64kbit', 'latency', '50ms'],
-      why: 'grafted under a foreign root; the tbf entry byte-identical and traffic flowing after revert',
+      why: 'grafted under a foreign root; exact revert: tc -j, raw dump and invisible child byte-identical, traffic flowing',
     },
   },
 ];
