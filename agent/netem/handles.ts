@@ -42,6 +42,13 @@ export const HTB_DIRECT_QLEN = 1000;
 /** Filter priorities on our htb. */
 export const PRIO_EXCLUDE_V4 = 10;
 export const PRIO_EXCLUDE_V6 = 11;
+/**
+ * With exclude rules, neighbour resolution stays unimpaired too: ARP (any) and IPv6 neighbour
+ * discovery (ICMPv6 133-136), so an excluded peer (the management path) can still be resolved
+ * while the rest of the traffic sees a 100%-loss phase.
+ */
+export const PRIO_NEIGHBOUR_ARP = 12;
+export const PRIO_NEIGHBOUR_ND = 13;
 export const PRIO_MATCH_V4 = 20;
 export const PRIO_MATCH_V6 = 21;
 /** Catch-all to the direct queue, present only with --match rules (so unmatched passes untouched). */

@@ -13,7 +13,7 @@ import type { Applied, ImpairmentBackend, NetemTarget, Target } from '../backend
 import { release } from 'node:os';
 import { iproute2Version, probeCapabilities, probeNetemSeed, requireCapabilities, type Capabilities } from './capabilities.js';
 import { attachPoint, ingressQdisc, ourRedirect, type DevTcState, type LiveState } from './live-state.js';
-import { PRIO_INGRESS_REDIRECT } from './handles.js';
+import { PRIO_INGRESS_REDIRECT, PRIO_NEIGHBOUR_ND } from './handles.js';
 import { presenceOf, type Presence } from './presence.js';
 import { displayCidr, formatMatchRule } from './match.js';
 import { ifbNameFor, parseIfbAlias } from './names.js';
@@ -166,6 +166,8 @@ export class NetemBackend implements ImpairmentBackend {
         const peer = dir === 'egress' ? d.dst : d.src;
         const port = dir === 'egress' ? d.dport : d.sport;
         const to = d.flowid === 'bac0:' ? 'unimpaired' : 'impaired';
+        if (f.protocol === 'arp') return `prio ${d.pref} arp -> ${to}`;
+        if (d.pref === PRIO_NEIGHBOUR_ND && d.family === 6 && d.protocol === 58) return `prio ${d.pref} ipv6 neighbour discovery -> ${to}`;
         return `prio ${d.pref} ${peer ? `peer=${displayCidr(peer)}` : 'all'}${port ? `,port=${port}` : ''}${d.protocol ? `,proto=${d.protocol === 6 ? 'tcp' : d.protocol === 17 ? 'udp' : d.protocol}` : ''} -> ${to}`;
       });
     return {

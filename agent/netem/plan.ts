@@ -17,7 +17,7 @@ import { effectiveImpairment } from '../../core/schedule.js';
 import type { MatchRule, NetemTarget } from '../backend.js';
 import {
   DIRECT_FLOWID, HTB_DEFAULT_MINOR, HTB_DIRECT_QLEN, HTB_HANDLE, IMPAIRED_CLASS, INGRESS_HANDLE, INGRESS_PARENT, LEAF_HANDLES,
-  PRIO_CATCH_ALL, PRIO_EXCLUDE_V4, PRIO_EXCLUDE_V6, PRIO_INGRESS_REDIRECT, PRIO_MATCH_V4, PRIO_MATCH_V6,
+  PRIO_CATCH_ALL, PRIO_EXCLUDE_V4, PRIO_EXCLUDE_V6, PRIO_INGRESS_REDIRECT, PRIO_MATCH_V4, PRIO_MATCH_V6, PRIO_NEIGHBOUR_ARP, PRIO_NEIGHBOUR_ND,
   RESTORED_CHILD_HANDLE,
 } from './handles.js';
 import {
@@ -111,7 +111,7 @@ export function activeDirections(target: NetemTarget, profile: Profile): Directi
 
 interface DesiredFilter {
   prio: number;
-  protocol: 'ip' | 'ipv6' | 'all';
+  protocol: 'ip' | 'ipv6' | 'all' | 'arp';
   tokens: string[];
   flowid: string;
   /** normalized signature, comparable with what decodeSelector reads back */
@@ -122,6 +122,9 @@ function selectorSig(prio: number, family: 4 | 6 | 'any', side: 'src' | 'dst', c
   portSide: 'sport' | 'dport', port: number | undefined, flowid: string, localPort?: number): string {
   return JSON.stringify([prio, family, side, cidr ?? null, proto ?? null, portSide, port ?? null, flowid, localPort ?? null]);
 }
+
+/** ICMPv6 type/mask pairs covering neighbour discovery, 133-137. */
+const ND_TYPE_MATCHES = [['0x85', '0xff'], ['0x86', '0xfe'], ['0x88', '0xfe']] as const;
 
 function desiredFilters(rules: MatchRule[], excludes: MatchRule[], dir: Direction): DesiredFilter[] {
   const side = dir === 'egress' ? 'dst' : 'src';
@@ -141,6 +144,17 @@ function desiredFilters(rules: MatchRule[], excludes: MatchRule[], dir: Directio
     }
   };
   add(excludes, PRIO_EXCLUDE_V4, PRIO_EXCLUDE_V6, DIRECT_FLOWID);
+  if (excludes.length > 0) {
+    // An excluded peer must stay resolvable: ARP, and ICMPv6 neighbour discovery, types 133-137
+    // (router solicitation/advertisement, neighbour solicitation/advertisement, redirect) as
+    // 0x85/0xff, 0x86/0xfe, 0x88/0xfe at the fixed header's end (ND carries no extension headers).
+    out.push({ prio: PRIO_NEIGHBOUR_ARP, protocol: 'arp', tokens: ['match', 'u32', '0', '0'], flowid: DIRECT_FLOWID,
+      sig: selectorSig(PRIO_NEIGHBOUR_ARP, 'any', side, undefined, undefined, portSide, undefined, DIRECT_FLOWID) });
+    for (const [type, mask] of ND_TYPE_MATCHES) {
+      out.push({ prio: PRIO_NEIGHBOUR_ND, protocol: 'ipv6', tokens: ['match', 'ip6', 'protocol', '58', '0xff', 'match', 'u8', type, mask, 'at', '40'],
+        flowid: DIRECT_FLOWID, sig: selectorSig(PRIO_NEIGHBOUR_ND, 6, side, undefined, 58, portSide, undefined, DIRECT_FLOWID) });
+    }
+  }
   add(rules, PRIO_MATCH_V4, PRIO_MATCH_V6, IMPAIRED_CLASS);
   if (rules.length > 0) {
     out.push({ prio: PRIO_CATCH_ALL, protocol: 'all', tokens: ['match', 'u32', '0', '0'], flowid: DIRECT_FLOWID,

@@ -114,6 +114,11 @@ describe('planApply: selection', () => {
     ]],
     ['exclude only: excluded to the direct queue, no catch-all', 'egress', { exclude: [{ peer: '192.168.1.10/32', port: 22, proto: 'tcp' }] }, [
       'tc filter add dev eth0 parent bac0: protocol ip prio 10 u32 match ip dst 192.168.1.10/32 match ip protocol 6 0xff match ip dport 22 0xffff flowid bac0:',
+      // neighbour resolution stays up for the excluded peer: ARP, and ICMPv6 types 133-137
+      'tc filter add dev eth0 parent bac0: protocol arp prio 12 u32 match u32 0 0 flowid bac0:',
+      'tc filter add dev eth0 parent bac0: protocol ipv6 prio 13 u32 match ip6 protocol 58 0xff match u8 0x85 0xff at 40 flowid bac0:',
+      'tc filter add dev eth0 parent bac0: protocol ipv6 prio 13 u32 match ip6 protocol 58 0xff match u8 0x86 0xfe at 40 flowid bac0:',
+      'tc filter add dev eth0 parent bac0: protocol ipv6 prio 13 u32 match ip6 protocol 58 0xff match u8 0x88 0xfe at 40 flowid bac0:',
     ]],
   ] as const)('%s', (_n, dir, sel, want) => {
     const l = lines(target({ direction: dir, ...(sel as unknown as Partial<NetemTarget>) }), rateOnly);

@@ -168,14 +168,10 @@ export const agentCases: KernelCase[] = [
       const agent = await startAgent(t, ['--listen', `${h.aIp}:${port}`, '--state-dir', '/tmp/bh-kernel-agent'], h.a);
       // Host b has a second address: the controller talks from .2, "other traffic" comes from .3.
       await h.b.exec(['ip', 'addr', 'add', '10.77.0.3/24', 'dev', h.bIf]);
-      // Known gap (reported, docs/kernel.md): the exemptions are u32 `protocol ip/ipv6` filters, so
-      // ARP from the agent's host falls into the cut: a peer without a neighbour entry gets no
-      // SYN-ACK during a cut (measured: the renew from .3 timed out while its u32 rule matched), and
-      // an entry that expires during a cut cannot be re-probed. Permanent entries for .2 and .3 take
-      // ARP out of this case, so what it tests is the u32 exemptions themselves.
-      const bMac = (JSON.parse((await h.b.exec(['ip', '-j', 'link', 'show', 'dev', h.bIf])).stdout) as { address: string }[])[0]?.address;
-      if (!bMac) throw new Error(`no MAC address for ${h.bIf}`);
-      for (const ip of [h.bIp, '10.77.0.3']) await h.a.exec(['ip', 'neigh', 'replace', ip, 'lladdr', bMac, 'dev', h.aIf, 'nud', 'permanent']);
+      // No neighbour entry for .3 on host a (nothing from .3 has reached it yet; flushed to be sure):
+      // the renew from .3 inside a cut phase needs ARP to get its SYN-ACK out, which the exemptions
+      // let through (a `protocol arp` filter and ICMPv6 neighbour discovery to the unimpaired queue).
+      await h.a.exec(['ip', 'neigh', 'flush', 'dev', h.aIf]);
       /** One API call from host b (from .2 unless `from`); `maxS`: curl's whole-operation limit. */
       const curl = async (method: string, path: string, body?: unknown, o: { from?: string; maxS?: number } = {}) => {
         const r = await run(h.b.argv(['curl', '-sS', '-m', (o.maxS ?? 60).toFixed(1), '-X', method, '-H', `authorization: Bearer ${TOKEN}`,
