@@ -6,24 +6,10 @@
  *     abort stops it on the agent at once; `fault list` and `fault stop`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../../cli/main.js';
-import type { Io } from '../../../cli/output.js';
+import { runCli as run } from '../../support/cli-in-process.js';
 import { blackholeScript } from '../../../agent/faults/fault-plan.js';
 import { TOKENS, makeFixture, type Fixture } from '../../agent/daemon-fixture.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false };
-  const code = await main(['node', 'backhaul', ...args], io, env);
-  return { code, out, err };
-}
 
 let fx: Fixture | null = null;
 afterEach(async () => {
