@@ -9,10 +9,10 @@
  *   A reader sees the old or the new journal, never a torn one. Writes are serialised.
  * - Reverting a journal entry is idempotent (backend.revert of nothing resolves).
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { BackhaulError } from '../core/errors.js';
 import type { Target } from './backend.js';
+import { WriteChain, writeFileAtomic } from './atomic-file.js';
 
 export interface JournalEntry {
   id: string;
@@ -56,32 +56,13 @@ export async function readJournal(path: string): Promise<JournalState> {
 
 /** Write atomically (tmp + fsync + rename + directory fsync). */
 export async function writeJournalAtomic(path: string, state: JournalState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(state, null, 2) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  try {
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    /* some filesystems refuse fsync on a directory; the rename is still atomic */
-  }
+  await writeFileAtomic(path, JSON.stringify(state, null, 2) + '\n');
 }
 
 /** The live journal of a running agent: an in-memory copy, persisted on every change, in order. */
 export class Journal {
   private state: JournalState;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly writes = new WriteChain();
 
   /** `orphans`: entries a recovery could not revert; kept (and reported) so a later run retries. */
   constructor(readonly path: string, orphans: JournalEntry[] = []) {
@@ -110,13 +91,11 @@ export class Journal {
 
   /** Resolves once every write issued so far has landed (or failed); for shutdown and tests. */
   idle(): Promise<void> {
-    return this.chain;
+    return this.writes.idle();
   }
 
   private persist(): Promise<void> {
     const snapshot = this.state;
-    const next = this.chain.then(() => writeJournalAtomic(this.path, snapshot));
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.writes.run(() => writeJournalAtomic(this.path, snapshot));
   }
 }

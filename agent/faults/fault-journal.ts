@@ -4,9 +4,9 @@
  * written BEFORE the fault starts and removed only AFTER its restore ran, every write atomic (tmp +
  * fsync + rename) and serialised, so a restarted agent (or its guard) can restore what a dead one left.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
+import { WriteChain, writeFileAtomic } from '../atomic-file.js';
 
 export interface FaultJournalEntry {
   id: string;
@@ -16,17 +16,8 @@ export interface FaultJournalEntry {
   endsAtMs: number;
 }
 
-async function writeAtomic(path: string, entries: FaultJournalEntry[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify({ version: 1, entries }, null, 2) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+function writeAtomic(path: string, entries: FaultJournalEntry[]): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify({ version: 1, entries }, null, 2) + '\n');
 }
 
 export async function readFaultJournal(path: string): Promise<FaultJournalEntry[]> {
@@ -59,7 +50,7 @@ export async function recoverFaultJournal(path: string, log: (line: string) => v
 
 export class FaultJournal {
   private entries: FaultJournalEntry[] = [];
-  private chain: Promise<void> = Promise.resolve();
+  private readonly writes = new WriteChain();
 
   constructor(readonly path: string) {}
 
@@ -75,13 +66,11 @@ export class FaultJournal {
 
   /** Resolves once every write issued so far has landed (or failed). */
   idle(): Promise<void> {
-    return this.chain;
+    return this.writes.idle();
   }
 
   private persist(): Promise<void> {
     const snapshot = this.entries;
-    const next = this.chain.then(() => writeAtomic(this.path, snapshot));
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.writes.run(() => writeAtomic(this.path, snapshot));
   }
 }

@@ -4,7 +4,8 @@
  * restores them and `status` can name the profile. The live tc state stays the source of truth:
  * status ignores a record whose tree is gone.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
 
 export interface OffloadState {
@@ -38,7 +39,8 @@ export async function readRecord(dir: string, dev: string, netns?: string): Prom
 
 export async function writeRecord(dir: string, dev: string, netns: string | undefined, rec: TargetRecord): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await writeFile(fileFor(dir, dev, netns), JSON.stringify(rec, null, 2) + '\n', { mode: 0o644 });
+  // Atomic: a torn record would read as none, and the offloads it holds would never be restored.
+  await writeFileAtomic(fileFor(dir, dev, netns), JSON.stringify(rec, null, 2) + '\n', 0o644);
 }
 
 export async function removeRecord(dir: string, dev: string, netns?: string): Promise<void> {
