@@ -2,51 +2,30 @@
  * The schedule runner and the reconciler with a fake clock and the fake backend (unit tier):
  * exact planned switch times and phase order; vanished impairments reported and re-applied.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../core/clock.js';
 import { seededRandom } from '../../core/random.js';
 import type { Profile } from '../../core/profile.js';
-import type { AgentEvent } from '../../agent/api/types.js';
 import { validateCreate } from '../../agent/api/validate.js';
 import { EventBus } from '../../agent/events.js';
-import { ImpairmentManager } from '../../agent/impairments/manager.js';
-import { Journal } from '../../agent/journal.js';
 import { Reconciler } from '../../agent/reconciler.js';
 import { ScheduleRunner } from '../../agent/schedule-runner.js';
-import { FakeBackend } from './fake-backend.js';
+import { managerFixture } from './manager-fixture.js';
 
 const SCHEDULED: Profile = {
   name: 'steps', description: 'x', egress: { rateKbit: 4000 },
   schedule: { loop: true, phases: [{ name: 'slow', durationMs: 1000, egress: { rateKbit: 1000 } }, { name: 'fast', durationMs: 2000, egress: { rateKbit: 8000 } }] },
 };
 
-let dir: string;
-let journal: Journal;
-// A journal write (temp file + rename) may still be landing when a test ends: wait for it first.
+let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {
-  await journal.idle();
-  rmSync(dir, { recursive: true, force: true });
+  await cleanup?.();
+  cleanup = null;
 });
 
 function setup(profile: Profile) {
-  dir = mkdtempSync(join(tmpdir(), 'bh-sched-'));
-  journal = new Journal(join(dir, 'j.json'));
-  const clock = new FakeClock(1_700_000_000_000);
-  const events = new EventBus(() => clock.wallMs());
-  const seen: AgentEvent[] = [];
-  events.subscribe((e) => seen.push(e));
-  const backend = new FakeBackend();
-  const hooks: { onActive?: (r: never) => void; onRemoved?: (r: never) => void }[] = [];
-  const manager = new ImpairmentManager({
-    backends: new Map([['netem', backend]]), profiles: { resolve: async () => profile }, journal,
-    guard: { setPlan: async () => undefined }, clock, events, leases: { defaultTtlMs: 3_600_000, maxTtlMs: 3_600_000 },
-    management: { apiPort: 8470, sshPorts: [22], extra: [] },
-    hooks: { onActive: (r) => hooks.forEach((h) => h.onActive?.(r as never)), onRemoved: (r) => hooks.forEach((h) => h.onRemoved?.(r as never)) },
-  });
-  return { clock, events, seen, backend, manager, hooks };
+  const fx = managerFixture(profile);
+  cleanup = fx.cleanup;
+  return fx;
 }
 
 const settle = async (): Promise<void> => {

@@ -3,43 +3,24 @@
  * lock is not undone by an expiry decided before it; a renew without ttl extends by the lease's
  * own TTL, never shortening it to the agent's default.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../core/clock.js';
 import type { Profile } from '../../../core/profile.js';
-import type { AgentEvent } from '../../../agent/api/types.js';
 import { validateCreate, validateRenew } from '../../../agent/api/validate.js';
-import { EventBus } from '../../../agent/events.js';
-import { ImpairmentManager } from '../../../agent/impairments/manager.js';
-import { Journal } from '../../../agent/journal.js';
-import { FakeBackend } from '../fake-backend.js';
+import { managerFixture } from '../manager-fixture.js';
 
 const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
 const CALLER = { token: 't', peer: null };
 
-let dir: string;
-let journal: Journal;
+let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {
-  await journal.idle();
-  rmSync(dir, { recursive: true, force: true });
+  await cleanup?.();
+  cleanup = null;
 });
 
 function setup(defaultTtlMs = 60_000) {
-  dir = mkdtempSync(join(tmpdir(), 'bh-lease-'));
-  journal = new Journal(join(dir, 'j.json'));
-  const clock = new FakeClock(1_700_000_000_000);
-  const events = new EventBus(() => clock.wallMs());
-  const seen: AgentEvent[] = [];
-  events.subscribe((e) => seen.push(e));
-  const backend = new FakeBackend();
-  const manager = new ImpairmentManager({
-    backends: new Map([['netem', backend]]), profiles: { resolve: async () => PLAIN }, journal,
-    guard: { setPlan: async () => undefined }, clock, events, leases: { defaultTtlMs, maxTtlMs: 3_600_000 },
-    management: { apiPort: 8470, sshPorts: [22], extra: [] },
-  });
-  return { clock, seen, backend, manager };
+  const fx = managerFixture(PLAIN, { defaultTtlMs });
+  cleanup = fx.cleanup;
+  return fx;
 }
 
 describe('lease expiry vs renew', () => {
