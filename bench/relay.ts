@@ -19,6 +19,7 @@ import { execa } from 'execa';
 import { startRelay } from '../agent/relay/relay.js';
 import type { Impairment, Profile } from '../core/profile.js';
 import { createWaiter, type TimerMode, type Waiter } from '../probe/timer.js';
+import { paceSend } from '../test/agent/relay/udp-support.js';
 
 interface HostCfg {
   proto: 'udp' | 'tcp';
@@ -133,27 +134,6 @@ async function sink(): Promise<{ sock: Socket; port: number; recv: Map<number, b
   return { sock, port: sock.address().port, recv, count: () => n };
 }
 
-/** Paced sender: each ~1 ms tick sends the datagrams due by then; returns send times. */
-async function pace(sock: Socket, port: number, pps: number, seconds: number): Promise<bigint[]> {
-  const n = Math.round(pps * seconds);
-  const times: bigint[] = [];
-  const intervalNs = 1e9 / pps;
-  const start = process.hrtime.bigint();
-  let i = 0;
-  while (i < n) {
-    const now = Number(process.hrtime.bigint() - start);
-    while (i < n && i * intervalNs <= now) {
-      const b = Buffer.alloc(64);
-      b.writeUInt32BE(i, 0);
-      times.push(process.hrtime.bigint());
-      sock.send(b, port, '127.0.0.1');
-      i++;
-    }
-    if (i < n) await new Promise((r) => setTimeout(r, 1));
-  }
-  return times;
-}
-
 function pct(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
@@ -173,12 +153,12 @@ async function delayError(seconds: number): Promise<void> {
       const s = await sink();
       const tx = createSocket('udp4');
       // baseline: straight to the sink, same pattern
-      const direct = await pace(tx, s.port, pps, Math.min(seconds, 2));
+      const direct = await paceSend(tx, s.port, Math.round(pps * Math.min(seconds, 2)), pps);
       await sleep(100);
       const dErr = direct.map((t, i) => (s.recv.has(i) ? Number(s.recv.get(i)! - t) / 1e3 : NaN)).filter((x) => !Number.isNaN(x));
       s.recv.clear();
       const child = await spawnHost({ proto: 'udp', upstream: `127.0.0.1:${s.port}`, egress: { delayMs, limitPackets: 100_000 }, timer });
-      const sent = await pace(tx, child.port, pps, seconds);
+      const sent = await paceSend(tx, child.port, Math.round(pps * seconds), pps);
       await sleep(delayMs + 300);
       const rep = await child.finish();
       const errs: number[] = [];
