@@ -100,6 +100,11 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
     agentUrl = `netns:${where.storeNs}`;
     outageMax = '4500ms';
   }
+  // Loss thresholds sit above the loss a step's probes can show by chance: lte-cell-edge loses
+  // ~4% of round trips in Gilbert-Elliott bursts (~5 packets each, ~6 bursts in a 12 s step), so a
+  // step's loss spreads widely (10% is reached in ~1.3% of runs); 25% is reached in under 1e-6 of
+  // runs at the default 12 s step (test/campaign/demo-thresholds.test.ts simulates it with the
+  // relay's loss model), while the model with 1-h and 1-k swapped (80% loss outside bursts) fails.
   const how = where.kind === 'relay' ? 'through the userspace relay on loopback' : 'with tc/netem on a veth between two network namespaces';
   const raw = {
     name: 'demo',
@@ -109,7 +114,7 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
     startDelay: '500ms',
     steps: [
       { name: 'fibre', duration: secs, ...step('fibre-business'), assertions: ['rtt.p50 < 20ms', 'loss < 1%', 'outage.count == 0'] },
-      { name: 'lte-cell-edge', duration: secs, ...step('lte-cell-edge'), assertions: ['rtt.p50 > 100ms', 'rtt.p50 < 400ms', 'loss < 10%'] },
+      { name: 'lte-cell-edge', duration: secs, ...step('lte-cell-edge'), assertions: ['rtt.p50 > 100ms', 'rtt.p50 < 400ms', 'loss < 25%'] },
       { name: 'geo-satellite', duration: secs, ...step('geo-satellite'), assertions: ['rtt.p50 > 500ms', 'rtt.p99 < 1s', 'loss < 2%'] },
       {
         name: 'failover',
