@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom, type Random } from '../../core/random.js';
 import type { Profile } from '../../core/profile.js';
-import { checkConformance, type ConformanceMeasurement } from '../../campaign/conformance.js';
+import { checkConformance, Z, type ConformanceMeasurement } from '../../campaign/conformance.js';
 
 const prof = (p: Partial<Profile>): Profile => ({ name: 't', description: '', egress: {}, ...p });
 
@@ -73,10 +73,10 @@ describe('checkConformance', () => {
     expect(checkConformance({ ...common, profile: lte, measured: jittery }).checks.find((c) => c.quantity === 'jitter')!.status).toBe('deviation');
   });
 
-  it('loss tolerance follows sample size: z * sqrt(p(1-p)/n) + 1/n', () => {
+  it('loss tolerance follows sample size: z * sqrt(p(1-p)/n) + (z^2 - 1)/(6n) + 1/n', () => {
     const p = prof({ egress: { loss: { model: 'random', pct: 10 } } });
     const m = (sent: number, received: number): ConformanceMeasurement => ({ sent, received, rttMs: { p50: 1, stddev: 0.1 } });
-    const tol = (n: number): number => 4 * Math.sqrt((0.1 * 0.9) / n) + 1 / n;
+    const tol = (n: number): number => Z * Math.sqrt((0.1 * 0.9) / n) + (Z * Z - 1) / 6 / n + 1 / n;
     const loss = (meas: ConformanceMeasurement) => checkConformance({ ...common, direction: 'egress', profile: p, measured: meas }).checks.find((c) => c.quantity === 'loss')!;
     expect(loss(m(10_000, 9000)).tolerance).toBeCloseTo(tol(9000), 9);
     // 13% loss over 10000 probes is > 0.1 + tol -> deviation; over 100 probes it is within.
@@ -94,7 +94,8 @@ describe('checkConformance', () => {
     expect(c.status).toBe('ok');
     const lambda = 1 - 0.005 - 0.2;
     const pv = c.expected as number;
-    expect(c.tolerance).toBeCloseTo(4 * Math.sqrt((pv * (1 - pv) * ((1 + lambda) / (1 - lambda))) / 9800) + 1 / 9800, 9);
+    const f = (1 + lambda) / (1 - lambda);
+    expect(c.tolerance).toBeCloseTo(Z * Math.sqrt((pv * (1 - pv) * f) / 9800) + ((Z * Z - 1) / 6) * f / 9800 + 1 / 9800, 9);
   });
 
   it('direction: egress-only impairment expects only the egress delay', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../core/random.js';
-import { arrivalOrder, binomialBounds, burstLengths, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, pingResolutionMs, parsePing, quantile, reordered, rtts, within } from './measure.js';
+import { arrivalOrder, binomialBounds, burstLengths, burstMeanBounds, duplicated, gilbertBounds, isSubsequence, jitterShapeCut, lostSeqs, medianBand, normalCdf, pingResolutionMs, parsePing, quantile, reordered, rtts, within } from './measure.js';
 
 // Captured from iputils ping in the kernel-tier guest (netem delay 20ms loss 10%), trimmed.
 const PING = `PING 10.77.0.2 (10.77.0.2) 56(84) bytes of data.
@@ -64,11 +64,28 @@ describe('quantile', () => {
 });
 
 describe('bounds', () => {
-  it('binomial: p +/- z sd, clamped to [0, 1]', () => {
+  it('binomial: p +/- z sd, the skewed side widened by (z^2 - 1)/6 (1 - 2p)/n, clamped to [0, 1]', () => {
     const b = binomialBounds(1000, 0.1, 4.5);
     expect(b.lo).toBeCloseTo(0.1 - 4.5 * Math.sqrt(0.09 / 1000), 9);
-    expect(b.hi).toBeCloseTo(0.1 + 4.5 * Math.sqrt(0.09 / 1000), 9);
+    expect(b.hi).toBeCloseTo(0.1 + 4.5 * Math.sqrt(0.09 / 1000) + ((4.5 ** 2 - 1) / 6) * 0.8 / 1000, 9);
+    const mirrored = binomialBounds(1000, 0.9, 4.5);
+    expect(mirrored.lo).toBeCloseTo(1 - b.hi, 9);
+    expect(mirrored.hi).toBeCloseTo(1 - b.lo, 9);
     expect(binomialBounds(10, 0.01).lo).toBe(0);
+    expect(binomialBounds(1000, 0.1).hi - 0.1).toBeGreaterThan(b.hi - 0.1); // default z = 5.3
+  });
+  it('binomial: the nlc case (n = 500, p = 0.19) fails a correct profile < 1e-7 of the time (exact tail)', () => {
+    const n = 500;
+    const p = 0.19;
+    const b = binomialBounds(n, p);
+    let logC = 0; // log C(n, k), built up from k = 0
+    let outside = 0;
+    for (let k = 0; k <= n; k++) {
+      if (k > 0) logC += Math.log((n - k + 1) / k);
+      if (!within(k / n, b)) outside += Math.exp(logC + k * Math.log(p) + (n - k) * Math.log(1 - p));
+    }
+    expect(outside).toBeLessThan(1e-7);
+    expect(outside).toBeGreaterThan(0); // the bound is finite: a real deviation fails
   });
   it('Gilbert: stationary loss p/(p+r), mean burst 1/r, wider than binomial by the chain factor', () => {
     const g = gilbertBounds(2000, 0.02, 0.25);
@@ -82,6 +99,15 @@ describe('bounds', () => {
     const inverted = gilbertBounds(2000, 0.25, 0.02);
     expect(within(right.expectedLoss, inverted.loss)).toBe(false);
     expect(within(right.expectedBurst, inverted.meanBurst)).toBe(false);
+  });
+  it('Gilbert: burst-mean bounds for the bursts seen widen as they get fewer, skewed to the high side', () => {
+    const many = burstMeanBounds(200, 0.25);
+    const few = burstMeanBounds(20, 0.25);
+    expect(few.hi - few.lo).toBeGreaterThan(many.hi - many.lo);
+    expect(many.hi - 4).toBeGreaterThan(4 - many.lo);
+    // p/r inverted for the traffic case: bursts of ~20 are outside even for only 20 bursts.
+    expect(within(20, few)).toBe(false);
+    expect(within(4, few) && within(4, many)).toBe(true);
   });
 });
 

@@ -1,7 +1,14 @@
 /**
  * Conformance of the UDP relay on loopback, at real packet rates (so timer error is part of what is
  * measured), against the installed iproute2 tables and the models' closed forms. Tolerances come
- * from the sample sizes (KS at alpha 0.001, binomial / Markov-chain bounds at ~4.4 sigma).
+ * from the sample sizes (KS at alpha 1e-6, binomial / Markov-chain bounds at 5.3 sigma).
+ *
+ * Every relay here is seeded, and its draws follow the arrival order, so the loss, duplicate and
+ * Gilbert-Elliott counts are the same on every run (the count of n draws does not depend on which
+ * packet got which); the KS samples' draws are fixed too, and only timing moves D. What timing can
+ * move is the reorder count (a stall of more than the 60 ms delay lets the queue drain before a
+ * reordered packet arrives, ~20 fewer overtakes per stall): its 5.3 sigma bound leaves ~9 such
+ * stalls in the test's second of sending.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
@@ -56,7 +63,7 @@ function installedTable(name: 'normal' | 'pareto'): Int16Array {
 
 describe('UDP relay conformance (loopback, real packet rate)', () => {
   it.each(['normal', 'pareto'] as const)(
-    'added delay follows the installed iproute2 %s table (n >= 5000 at 1 kpps, KS alpha 0.001 against the table + the time-matched baseline)',
+    'added delay follows the installed iproute2 %s table (n >= 5000 at 1 kpps, KS alpha 1e-6 against the table + the time-matched baseline)',
     async (dist) => {
       // A wide distribution keeps the shape test about the table, not about sub-ms timer noise:
       // the pareto table's density peaks at 2.25 / sigma per ms, so with sigma = 200 ms a 1 ms
@@ -159,7 +166,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
     const pi = p / (p + rr);
     const lambda = 1 - p - rr;
     const sd = Math.sqrt((n * pi * (1 - pi) * (1 + lambda)) / (1 - lambda));
-    expect(Math.abs(k - n * pi)).toBeLessThan(4.4 * sd);
+    expect(Math.abs(k - n * pi)).toBeLessThan(5.3 * sd);
     const bursts: number[] = [];
     let run = 0;
     for (const l of lostSeq) {
@@ -170,7 +177,7 @@ describe('UDP relay conformance (loopback, real packet rate)', () => {
       }
     }
     const mean = bursts.reduce((a, b) => a + b, 0) / bursts.length;
-    expect(Math.abs(mean - 1 / rr)).toBeLessThan((4.4 * Math.sqrt(1 - rr)) / rr / Math.sqrt(bursts.length));
+    expect(Math.abs(mean - 1 / rr)).toBeLessThan((5.3 * Math.sqrt(1 - rr)) / rr / Math.sqrt(bursts.length));
   });
 
   it('duplicate 5 % and reorder 20 % (gap 1) at their configured rates', async () => {

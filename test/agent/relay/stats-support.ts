@@ -18,14 +18,17 @@ export function ks2(a: number[], b: number[]): number {
 
 /**
  * Critical value of the two-sample KS test: reject when D > c(alpha) * sqrt((n + m) / (n m)),
- * c(alpha) = sqrt(-ln(alpha / 2) / 2) (alpha = 0.001 -> 1.95).
+ * c(alpha) = sqrt(-ln(alpha / 2) / 2) (alpha = 1e-6 -> 2.69; 0.001 -> 1.95). alpha 1e-6 by default:
+ * the suite holds hundreds of statistical checks and CI must pass essentially always. The relays in
+ * these tests are seeded, so D's sampling part is fixed and only timing moves it; the margin is for
+ * that (normal table vs the pareto one at n = 6000: D = 0.24, the critical value 0.049).
  */
-export function ksCritical(n: number, m: number, alpha = 0.001): number {
+export function ksCritical(n: number, m: number, alpha = 1e-6): number {
   return Math.sqrt(-Math.log(alpha / 2) / 2) * Math.sqrt((n + m) / (n * m));
 }
 
-/** |k - n p| bound for a binomial count: z standard deviations (4.4 -> ~1e-5 two-sided). */
-export function binomialBound(n: number, p: number, z = 4.4): number {
+/** |k - n p| bound for a binomial count: z standard deviations (5.3 -> ~1e-7 two-sided; 4.4 -> ~1e-5). */
+export function binomialBound(n: number, p: number, z = 5.3): number {
   return z * Math.sqrt(n * p * (1 - p));
 }
 
