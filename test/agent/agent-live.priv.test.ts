@@ -59,7 +59,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'agent.yaml'), 'reconcile:\n  interval: 1s\n');
   ns = await Netns.create('btl');
   await makeVeth();
-  agent = await startAgentProcess({ stateDir: join(dir, 'state'), port: agentPort(), extraArgs: ['--profiles', profilesDir, '--config', join(dir, 'agent.yaml')] });
+  agent = await startAgentProcess({ stateDir: join(dir, 'state'), port: await agentPort(), extraArgs: ['--profiles', profilesDir, '--config', join(dir, 'agent.yaml')] });
   client = new AgentClient(agent.url);
   closeEvents = await client.events((e) => events.push(e));
 }, 120_000);
@@ -185,7 +185,7 @@ describe('management path (privileged, agent inside a namespace)', () => {
 
   beforeAll(async () => {
     hosts = await twoHosts();
-    port = agentPort();
+    port = await agentPort();
     remote = await startAgentProcess({
       stateDir: join(dir, 'mgmt-state'), port, host: hosts.aIp, netns: hosts.a.name, env: { BACKHAUL_TOKEN: token },
       extraArgs: ['--profiles', profilesDir],

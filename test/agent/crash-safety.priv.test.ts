@@ -78,8 +78,8 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<n
   throw new Error(`condition not met within ${timeoutMs} ms`);
 }
 
-function start(stateDir: string, extra: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
-  return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
+async function start(stateDir: string, extra: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
+  return startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
 }
 
 async function impair(agent: AgentProcess, profile = 'rate-2m'): Promise<AgentClient> {

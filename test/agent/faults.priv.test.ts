@@ -69,7 +69,7 @@ async function tables(): Promise<string> {
 async function start(stateDir: string): Promise<AgentProcess> {
   const config = join(dir, 'agent.yaml');
   writeFileSync(config, `hooks:\n  smoke:\n    run: [/bin/sh, -c, "echo smoke-$BACKHAUL_STEP; exit 0"]\n    timeout: 10s\n`);
-  return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--config', config] });
+  return startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--config', config] });
 }
 
 beforeAll(async () => {

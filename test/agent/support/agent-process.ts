@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { run } from '../../support/netns.js';
+import { reservePort } from '../../support/ports.js';
 
 /** The repository root: the nearest directory upwards holding backhaul's package.json. */
 function repoRoot(): string {
@@ -118,9 +119,11 @@ export async function tcSnapshot(netns: string, dev: string): Promise<string> {
   });
 }
 
-let portCounter = 0;
-/** A port for one agent instance (distinct per process and call). */
-export function agentPort(): number {
-  portCounter += 1;
-  return 20_000 + ((process.pid * 37 + portCounter * 101) % 20_000);
+/**
+ * A port for one agent instance (distinct per call): reserved outside the ephemeral range (see
+ * test/support/ports.ts), so no outgoing connection or bind(0) of this or another process gets it
+ * between this call and the agent's listen.
+ */
+export function agentPort(): Promise<number> {
+  return reservePort();
 }
