@@ -62,6 +62,11 @@ export interface RunningPrometheus {
   targets(): Promise<ActiveTarget[]>;
   /** Waits until every configured target has been scraped at least `scrapes` times and is up. */
   waitForScrapes(opts?: { timeoutMs?: number; scrapes?: number }): Promise<ActiveTarget[]>;
+  /**
+   * Waits until every configured target is up and its last scrape started after `sinceMs` (wall
+   * ms): what the exporters held at `sinceMs` is in the database (default budget 30 s).
+   */
+  waitForScrapeAfter(sinceMs: number, timeoutMs?: number): Promise<ActiveTarget[]>;
   /** Prometheus' own log (stderr), for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -215,6 +220,18 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
             ({ url: t.scrapeUrl, health: t.health, lastError: t.lastError })))}\n${stderr}`);
         }
         await sleep(200);
+      }
+    },
+    async waitForScrapeAfter(sinceMs, timeoutMs = 30_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const list = await targets();
+        if (list.length === expectedTargets && list.every((t) => t.health === 'up' && Date.parse(t.lastScrape) > sinceMs)) return list;
+        if (Date.now() > end) {
+          throw new Error(`targets not scraped after ${new Date(sinceMs).toISOString()} within ${timeoutMs} ms: ${JSON.stringify(list.map((t) =>
+            ({ url: t.scrapeUrl, health: t.health, lastScrape: t.lastScrape, lastError: t.lastError })))}\n${stderr}`);
+        }
+        await sleep(100);
       }
     },
     log: () => stderr,
