@@ -90,6 +90,17 @@ export async function startAgentProcess(o: StartAgentOptions): Promise<AgentProc
   return { proc, pid: started.pid, url: started.listening, guardPid: started.guardPid, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * When the guard `pid` logged "done" (ms since the epoch, the guard's own clock reading, the
+ * same as the test's Date.now()), from the guard log: the time its last revert step finished,
+ * without the lateness of a test polling the interface with tc/ip processes on a loaded host.
+ */
+export function guardDoneAtMs(logFile: string, pid: number): number {
+  const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes(`guard[${pid}]: done`));
+  if (!line) throw new Error(`guard ${pid} logged no "done"`);
+  return Date.parse(line.slice(0, line.indexOf(' ')));
+}
+
 /** Whether a pid is alive (signal 0). */
 export function alive(pid: number): boolean {
   try {
