@@ -26,7 +26,9 @@ let bundle: Promise<string> | null = null;
 export function agentBundle(): Promise<string> {
   bundle ??= (async () => {
     mkdirSync(OUT_DIR, { recursive: true });
-    const entry = join(OUT_DIR, 'entry.ts');
+    // Per process: another test process (or run) rewriting a shared entry while esbuild reads it
+    // could hand esbuild a truncated file.
+    const entry = join(OUT_DIR, `entry-${process.pid}.ts`);
     writeFileSync(entry, "import { main } from '../../../cli/main.js';\nprocess.exitCode = await main(process.argv);\n");
     const outfile = join(OUT_DIR, `backhaul-${process.pid}.mjs`);
     await build({
