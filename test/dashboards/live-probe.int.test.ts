@@ -65,7 +65,7 @@ describe('live probe and reflector metrics', () => {
       await sleep(250);
     }
     await sleep(3 * INTERVAL_MS);
-  }, 90_000);
+  }, 180_000); // each wait above has its own deadline; together they may exceed 90 s on a loaded host
 
   afterAll(async () => {
     await probe?.stop('SIGINT');
