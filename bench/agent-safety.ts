@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     const guardMs: number[] = [];
     const directMs: number[] = [];
     for (let i = 0; i < trials; i++) {
-      const agent = await startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profiles] });
+      const agent = await startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--profiles', profiles] });
       const c = new AgentClient(agent.url);
       await c.createImpairment({ target: { dev: 'v0', netns: ns }, profile: 'rate-2m' });
       const killed = Date.now();
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       }
       // Floor: apply the same tree through the agent's own code path is not needed; replay the
       // guard's steps directly (tc batch + ip link del) on a fresh apply.
-      const again = await startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profiles] });
+      const again = await startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--profiles', profiles] });
       const c2 = new AgentClient(again.url);
       const v = await c2.createImpairment({ target: { dev: 'v0', netns: ns }, profile: 'rate-2m' });
       const ifb = (await c2.getImpairment(v.id)).target.kind === 'netem' ? sh(['ip', '-n', ns, '-br', 'link']).split('\n').find((l) => l.startsWith('bh'))?.split(/[\s@]/)[0] : undefined;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     console.log(`revert after SIGKILL, kill -> guard done: ${fmt(guardMs)}`);
     console.log(`  floor, the same steps run directly:   ${fmt(directMs)}`);
 
-    const agent = await startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profiles] });
+    const agent = await startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--profiles', profiles] });
     const c = new AgentClient(agent.url);
     const v = await c.createImpairment({ target: { dev: 'v0', netns: ns }, profile: 'bench-phases' });
     await new Promise((r) => setTimeout(r, Math.max(5000, trials * 500)));

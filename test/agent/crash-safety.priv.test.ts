@@ -20,7 +20,7 @@ import { AgentClient } from '../../agent/api/client.js';
 import { readJournal } from '../../agent/journal.js';
 import { isGuardProcess, waitForGuardExit } from '../../agent/guard/guard-client.js';
 import { Netns, run } from '../support/netns.js';
-import { agentBundle, agentPort, alive, startAgentProcess, tcSnapshot, type AgentProcess } from './support/agent-process.js';
+import { agentBundle, agentPort, alive, guardDoneAtMs, startAgentProcess, tcSnapshot, type AgentProcess } from './support/agent-process.js';
 import { testProfiles } from './test-profiles.js';
 
 const TRIALS = 20;
@@ -62,13 +62,6 @@ async function prepareRoot(i: number): Promise<void> {
   }
 }
 
-/** When the guard `pid` logged "done" (ms since the epoch), from the guard log. */
-function guardDoneAtMs(logFile: string, pid: number): number {
-  const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes(`guard[${pid}]: done`));
-  if (!line) throw new Error(`guard ${pid} logged no "done"`);
-  return Date.parse(line.slice(0, line.indexOf(' ')));
-}
-
 async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
@@ -78,8 +71,8 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<n
   throw new Error(`condition not met within ${timeoutMs} ms`);
 }
 
-function start(stateDir: string, extra: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
-  return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
+async function start(stateDir: string, extra: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
+  return startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--profiles', profilesDir], ...extra });
 }
 
 async function impair(agent: AgentProcess, profile = 'rate-2m'): Promise<AgentClient> {
@@ -174,7 +167,7 @@ describe('crash safety (privileged, real agent process)', () => {
       else {
         // Kill as soon as the impairment is visible: tc ran, and the hold keeps the agent from
         // sending the exact plan for HOLD_MS (the window where the old guard held 0 steps).
-        await until(async () => (await snap()) !== before, 5000);
+        await until(async () => (await snap()) !== before, 15_000);
         delays[delays.length - 1] = -1;
       }
       if ((await snap()) !== before) impairedAtKill += 1;
@@ -222,7 +215,7 @@ describe('crash safety (privileged, real agent process)', () => {
         const fresh = await until(async () => {
           const h = await client.health();
           return h.guard.alive && h.guard.pid !== agent.guardPid && h.guard.restarts === 1;
-        }, 5000).then(async () => (await client.health()).guard.pid as number);
+        }, 15_000).then(async () => (await client.health()).guard.pid as number);
         expect(await isGuardProcess(fresh)).toBe(true);
         // Let the restarted guard acknowledge its plan (the agent re-sends it right after the restart).
         await new Promise((r) => setTimeout(r, 100));

@@ -21,7 +21,7 @@ import { AgentClient } from '../../agent/api/client.js';
 import { blackholeTable } from '../../agent/faults/fault-plan.js';
 import { AgentSite } from '../../campaign/sites/agent-site.js';
 import { twoHosts, type Netns, type TwoHosts } from '../support/netns.js';
-import { agentBundle, agentPort, alive, startAgentProcess, type AgentProcess } from './support/agent-process.js';
+import { agentBundle, agentPort, alive, guardDoneAtMs, startAgentProcess, type AgentProcess } from './support/agent-process.js';
 
 let net: TwoHosts;
 let dir: string;
@@ -69,7 +69,7 @@ async function tables(): Promise<string> {
 async function start(stateDir: string): Promise<AgentProcess> {
   const config = join(dir, 'agent.yaml');
   writeFileSync(config, `hooks:\n  smoke:\n    run: [/bin/sh, -c, "echo smoke-$BACKHAUL_STEP; exit 0"]\n    timeout: 10s\n`);
-  return startAgentProcess({ stateDir, port: agentPort(), extraArgs: ['--config', config] });
+  return startAgentProcess({ stateDir, port: await agentPort(), extraArgs: ['--config', config] });
 }
 
 beforeAll(async () => {
@@ -88,23 +88,25 @@ afterAll(async () => {
 });
 
 describe('agent faults (real ip, namespaces)', () => {
-  it('link-down for 1 s: down during, up after', async () => {
+  it('link-down for 3 s: down during, up after', async () => {
     agent = await start(join(dir, 'state'));
     const client = new AgentClient(agent.url);
     expect(await linkUp()).toBe(true);
-    const f = await client.createFault({ kind: 'link-down', dev: net.aIf, netns: net.a.name, durationMs: 1000 });
+    // 3 s: the read-back and the pings (three process starts, slow on a loaded host) must all
+    // fall inside the fault.
+    const f = await client.createFault({ kind: 'link-down', dev: net.aIf, netns: net.a.name, durationMs: 3000 });
     expect(f.state).toBe('active');
     expect(await linkUp()).toBe(false);
     expect(await pings(2)).toBe(0);
     let v = f;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     while (v.state !== 'ended' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       v = await client.getFault(f.id);
     }
     expect(v.state).toBe('ended');
     // Wall-clock ms stamps around a monotonic timer: up to 1 ms short by rounding alone.
-    expect(v.endedAtMs! - v.startedAtMs).toBeGreaterThanOrEqual(999);
+    expect(v.endedAtMs! - v.startedAtMs).toBeGreaterThanOrEqual(2999);
     expect(await linkUp()).toBe(true);
   }, 60_000);
 
@@ -139,19 +141,19 @@ describe('agent faults (real ip, namespaces)', () => {
     expect(await linkUp()).toBe(false);
     const journal = JSON.parse(readFileSync(join(dir, 'state', 'faults.json'), 'utf8')) as { entries: { restore: string[] }[] };
     expect(journal.entries.map((e) => e.restore.at(-1))).toEqual(['up']);
+    const guardPid = agent!.guardPid;
     const killedAt = Date.now();
     agent!.proc.kill('SIGKILL');
     await agent!.exited;
-    let upAt = 0;
-    while (Date.now() - killedAt < 5000) {
-      if (await linkUp()) {
-        upAt = Date.now();
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
+    let up = false;
+    for (const end = Date.now() + 15_000; !up && Date.now() < end;) {
+      up = await linkUp();
+      if (!up) await new Promise((r) => setTimeout(r, 20));
     }
-    expect(upAt).toBeGreaterThan(0);
-    expect(upAt - killedAt).toBeLessThan(1000);
+    expect(up).toBe(true);
+    // Timed by the guard's own "done" (its last restore step finished), as in crash-safety: a test
+    // polling the link with `ip` processes is late by a process start on a loaded host.
+    expect(guardDoneAtMs(join(dir, 'state', 'guard.log'), guardPid) - killedAt).toBeLessThan(1000);
     agent = await start(join(dir, 'state'));
     expect((JSON.parse(readFileSync(join(dir, 'state', 'faults.json'), 'utf8')) as { entries: unknown[] }).entries).toEqual([]);
     expect(await linkUp()).toBe(true);
@@ -185,11 +187,14 @@ describe('agent faults (real ip, namespaces)', () => {
     const pf = await site.preflight();
     expect(pf.faults).toEqual(['link-down', 'flap', 'blackhole']);
     expect(pf.hooks).toEqual(['smoke']);
-    const p = site.fault({ kind: 'flap', name: 'flap-0', agent: 'a', atMs: 0, dev: net.aIf, agentNetns: net.a.name, downForMs: 300, upForMs: 300, count: 2 });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await linkUp()).toBe(false);
+    // Down 1.5 s, up 0.5 s, down 1.5 s: the link is seen down by polling (not read once at a fixed
+    // 100 ms, which the agent's `ip` run may not have reached on a loaded host).
+    const p = site.fault({ kind: 'flap', name: 'flap-0', agent: 'a', atMs: 0, dev: net.aIf, agentNetns: net.a.name, downForMs: 1500, upForMs: 500, count: 2 });
+    let down = false;
+    for (const end = Date.now() + 3500; !down && Date.now() < end;) down = !(await linkUp());
+    expect(down).toBe(true);
     const t = await p;
-    expect(t.endMs - t.startMs).toBeGreaterThanOrEqual(900);
+    expect(t.endMs - t.startMs).toBeGreaterThanOrEqual(3500);
     expect(await linkUp()).toBe(true);
     const h = await site.runHook({ name: 'check', on: 'agent', agent: 'a', hook: 'smoke', atMs: 0, timeoutMs: 10_000 }, { campaign: 'c', step: 'peak', stepEndMs: Date.now() });
     expect(h.exitCode).toBe(0);

@@ -11,6 +11,7 @@ import { parseAgentConfig } from '../../agent/config.js';
 import { startAgent } from '../../agent/main.js';
 import { AgentClient } from '../../agent/api/client.js';
 import { waitForGuardExit } from '../../agent/guard/guard-client.js';
+import { reservePort } from '../support/ports.js';
 
 describe('startAgent', () => {
   it('refuses a non-loopback address without tokens, before touching anything', async () => {
@@ -28,11 +29,13 @@ describe('startAgent', () => {
 describe('startAgent on loopback', () => {
   it('serves HTTPS with a self-signed certificate to pin, runs the reflector and standing probes, stops cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bh-main-'));
-    const port = 21_000 + (process.pid % 5000);
+    // Two ports named in the config (API, reflector): reserved, never bind(0)-then-close.
+    const port = await reservePort();
+    const reflectorPort = await reservePort();
     try {
       const cfg = parseAgentConfig({
         listen: `127.0.0.1:${port}`, stateDir: join(dir, 'state'), tls: { selfSigned: true },
-        reflector: { listen: `127.0.0.1:${port + 1}` }, probes: [{ name: 'self', target: `127.0.0.1:${port + 1}`, interval: '50ms' }],
+        reflector: { listen: `127.0.0.1:${reflectorPort}` }, probes: [{ name: 'self', target: `127.0.0.1:${reflectorPort}`, interval: '50ms' }],
         reconcile: { watchLinks: false },
       });
       const agent = await startAgent(cfg, { version: 't', env: {}, log: () => undefined });
@@ -43,7 +46,8 @@ describe('startAgent on loopback', () => {
         const h = await c.health();
         expect(h.guard).toMatchObject({ alive: true, pid: agent.guard.pid });
         let probes = await c.listProbes();
-        for (let i = 0; i < 100 && !(probes[0]?.summary as { received?: number } | undefined)?.received; i++) {
+        // The standing probe's first replies: a deadline for a loaded host, not a count of polls.
+        for (const end = Date.now() + 30_000; Date.now() < end && !(probes[0]?.summary as { received?: number } | undefined)?.received;) {
           await new Promise((r) => setTimeout(r, 50));
           probes = await c.listProbes();
         }
@@ -57,7 +61,7 @@ describe('startAgent on loopback', () => {
         const guardPid = agent.guard.pid as number;
         expect(await agent.stop()).toBe(true);
         // The guard was told everything is reverted and exits without acting.
-        expect(await waitForGuardExit(guardPid, 10_000)).toBe(true);
+        expect(await waitForGuardExit(guardPid, 30_000)).toBe(true);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

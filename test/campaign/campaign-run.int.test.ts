@@ -10,10 +10,26 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reservePort } from '../support/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'bin/backhaul.js');
 const cli = (args: string[], cwd: string) => execa(process.execPath, [CLI, ...args], { cwd, reject: false, timeout: 90_000 });
+
+/**
+ * A bundled campaign as is, but with each fixed loopback port it names (relay listen addresses,
+ * probe targets) replaced, consistently, by a reserved one (test/support/ports.ts): another test
+ * run on the same machine (or anything else) may hold the example's port, and a relay that cannot
+ * bind fails the step with EADDRINUSE.
+ */
+async function withOwnPorts(name: string, dir: string): Promise<string> {
+  const text = await readFile(join(ROOT, 'campaigns', name), 'utf8');
+  const ports = new Map<string, number>();
+  for (const [, port] of text.matchAll(/127\.0\.0\.1:(\d+)/g)) if (!ports.has(port as string)) ports.set(port as string, await reservePort());
+  const file = join(dir, name);
+  await writeFile(file, text.replace(/127\.0\.0\.1:(\d+)/g, (_m, port: string) => `127.0.0.1:${ports.get(port)}`));
+  return file;
+}
 
 describe('backhaul campaign run (in-process sites)', () => {
   let dir: string;
@@ -27,7 +43,7 @@ describe('backhaul campaign run (in-process sites)', () => {
 
   it('meant-to-fail exits 1; the failing assertions and the failed hook are the ones reported', { timeout: 90_000 }, async () => {
     const out = join(dir, 'mtf');
-    const r = await cli(['campaign', 'run', join(ROOT, 'campaigns/meant-to-fail.yaml'), '--out', out, '--baseline', '1s'], dir);
+    const r = await cli(['campaign', 'run', await withOwnPorts('meant-to-fail.yaml', dir), '--out', out, '--baseline', '1s'], dir);
     expect(r.exitCode, String(r.stderr)).toBe(1);
     const res = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
     const failed = res.steps.flatMap((s: any) => s.assertions.filter((a: any) => !a.passed && a.scope !== 'conformance').map((a: any) => `${s.name}: ${a.target}: ${a.text}`));
@@ -44,7 +60,7 @@ describe('backhaul campaign run (in-process sites)', () => {
 
   it('satellite-site (GEO, then LEO with its 15 s reconfiguration) passes: exit 0', { timeout: 90_000 }, async () => {
     const out = join(dir, 'sat');
-    const r = await cli(['campaign', 'run', join(ROOT, 'campaigns/satellite-site.yaml'), '--out', out, '--baseline', '1s', '--json'], dir);
+    const r = await cli(['campaign', 'run', await withOwnPorts('satellite-site.yaml', dir), '--out', out, '--baseline', '1s', '--json'], dir);
     const res = JSON.parse(String(r.stdout));
     const failed = res.steps.flatMap((s: any) => s.assertions.filter((a: any) => !a.passed));
     expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);

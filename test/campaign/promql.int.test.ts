@@ -4,26 +4,21 @@
  * and one does not, so the campaign exits 1 with exactly that failure.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile } from '../../agent/profile-library.js';
 import { runCampaign } from '../../campaign/runner.js';
 import { InProcessSite } from '../../campaign/sites/in-process.js';
 import { parseCampaign } from '../../campaign/spec.js';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 
 const listenPort = (s: Server): number => (s.address() as { port: number }).port;
 
 describe('PromQL assertions against a real Prometheus', () => {
   let app: Server;
-  let prom: ResultPromise;
+  let prom: RunningPrometheus | undefined;
   let promUrl: string;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bh-prom-'));
     // The "application": a latency histogram where 90% of requests take <= 0.1 s and the rest <= 0.5 s.
     app = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -40,30 +35,23 @@ describe('PromQL assertions against a real Prometheus', () => {
       );
     });
     await new Promise<void>((ok) => app.listen(0, '127.0.0.1', ok));
-    const promPort = await new Promise<number>((ok) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = listenPort(s);
-        s.close(() => ok(p));
-      });
-    });
-    promUrl = `http://127.0.0.1:${promPort}`;
-    await writeFile(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: app\n    static_configs: [{ targets: ['127.0.0.1:${listenPort(app)}'] }]\n`);
-    prom = execa('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { reject: false });
+    // The shared launcher: a port no parallel test can take, a retry if one is taken anyway, and a
+    // stop() that waits for the process to exit before removing its data directory. A 2 s scrape
+    // interval (= timeout): a scrape of this process must not time out while it is busy, which would
+    // mark the series stale just when the step-end assertion reads them.
+    prom = await startPrometheus({ intervalMs: 2000, jobs: [{ job: 'app', targets: [`127.0.0.1:${listenPort(app)}`] }] });
+    promUrl = prom.url;
     // Ready once it has scraped the app.
     const deadline = Date.now() + 40_000;
-    for (;;) {
-      const r = await fetch(`${promUrl}/api/v1/query?query=pos_checkout_seconds_count`).then((x) => x.json() as Promise<{ data?: { result?: unknown[] } }>).catch(() => null);
-      if (r?.data?.result?.length) break;
-      if (Date.now() > deadline) throw new Error('Prometheus did not come up or scrape (is the prometheus package installed? scripts/install-test-deps.sh)');
+    while ((await prom.query('pos_checkout_seconds_count').catch(() => [])).length === 0) {
+      if (Date.now() > deadline) throw new Error(`Prometheus did not scrape the app within 40 s\n${prom.log()}`);
       await new Promise((ok) => setTimeout(ok, 300));
     }
   }, 60_000);
 
   afterAll(async () => {
-    prom?.kill('SIGKILL');
+    await prom?.stop();
     await new Promise<void>((ok) => app?.close(() => ok()));
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('histogram_quantile assertions evaluated at the step end: one holds, one does not (exit 1)', { timeout: 60_000 }, async () => {

@@ -101,14 +101,18 @@ describe('dashboard joins and filters on a live Prometheus', () => {
     prom = await startPrometheus({ intervalMs: INTERVAL_MS, jobs: [{ job: 'backhaul-agent', targets: [addrA, addrB] }] });
     await prom.waitForScrapes({ scrapes: 3 });
     // Events: an outage on site A and a phase switch good -> bad of imp-a.
+    const changedAtMs = Date.now();
     probeA.outages.inc({ target: 'gw', probe: 'stamp' }, 1);
     agentA.switches.inc({ impairment: 'imp-a' }, 1);
     agentA.phaseInfo.reset();
     agentA.phaseInfo.set({ impairment: 'imp-a', phase: 'bad' }, 1);
     agentA.info.remove({ impairment: 'imp-a', iface: 'eth0', netns: '', profile: 'lte', backend: 'netem', direction: 'egress', phase: 'good' });
     agentA.info.set({ impairment: 'imp-a', iface: 'eth0', netns: '', profile: 'lte', backend: 'netem', direction: 'egress', phase: 'bad' }, 1);
-    await sleep(4 * INTERVAL_MS);
-  });
+    // In the database once a scrape that started after the change has landed (a fixed sleep can
+    // end first when Prometheus is slow to scrape on a loaded host); then two rule evaluations.
+    await prom.waitForScrapeAfter(changedAtMs + 1);
+    await sleep(2 * INTERVAL_MS);
+  }, 120_000);
 
   afterAll(async () => {
     await prom?.stop();

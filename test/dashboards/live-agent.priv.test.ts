@@ -21,7 +21,8 @@ import { stringify } from 'yaml';
 import { AGENT_METRICS, PROBE_METRICS, RELAY_METRICS } from '../../core/metric-names.js';
 import { RULES_FILE } from '../../dashboards/render.js';
 import { RECORDED } from '../../dashboards/rules.js';
-import { ROOT, buildCli, freeTcpPort, freeUdpPort, removeCliBuild, startCli, waitForHttp, waitForOutput, type CliProcess } from '../support/cli.js';
+import { ROOT, buildCli, removeCliBuild, startCli, waitForHttp, waitForOutput, type CliProcess } from '../support/cli.js';
+import { reservePort } from '../support/ports.js';
 import { twoHosts, type TwoHosts } from '../support/netns.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { checkMetrics } from '../support/promtool.js';
@@ -63,7 +64,7 @@ describe('dashboards and rules against a live agent and probe', () => {
     await buildCli();
     topo = await twoHosts();
     dir = await mkdtemp(join(tmpdir(), 'backhaul-dash-e2e-'));
-    agentAddr = `127.0.0.1:${await freeTcpPort()}`;
+    agentAddr = `127.0.0.1:${await reservePort()}`;
     await writeFile(join(dir, 'agent.yaml'), stringify({
       listen: agentAddr,
       stateDir: join(dir, 'state'),
@@ -97,8 +98,8 @@ describe('dashboards and rules against a live agent and probe', () => {
     expect((await api('GET', '/v1/impairments/imp-does-not-exist')).status).toBe(404);
 
     // The agent's probe session -> the agent's relay impairment (delay, loss, duplicates) -> a reflector.
-    const udpPort = await freeUdpPort();
-    const relayPort = await freeUdpPort();
+    const udpPort = await reservePort();
+    const relayPort = await reservePort();
     const startReflector = async (): Promise<CliProcess> => {
       const p = startCli(['reflect', '--listen', `127.0.0.1:${udpPort}`]);
       await waitForOutput(p, /reflecting on/, 60_000);

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_METRICS, REFLECTOR_METRICS } from '../../core/metric-names.js';
-import { buildCli, freeTcpPort, freeUdpPort, removeCliBuild, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
+import { buildCli, removeCliBuild, startCli, waitForHttp, type CliProcess } from '../support/cli.js';
+import { reservePort } from '../support/ports.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { checkMetrics } from '../support/promtool.js';
 import { builtDashboards, namesUsedEverywhere, primaryMetricNames, recordingRuleQueries, runQueries } from './support/live.js';
@@ -33,9 +34,11 @@ describe('live probe and reflector metrics', () => {
 
   beforeAll(async () => {
     await buildCli();
-    udpPort = await freeUdpPort();
-    reflectorMetrics = `127.0.0.1:${await freeTcpPort()}`;
-    probeMetrics = `127.0.0.1:${await freeTcpPort()}`;
+    // Named before the processes start, and the reflector is restarted on the same ports: ports
+    // outside the ephemeral range, which no parallel test's socket can take in between.
+    udpPort = await reservePort();
+    reflectorMetrics = `127.0.0.1:${await reservePort()}`;
+    probeMetrics = `127.0.0.1:${await reservePort()}`;
     reflector = startReflector();
     await waitForHttp(`http://${reflectorMetrics}/metrics`, 20_000, () => reflector!.stderr());
     probe = startCli(['probe', `127.0.0.1:${udpPort}`, '-i', '10ms', '-t', '200ms', '-d', 'inf',
@@ -62,7 +65,7 @@ describe('live probe and reflector metrics', () => {
       await sleep(250);
     }
     await sleep(3 * INTERVAL_MS);
-  }, 90_000);
+  }, 180_000); // each wait above has its own deadline; together they may exceed 90 s on a loaded host
 
   afterAll(async () => {
     await probe?.stop('SIGINT');

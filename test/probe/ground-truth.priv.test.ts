@@ -97,10 +97,18 @@ describe('probe ground truth (namespaces + nftables)', () => {
   it('scripted outage: one window whose duration is within one interval of dropped x interval', async () => {
     const t = await setup(table(`
       counter outage {}
+      counter seen {}
       chain input { type filter hook input priority 0; }`));
     const intervalMs = 10;
-    const run = t.a.spawn(probeArgs(t, ['-i', `${intervalMs}ms`, '-d', '4s', '-t', '2s', '--outage-min', '3']));
-    await new Promise((res) => setTimeout(res, 1200));
+    const run = t.a.spawn(probeArgs(t, ['-i', `${intervalMs}ms`, '-d', '6s', '-t', '2s', '--outage-min', '3']));
+    // The outage begins once the probe has been sending for a while (30 probes seen at the
+    // reflector's host), not after a fixed sleep: the probe's node process may take longer than
+    // that to start on a loaded host, and an outage at its start would be open-ended.
+    await t.b.exec(['nft', 'add', 'rule', 'inet', 'bhp', 'input', 'udp', 'dport', String(PORT), 'counter', 'name', 'seen']);
+    for (const end = Date.now() + 60_000; (await counter(t, 'seen')) < 30;) {
+      if (Date.now() > end) throw new Error('the probe sent nothing within 60 s');
+      await new Promise((res) => setTimeout(res, 50));
+    }
     await t.b.exec(['nft', 'add', 'rule', 'inet', 'bhp', 'input', 'udp', 'dport', String(PORT), 'counter', 'name', 'outage', 'drop']);
     await new Promise((res) => setTimeout(res, 500));
     await t.b.exec(['nft', 'flush', 'chain', 'inet', 'bhp', 'input']);

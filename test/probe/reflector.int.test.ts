@@ -26,7 +26,7 @@ async function reflector(cfg: Parameters<typeof startReflector>[0] = {}, deps: P
   return r;
 }
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
+const until = async (cond: () => boolean, ms = 20_000): Promise<void> => {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');

@@ -7,8 +7,6 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 
@@ -102,29 +100,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
   };
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-/** A UDP port free on 127.0.0.1 right now. */
-export async function freeUdpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createSocket('udp4');
-    s.once('error', rej);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
+// Ports to hand to a child process: test/support/ports.ts (reservePort), never bind(0)-then-close.
 
 /** Polls `url` until it answers 200 with a body, or throws after `timeoutMs` with `describe()`. */
 export async function waitForHttp(url: string, timeoutMs: number, describe: () => string): Promise<string> {

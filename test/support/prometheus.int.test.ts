@@ -19,7 +19,7 @@ describe('Prometheus harness', () => {
     exporter = await serveRegistry(registry);
     prom = await startPrometheus({ jobs: [{ job: 'harness', targets: [exporter.address], labels: { site: 's1' } }] });
     await prom.waitForScrapes();
-  });
+  }, 120_000); // start (<= 30 s) and scrapes (<= 40 s): more than the 60 s default on a loaded host
 
   afterAll(async () => {
     await prom?.stop();

@@ -8,16 +8,16 @@
  *
  * Timing (measured with 2.42): ready ~70 ms after start, but the first scrape happens only ~5 s
  * later (target updates are batched), so `waitForScrapes()` polls the targets API (default budget
- * 20 s, generous for a loaded machine).
+ * 40 s, generous for a loaded machine).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Registry } from 'prom-client';
 import { stringify } from 'yaml';
+import { reservePort } from './ports.js';
 
 export interface ScrapeJob {
   job: string;
@@ -62,6 +62,11 @@ export interface RunningPrometheus {
   targets(): Promise<ActiveTarget[]>;
   /** Waits until every configured target has been scraped at least `scrapes` times and is up. */
   waitForScrapes(opts?: { timeoutMs?: number; scrapes?: number }): Promise<ActiveTarget[]>;
+  /**
+   * Waits until every configured target is up and its last scrape started after `sinceMs` (wall
+   * ms): what the exporters held at `sinceMs` is in the database (default budget 30 s).
+   */
+  waitForScrapeAfter(sinceMs: number, timeoutMs?: number): Promise<ActiveTarget[]>;
   /** Prometheus' own log (stderr), for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -69,17 +74,6 @@ export interface RunningPrometheus {
 
 const INSTALL_HINT = 'prometheus not found: install Debian package `prometheus` ' +
   '(apt-get install -y --no-install-recommends prometheus, see scripts/install-test-deps.sh)';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolvePort(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -105,7 +99,8 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   await writeFile(configFile, prometheusConfig(opts));
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    // Outside the ephemeral range (see ports.ts); the retry covers anything else holding it.
+    const port = await reservePort();
     try {
       return await launch(dir, configFile, port, opts);
     } catch (e) {
@@ -173,8 +168,9 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
   const targets = async (): Promise<ActiveTarget[]> =>
     (await api<{ activeTargets: ActiveTarget[] }>('/api/v1/targets', { state: 'active' })).activeTargets;
 
-  // Ready within a few seconds, or the process exited (bad config, port taken, binary missing).
-  const deadline = Date.now() + 15_000;
+  // Ready within a few seconds (~70 ms when idle; allow a loaded machine 30 s), or the process
+  // exited (bad config, port taken, binary missing).
+  const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited) {
       await stop();
@@ -186,7 +182,7 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus not ready after 15 s:\n${stderr}`);
+      throw new Error(`prometheus not ready after 30 s:\n${stderr}`);
     }
     await sleep(50);
   }
@@ -206,7 +202,7 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
     labelValues: (label) => api<string[]>(`/api/v1/label/${encodeURIComponent(label)}/values`),
     series: (match) => api<Array<Record<string, string>>>('/api/v1/series', { 'match[]': match }),
     targets,
-    async waitForScrapes({ timeoutMs = 20_000, scrapes = 2 } = {}) {
+    async waitForScrapes({ timeoutMs = 40_000, scrapes = 2 } = {}) {
       const end = Date.now() + timeoutMs;
       const firstSeen = new Map<string, number>();
       for (;;) {
@@ -224,6 +220,18 @@ async function launch(dir: string, configFile: string, port: number, opts: Prome
             ({ url: t.scrapeUrl, health: t.health, lastError: t.lastError })))}\n${stderr}`);
         }
         await sleep(200);
+      }
+    },
+    async waitForScrapeAfter(sinceMs, timeoutMs = 30_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const list = await targets();
+        if (list.length === expectedTargets && list.every((t) => t.health === 'up' && Date.parse(t.lastScrape) > sinceMs)) return list;
+        if (Date.now() > end) {
+          throw new Error(`targets not scraped after ${new Date(sinceMs).toISOString()} within ${timeoutMs} ms: ${JSON.stringify(list.map((t) =>
+            ({ url: t.scrapeUrl, health: t.health, lastScrape: t.lastScrape, lastError: t.lastError })))}\n${stderr}`);
+        }
+        await sleep(100);
       }
     },
     log: () => stderr,

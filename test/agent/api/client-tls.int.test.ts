@@ -63,7 +63,7 @@ describe('typed client over HTTP', () => {
     const close = await c.events((e) => got.push(e));
     const v = await c.createImpairment({ target: { dev: 'eth1' }, profile: 'rate-1m' });
     await c.deleteImpairment(v.id);
-    await expect.poll(() => got.map((e) => e.type)).toEqual(['hello', 'impairment.created', 'impairment.deleted']);
+    await expect.poll(() => got.map((e) => e.type), { timeout: 15_000 }).toEqual(['hello', 'impairment.created', 'impairment.deleted']);
     close();
     await expect(new AgentClient(url).events(() => undefined)).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
   });
@@ -86,7 +86,7 @@ describe('TLS on a real socket', () => {
     expect(fx.audit.records).toEqual([]);
     const events: AgentEvent[] = [];
     const close = await pinned.events((e) => events.push(e));
-    await expect.poll(() => events.length).toBeGreaterThan(0);
+    await expect.poll(() => events.length, { timeout: 15_000 }).toBeGreaterThan(0);
     close();
     await expect(wrong.events(() => undefined)).rejects.toMatchObject({ code: 'ERR_UNREACHABLE' });
   });

@@ -4,6 +4,7 @@
  * profiles with errors), events, metrics and the audit log.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../../core/clock.js';
 import { bearer, makeFixture, TOKENS, type Fixture } from '../daemon-fixture.js';
 
 let fx: Fixture;
@@ -264,7 +265,7 @@ describe('info routes', () => {
     try {
       const v = (await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m' })).json();
       await fx.daemon.app.inject({ method: 'DELETE', url: `/v1/impairments/${v.id}`, headers: bearer('alice') });
-      await expect.poll(() => got.map((e) => e.type)).toEqual(['hello', 'impairment.created', 'impairment.deleted']);
+      await expect.poll(() => got.map((e) => e.type), { timeout: 15_000 }).toEqual(['hello', 'impairment.created', 'impairment.deleted']);
     } finally {
       ws.terminate();
     }
@@ -277,22 +278,28 @@ describe('info routes', () => {
 });
 
 describe('leases', () => {
+  // Fake time: on the real clock, a create and a renew further apart than a short first ttl (a
+  // loaded host) would let the lease expire before the renew, and a long ttl makes a slow test.
   it('a renewed lease outlives its first ttl', async () => {
-    fx = await makeFixture();
+    const clock = new FakeClock();
+    fx = await makeFixture({ clock });
     const a = (await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m', ttl: '400ms' })).json();
     const r = await fx.daemon.app.inject({ method: 'POST', url: `/v1/impairments/${a.id}/renew`, headers: bearer('alice'), payload: { ttl: '30s' } });
     expect(r.statusCode).toBe(200);
-    await new Promise((res) => setTimeout(res, 800));
+    await clock.advance(800);
+    await fx.daemon.manager.expireDue(); // the lease check at 800 ms, awaited
     expect(fx.daemon.manager.list().map((i) => i.id)).toEqual([a.id]);
     expect(fx.backend.live.has('netem::eth0')).toBe(true);
   });
 
   it('an expired lease is reverted, an unexpired one stays', async () => {
-    fx = await makeFixture({ defaultTtlMs: 300 });
+    const clock = new FakeClock();
+    fx = await makeFixture({ clock, defaultTtlMs: 300 });
     const a = (await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m' })).json();
     const b = (await create(fx, { target: { dev: 'eth1' }, profile: 'rate-1m', ttl: '10s' })).json();
+    await clock.advance(300); // the lease loop (every 20 ms) wakes at a's expiry
     // The deleted event comes last (after the revert, the guard and the journal on disk).
-    await expect.poll(() => fx.daemon.events.history().some((e) => e.type === 'impairment.deleted' && e.id === a.id && e.reason === 'expired'), { timeout: 5000 }).toBe(true);
+    await expect.poll(() => fx.daemon.events.history().some((e) => e.type === 'impairment.deleted' && e.id === a.id && e.reason === 'expired'), { timeout: 15_000 }).toBe(true);
     expect(fx.daemon.manager.list().map((i) => i.id)).toEqual([b.id]);
     expect(fx.backend.live.has('netem::eth0')).toBe(false);
     expect(fx.journal.entries().map((e) => e.id)).toEqual([b.id]);

@@ -4,6 +4,7 @@
  * applied, a past instant applies at once, and bad or out-of-bounds values are 400 before any effect.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../../core/clock.js';
 import { START_AT_MAX_AHEAD_MS, START_AT_MAX_LATE_MS } from '../../../agent/impairments/manager.js';
 import { bearer, makeFixture, type Fixture } from '../daemon-fixture.js';
 
@@ -30,12 +31,13 @@ describe('startAt', () => {
     fx = await makeFixture();
     const times = applyTimes(fx);
     const sentAt = Date.now();
-    const startAt = sentAt + 1000;
+    // 2 s ahead: the record must be created (on receipt) before the instant even on a loaded host.
+    const startAt = sentAt + 2000;
     const r = await create(fx, { target: { dev: 'eth0' }, profile: 'rate-1m', ttl: '30s', startAt });
     expect(r.statusCode).toBe(201);
     const v = r.json();
     // Timers never fire early by more than their 1 ms granularity; without startAt the apply
-    // would run right away (about 1 s before).
+    // would run right away (about 2 s before).
     expect(times).toHaveLength(1);
     expect(times[0]!).toBeGreaterThanOrEqual(startAt - 2);
     expect(v.appliedAtMs).toBeGreaterThanOrEqual(startAt - 2);
@@ -60,26 +62,38 @@ describe('startAt', () => {
   });
 
   it('a caller that goes away during the wait cancels the create: nothing applied, no record, no journal entry', async () => {
-    fx = await makeFixture();
-    const base = await fx.daemon.app.listen({ host: '127.0.0.1', port: 0 });
+    // Fake time, moved only once each step has been seen to happen: on the real clock the close
+    // could reach the agent after the instant on a loaded host (and the apply would run).
+    const clock = new FakeClock();
+    fx = await makeFixture({ clock });
+    const f = fx;
+    const base = await f.daemon.app.listen({ host: '127.0.0.1', port: 0 });
     const post = (body: unknown, signal?: AbortSignal) =>
       fetch(`${base}/v1/impairments`, { method: 'POST', headers: { ...bearer('alice'), 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
-    const startAt = Date.now() + 1500;
+    // Waiting for the instant: the journal entry is written first (write-ahead), then the wait.
+    const waiting = (n: number) => expect.poll(() => f.journal.entries().length, { timeout: 15_000 }).toBe(n);
+    const startAt = clock.wallMs() + 1500;
     const ac = new AbortController();
     const pending = post({ target: { dev: 'eth0' }, profile: 'rate-1m', startAt }, ac.signal);
-    setTimeout(() => ac.abort(), 300);
+    await waiting(1);
+    ac.abort();
     await expect(pending).rejects.toThrow();
+    await waiting(0); // the agent saw the connection close and cancelled the create
     // Past the instant: still nothing applied.
-    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now()) + 500));
-    expect(fx.backend.calls.filter((c) => c.startsWith('apply'))).toEqual([]);
-    expect(fx.backend.live.size).toBe(0);
-    expect(fx.daemon.manager.list()).toEqual([]);
-    await fx.journal.idle();
-    expect(fx.journal.entries()).toEqual([]);
+    await clock.advance(2000);
+    expect(f.backend.calls.filter((c) => c.startsWith('apply'))).toEqual([]);
+    expect(f.backend.live.size).toBe(0);
+    expect(f.daemon.manager.list()).toEqual([]);
+    await f.journal.idle();
+    expect(f.journal.entries()).toEqual([]);
     // A caller that waits gets it, over the same kind of connection.
-    const ok = await post({ target: { dev: 'eth0' }, profile: 'rate-1m', startAt: Date.now() + 300 });
+    const okReply = post({ target: { dev: 'eth0' }, profile: 'rate-1m', startAt: clock.wallMs() + 300 });
+    await waiting(1);
+    expect(f.backend.live.size).toBe(0);
+    await clock.advance(300);
+    const ok = await okReply;
     expect(ok.status).toBe(201);
-    expect(fx.backend.live.has('netem::eth0')).toBe(true);
+    expect(f.backend.live.has('netem::eth0')).toBe(true);
   });
 
   it('malformed or out-of-bounds startAt is 400 with its problem, before any effect', async () => {

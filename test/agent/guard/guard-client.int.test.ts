@@ -9,6 +9,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isGuardProcess, RevertGuard, waitForGuardExit } from '../../../agent/guard/guard-client.js';
 
+/**
+ * Deadline for a guard process to start, act and exit: a node start plus a few short commands,
+ * seconds on a loaded 2-core host; the tests wait for the event, so a long deadline costs nothing.
+ */
+const EXIT_MS = 30_000;
+
 let dir: string;
 let guards: RevertGuard[] = [];
 beforeEach(() => {
@@ -41,7 +47,7 @@ describe('revert guard', () => {
     await g.setPlan([['sh', '-c', `echo first >> ${out}`]]);
     await g.setPlan([['sh', '-c', `echo one >> ${out}`], ['false'], ['sh', '-c', `echo two >> ${out}`]]);
     closePipe(g);
-    expect(await waitForGuardExit(pid, 5000)).toBe(true);
+    expect(await waitForGuardExit(pid, EXIT_MS)).toBe(true);
     // The replaced plan did not run; a failing step did not stop the next one.
     expect(readFileSync(out, 'utf8')).toBe('one\ntwo\n');
     expect(readFileSync(join(dir, 'guard.log'), 'utf8')).toMatch(/agent gone; running 3 revert step/);
@@ -53,7 +59,7 @@ describe('revert guard', () => {
     const out = join(dir, 'out');
     await g.setPlan([['touch', out]]);
     await g.finish();
-    expect(await waitForGuardExit(pid, 5000)).toBe(true);
+    expect(await waitForGuardExit(pid, EXIT_MS)).toBe(true);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -75,7 +81,7 @@ describe('revert guard', () => {
     const out = join(dir, 'out');
     await g.setPlan([['touch', out]]);
     process.kill(first, 'SIGKILL');
-    await expect.poll(() => restarts.length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => restarts.length, { timeout: EXIT_MS }).toBe(1);
     const second = g.pid as number;
     expect(second).not.toBe(first);
     expect(g.restarts).toBe(1);
@@ -83,9 +89,9 @@ describe('revert guard', () => {
     await expect.poll(async () => {
       await g.setPlan([['touch', out]]);
       return true;
-    }).toBe(true);
+    }, { timeout: EXIT_MS }).toBe(true);
     closePipe(g);
-    expect(await waitForGuardExit(second, 5000)).toBe(true);
+    expect(await waitForGuardExit(second, EXIT_MS)).toBe(true);
     expect(existsSync(out)).toBe(true);
   });
 
@@ -95,13 +101,13 @@ describe('revert guard', () => {
     const out = join(dir, 'held');
     await g.setPlan([['touch', out]]);
     process.kill(first, 'SIGKILL');
-    await expect.poll(() => g.restarts, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => g.restarts, { timeout: EXIT_MS }).toBe(1);
     const second = g.pid as number;
     expect(second).not.toBe(first);
     // No setPlan here: the replacement got the current plan from start().
     await new Promise((r) => setTimeout(r, 500)); // node start + one ack, on a loaded host
     closePipe(g);
-    expect(await waitForGuardExit(second, 5000)).toBe(true);
+    expect(await waitForGuardExit(second, EXIT_MS)).toBe(true);
     expect(existsSync(out)).toBe(true);
   });
 
@@ -116,7 +122,7 @@ describe('revert guard', () => {
     expect(second).not.toBe(first);
     expect(await isGuardProcess(second)).toBe(true);
     closePipe(g);
-    expect(await waitForGuardExit(second, 5000)).toBe(true);
+    expect(await waitForGuardExit(second, EXIT_MS)).toBe(true);
     expect(existsSync(out)).toBe(true);
     process.kill(first, 'SIGKILL');
   });
@@ -129,7 +135,7 @@ describe('revert guard', () => {
     await g.setPlan([['touch', out]]);
     const pid = g.pid as number;
     closePipe(g);
-    expect(await waitForGuardExit(pid, 5000)).toBe(true);
+    expect(await waitForGuardExit(pid, EXIT_MS)).toBe(true);
     expect(existsSync(out)).toBe(true);
     expect(readFileSync(join(dir, 'guard.log'), 'utf8')).toMatch(/ignoring malformed message/);
   });

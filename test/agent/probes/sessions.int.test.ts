@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProbeSessions, startAgentReflector } from '../../../agent/probes/sessions.js';
 import { RelayBackend } from '../../../agent/relay/backend.js';
 import { bearer, makeFixture, type Fixture } from '../daemon-fixture.js';
+import { reservePort } from '../../support/ports.js';
 
 let fx: Fixture | undefined;
 let cleanup: (() => Promise<void>)[] = [];
@@ -42,7 +43,7 @@ async function finished(f: Fixture, id: string): Promise<View> {
 describe('probe sessions through the API', () => {
   it('start, summary, histogram, metrics, reflector counters', async () => {
     const { fx: f, port } = await setup();
-    const r = await f.daemon.app.inject({ method: 'POST', url: '/v1/probes', headers: bearer('alice'), payload: { target: `127.0.0.1:${port}`, name: 'loop', intervalMs: 10, count: 40 } });
+    const r = await f.daemon.app.inject({ method: 'POST', url: '/v1/probes', headers: bearer('alice'), payload: { target: `127.0.0.1:${port}`, name: 'loop', intervalMs: 10, count: 40, timeoutMs: 10_000 } });
     expect(r.statusCode).toBe(201);
     const v = await finished(f, r.json().id);
     expect(v.summary.sent).toBe(40);
@@ -63,7 +64,8 @@ describe('probe sessions through the API', () => {
   it('stop a running session (final summary); bad targets are 400', async () => {
     const { fx: f, port } = await setup();
     const r = (await f.daemon.app.inject({ method: 'POST', url: '/v1/probes', headers: bearer('alice'), payload: { target: `127.0.0.1:${port}`, intervalMs: 20 } })).json();
-    await new Promise((res) => setTimeout(res, 300));
+    // Running and sending (not a fixed sleep: a loaded host may skip the first slots as missed).
+    await expect.poll(async () => ((await f.daemon.app.inject({ method: 'GET', url: `/v1/probes/${r.id}`, headers: bearer('reader') })).json() as View).summary.sent, { timeout: 30_000 }).toBeGreaterThan(0);
     const stopped = await f.daemon.app.inject({ method: 'DELETE', url: `/v1/probes/${r.id}`, headers: bearer('alice') });
     expect(stopped.statusCode).toBe(200);
     expect(stopped.json().state).toBe('stopped');
@@ -91,7 +93,8 @@ describe('probe sessions through the API', () => {
 
   it('a relay impairment created through the API delays what an API probe measures through it', async () => {
     const { fx: f, port } = await setup(true);
-    const relayPort = 40_000 + (process.pid % 10_000);
+    // Not a port in the ephemeral range, which any parallel test's socket can hold (EADDRINUSE).
+    const relayPort = await reservePort();
     const imp = await f.daemon.app.inject({
       method: 'POST', url: '/v1/impairments', headers: bearer('alice'),
       payload: { target: { kind: 'relay', proto: 'udp', listen: `127.0.0.1:${relayPort}`, upstream: `127.0.0.1:${port}` }, profile: { name: 'd20', description: '20 ms each way', egress: { delay: '20ms' }, ingress: { delay: '20ms' } }, ttl: '1m' },

@@ -16,7 +16,6 @@
  * printed for the notes (bench/RESULTS.md).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -24,21 +23,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Profile } from '../../../core/profile.js';
 import { startRelay } from '../../../agent/relay/relay.js';
 import { quantile } from './stats-support.js';
+import { reservePort, waitForUdpBound } from '../../support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function requireIrtt(): Promise<void> {
   const r = await execa('irtt', ['version'], { reject: false });
@@ -79,17 +69,22 @@ async function irttClient(port: number, out: string): Promise<IrttRun> {
 describe('irtt through the relay', () => {
   it('RTT median within 0.5 ms of the configured 2 x 12.5 ms plus the path overhead measured in the same run; p99 reported', async () => {
     await requireIrtt();
-    const serverPort = await freePort();
+    // irtt's server takes its UDP port on the command line: reserved (test/support/ports.ts), not
+    // a TCP port found free by bind-then-close.
+    const serverPort = await reservePort();
     const server = execa('irtt', ['server', '-b', `127.0.0.1:${serverPort}`], { reject: false });
-    cleanups.push(() => {
+    let serverLog = '';
+    server.stderr?.on('data', (d: Buffer) => (serverLog += String(d)));
+    cleanups.push(async () => {
       server.kill('SIGTERM');
+      await server; // exited before the next test (reject: false: never throws)
     });
     const fixed: Profile = { name: 'fixed', description: 'fixed 12.5 ms each way', egress: { delayMs: ONE_WAY_MS }, ingress: { delayMs: ONE_WAY_MS } };
     const base3: Profile = { name: 'three', description: '3.5 ms each way', egress: { delayMs: BASE_ONE_WAY_MS }, ingress: { delayMs: BASE_ONE_WAY_MS } };
     const relay = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${serverPort}`, profile: fixed, seed: 1, timer: 'hybrid' });
     const base = await startRelay({ proto: 'udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${serverPort}`, profile: base3, seed: 1, timer: 'hybrid' });
     cleanups.push(() => relay.stop(), () => base.stop());
-    await new Promise((r) => setTimeout(r, 300)); // let the server bind
+    await waitForUdpBound(serverPort, 30_000, () => serverLog); // the server is up
     const dir = mkdtempSync(join(tmpdir(), 'irtt-'));
     // A run is valid only if the machine did not stall during it: a stall of S ms delays every
     // packet in flight, and the 25 ms path has ~4x the packets in flight of the 7 ms one, so long

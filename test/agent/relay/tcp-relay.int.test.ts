@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../core/clock.js';
 import { seededRandom } from '../../../core/random.js';
 import type { Impairment } from '../../../core/profile.js';
 import { createWaiter } from '../../../probe/timer.js';
 import { startTcpRelay, type TcpRelayHandle, type TcpRelayOptions } from '../../../agent/relay/tcp-relay.js';
+import { refusedPort } from '../../support/ports.js';
 import { sleep, waitFor } from './udp-support.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -115,10 +117,12 @@ describe('TCP relay (loopback)', () => {
    * elapsed(first byte -> last byte) = (bytes after the first chunk) * 8 / rate.
    * Floor: 0.99 of that (float rounding). Ceiling: the rate may be at most 15 % slow, plus a stated
    * allowance of 0.3 s for the release timer's lateness on the last chunk and event-loop stalls
-   * under load (the link's clock is absolute, so lateness does not accumulate chunk by chunk).
+   * under load (the link's clock is absolute, so lateness does not accumulate chunk by chunk),
+   * plus the longest event-loop stall measured during the transfer (`stallS`): relay and upstream
+   * share this process, and a stall delays the last release and its 'data' event by as much.
    * ~2.5 s of transfer make that allowance small against the 15 %.
    */
-  async function measureRate(conns: number, each: number, rateKbit: number): Promise<{ received: number; seconds: number; wireS: number }> {
+  async function measureRate(conns: number, each: number, rateKbit: number): Promise<{ received: number; seconds: number; wireS: number; stallS: number }> {
     let received = 0;
     let ended = 0;
     let first: { at: bigint; bytes: number } | undefined;
@@ -136,27 +140,30 @@ describe('TCP relay (loopback)', () => {
     });
     const r = await relay(u.port, { rateKbit });
     const socks = await Promise.all(Array.from({ length: conns }, () => dial(r.listen.port)));
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     for (const c of socks) c.end(payload(each));
     await waitFor(() => ended === conns, 'every transfer', 60_000);
+    loop.disable();
     const f = first as unknown as { at: bigint; bytes: number };
-    return { received, seconds: Number(last - f.at) / 1e9, wireS: ((received - f.bytes) * 8) / (rateKbit * 1000) };
+    return { received, seconds: Number(last - f.at) / 1e9, wireS: ((received - f.bytes) * 8) / (rateKbit * 1000), stallS: loop.max / 1e9 };
   }
 
   it('one connection: elapsed time follows the rate within 15 % (floor and ceiling)', async () => {
     const each = 24 * 1024 * 1024;
-    const { received, seconds, wireS } = await measureRate(1, each, 80_000); // 10 MB/s: ~2.5 s
+    const { received, seconds, wireS, stallS } = await measureRate(1, each, 80_000); // 10 MB/s: ~2.5 s
     expect(received).toBe(each);
     expect(seconds).toBeGreaterThanOrEqual(wireS * 0.99);
-    expect(seconds).toBeLessThanOrEqual(wireS / 0.85 + 0.3);
+    expect(seconds).toBeLessThanOrEqual(wireS / 0.85 + 0.3 + stallS);
   }, 60_000);
 
   it('rate is the link\'s: two connections share it (combined bytes / rate, floor and ceiling)', async () => {
     const each = 12 * 1024 * 1024;
-    const { received, seconds, wireS } = await measureRate(2, each, 80_000);
+    const { received, seconds, wireS, stallS } = await measureRate(2, each, 80_000);
     expect(received).toBe(2 * each);
     // Shared: 24 MiB at 10 MB/s ~2.5 s (per-connection rates would finish in half that).
     expect(seconds).toBeGreaterThanOrEqual(wireS * 0.99);
-    expect(seconds).toBeLessThanOrEqual(wireS / 0.85 + 0.3);
+    expect(seconds).toBeLessThanOrEqual(wireS / 0.85 + 0.3 + stallS);
   }, 60_000);
 
   it('delays each direction (echo round trip >= egress + ingress delay)', async () => {
@@ -263,14 +270,9 @@ describe('TCP relay (loopback)', () => {
   });
 
   it('an upstream that refuses the connection resets the client; the relay keeps serving', async () => {
-    // a port nothing listens on: bind one, then close it
-    const port = await new Promise<number>((res) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => res(p));
-      });
-    });
+    // a port nothing listens on: reserved outside the ephemeral range, so no parallel test's
+    // listen(0) can put a server there (bind-then-close would leave that window open)
+    const port = await refusedPort();
     const r = await relay(port, {});
     for (let i = 0; i < 2; i++) {
       const c = connect({ port: r.listen.port, host: '127.0.0.1' });

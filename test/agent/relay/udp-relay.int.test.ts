@@ -51,7 +51,9 @@ describe('UDP relay (loopback)', () => {
   it('keeps one flow per client, and closes idle flows', async () => {
     const echo = await startEcho();
     cleanups.push(() => echo.close());
-    const relay = await relayTo(echo.port, {}, {}, undefined, { idleTimeoutMs: 100 });
+    // 1 s idle: the three round trips must all complete (and be counted) within it, so a short
+    // timeout would close the first flow early on a loaded host.
+    const relay = await relayTo(echo.port, {}, {}, undefined, { idleTimeoutMs: 1000 });
     const socks = await Promise.all(
       [0, 1, 2].map(async () => {
         const c = createSocket('udp4');
@@ -64,7 +66,7 @@ describe('UDP relay (loopback)', () => {
     socks.forEach((c, i) => c.send(`c${i}`, relay.listen.port, '127.0.0.1'));
     await Promise.all(replies);
     expect(relay.stats().flows).toBe(3);
-    await waitFor(() => relay.stats().flows === 0, 'idle flows to close', 5000);
+    await waitFor(() => relay.stats().flows === 0, 'idle flows to close', 30_000);
   });
 
   it('drops datagrams from clients beyond maxFlows (counted as flow-limit)', async () => {

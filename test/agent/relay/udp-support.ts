@@ -69,7 +69,7 @@ export async function paceSendTo(sock: Socket, portFor: (i: number) => number, n
  * settle once in-flight datagrams are handled: on a loaded machine that can take a while, and a
  * fixed sleep would make the assertion after it flaky.
  */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

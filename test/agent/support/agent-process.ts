@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { run } from '../../support/netns.js';
+import { reservePort } from '../../support/ports.js';
 
 /** The repository root: the nearest directory upwards holding backhaul's package.json. */
 function repoRoot(): string {
@@ -25,7 +26,9 @@ let bundle: Promise<string> | null = null;
 export function agentBundle(): Promise<string> {
   bundle ??= (async () => {
     mkdirSync(OUT_DIR, { recursive: true });
-    const entry = join(OUT_DIR, 'entry.ts');
+    // Per process: another test process (or run) rewriting a shared entry while esbuild reads it
+    // could hand esbuild a truncated file.
+    const entry = join(OUT_DIR, `entry-${process.pid}.ts`);
     writeFileSync(entry, "import { main } from '../../../cli/main.js';\nprocess.exitCode = await main(process.argv);\n");
     const outfile = join(OUT_DIR, `backhaul-${process.pid}.mjs`);
     await build({
@@ -89,6 +92,17 @@ export async function startAgentProcess(o: StartAgentOptions): Promise<AgentProc
   return { proc, pid: started.pid, url: started.listening, guardPid: started.guardPid, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * When the guard `pid` logged "done" (ms since the epoch, the guard's own clock reading, the
+ * same as the test's Date.now()), from the guard log: the time its last revert step finished,
+ * without the lateness of a test polling the interface with tc/ip processes on a loaded host.
+ */
+export function guardDoneAtMs(logFile: string, pid: number): number {
+  const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes(`guard[${pid}]: done`));
+  if (!line) throw new Error(`guard ${pid} logged no "done"`);
+  return Date.parse(line.slice(0, line.indexOf(' ')));
+}
+
 /** Whether a pid is alive (signal 0). */
 export function alive(pid: number): boolean {
   try {
@@ -118,9 +132,11 @@ export async function tcSnapshot(netns: string, dev: string): Promise<string> {
   });
 }
 
-let portCounter = 0;
-/** A port for one agent instance (distinct per process and call). */
-export function agentPort(): number {
-  portCounter += 1;
-  return 20_000 + ((process.pid * 37 + portCounter * 101) % 20_000);
+/**
+ * A port for one agent instance (distinct per call): reserved outside the ephemeral range (see
+ * test/support/ports.ts), so no outgoing connection or bind(0) of this or another process gets it
+ * between this call and the agent's listen.
+ */
+export function agentPort(): Promise<number> {
+  return reservePort();
 }

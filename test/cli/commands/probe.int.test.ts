@@ -22,11 +22,13 @@ async function reflector(): Promise<Reflector> {
   return r;
 }
 
+// Where every reply is expected: -t 5s, so that an event-loop stall of this process (probe and
+// reflector share it) cannot push a loopback reply past the timeout (the default 1 s).
 describe('backhaul probe', () => {
   it('--json prints the documented summary', async () => {
     const r = await reflector();
     const o = io();
-    const code = await main(['node', 'backhaul', 'probe', `127.0.0.1:${r.address.port}`, '-c', '50', '-i', '2ms', '--json'], o);
+    const code = await main(['node', 'backhaul', 'probe', `127.0.0.1:${r.address.port}`, '-c', '50', '-i', '2ms', '-t', '5s', '--json'], o);
     expect(code).toBe(0);
     const s = JSON.parse(o.stdout) as ProbeSummary;
     for (const k of ['sent', 'received', 'lost', 'late', 'duplicates', 'reordered', 'missed', 'jitterMs', 'outages']) expect(s).toHaveProperty(k);
@@ -48,7 +50,7 @@ describe('backhaul probe', () => {
   it('the human table names the key figures', async () => {
     const r = await reflector();
     const o = io();
-    await main(['node', 'backhaul', 'probe', `127.0.0.1:${r.address.port}`, '-c', '10', '-i', '2ms'], o);
+    await main(['node', 'backhaul', 'probe', `127.0.0.1:${r.address.port}`, '-c', '10', '-i', '2ms', '-t', '5s'], o);
     expect(o.stdout).toMatch(/10 sent, 10 received, 0 lost/);
     expect(o.stdout).toMatch(/rtt\s+min/);
     expect(o.stdout).toMatch(/outages\s+0/);

@@ -25,6 +25,16 @@ function captureIo(): Io & { outText: () => string; errText: () => string; onOut
   };
 }
 
+/**
+ * Ends a running `backhaul relay` as Ctrl-C does (main() turns SIGINT into its abort). The tests
+ * below stop the relay once their traffic has been seen, not after a fixed --duration, which a
+ * loaded host could use up before the traffic got through; --duration 30s only bounds a run whose
+ * traffic never comes (the assertions then fail).
+ */
+function interrupt(): void {
+  setImmediate(() => process.emit('SIGINT', 'SIGINT'));
+}
+
 describe('backhaul relay (CLI)', () => {
   it('relays with a profile file, prints JSON events and final counters, exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-cli-'));
@@ -41,8 +51,11 @@ describe('backhaul relay (CLI)', () => {
       }
     });
     let replies = 0;
-    c.on('message', () => replies++);
-    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', file, '--seed', '5', '--duration', '600ms', '--json'], io);
+    c.on('message', () => {
+      replies++;
+      if (replies === 10) interrupt();
+    });
+    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', file, '--seed', '5', '--duration', '30s', '--json'], io);
     c.close();
     await echo.close();
     expect(io.errText()).toBe('');
@@ -66,6 +79,14 @@ describe('backhaul relay (CLI)', () => {
     expect(io.errText()).toMatch(msg);
   });
 
+  it('--duration ends the run by itself: exit 0, started and stopped events', async () => {
+    const io = captureIo();
+    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--profile', 'lte-good', '--duration', '200ms', '--json'], io);
+    expect(code).toBe(0);
+    const events = io.outText().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => e['event'])).toEqual(['started', 'phase', 'stopped']);
+  });
+
   it('--proto tcp --lenient: relays a stream and lists what it ignored', async () => {
     const server = createServer((s) => s.pipe(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -77,11 +98,12 @@ describe('backhaul relay (CLI)', () => {
       if (ev.event === 'started') {
         const c = connect({ port: Number(ev.listen!.split(':').pop()), host: '127.0.0.1' }, () => c.end('hello'));
         c.on('data', (b) => (echoed += b.toString()));
+        c.on('close', interrupt);
         c.on('error', () => {});
       }
     });
     // lte-cell-edge has packet loss: TCP cannot express it; --lenient drops it and says so.
-    const code = await main(['node', 'backhaul', 'relay', '--proto', 'tcp', '--lenient', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${port}`, '--profile', 'lte-cell-edge', '--duration', '1500ms', '--json'], io);
+    const code = await main(['node', 'backhaul', 'relay', '--proto', 'tcp', '--lenient', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${port}`, '--profile', 'lte-cell-edge', '--duration', '30s', '--json'], io);
     server.close();
     expect(code).toBe(0);
     const started = JSON.parse(io.outText().split('\n')[0]!) as { warnings: string[] };
@@ -96,10 +118,10 @@ describe('backhaul relay (CLI)', () => {
     io.onOut((s) => {
       const ev = JSON.parse(s) as { event: string; metrics?: string };
       if (ev.event === 'started') {
-        void fetch(ev.metrics!).then(async (r) => (body = await r.text()));
+        void fetch(ev.metrics!).then(async (r) => (body = await r.text())).finally(interrupt);
       }
     });
-    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', 'lte-good', '--metrics', '127.0.0.1:0', '--duration', '400ms', '--json'], io);
+    const code = await main(['node', 'backhaul', 'relay', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${echo.port}`, '--profile', 'lte-good', '--metrics', '127.0.0.1:0', '--duration', '30s', '--json'], io);
     await echo.close();
     expect(code).toBe(0);
     expect(body).toContain('backhaul_relay_flows');

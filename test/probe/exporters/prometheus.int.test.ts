@@ -24,8 +24,10 @@ describe('Prometheus export', () => {
     cleanup.push(() => r.close());
     const registry = new Registry();
     registerReflectorMetrics(r, registry);
-    const a = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 100, name: 'a' });
-    const b = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 3, count: 50, name: 'b' });
+    // 5 s reply timeout: probes and reflector share this process, and "nothing lost" must not
+    // depend on its event loop never stalling for the default 1 s.
+    const a = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 2, count: 100, name: 'a', timeoutMs: 5000 });
+    const b = await startProbeSession({ target: `127.0.0.1:${r.address.port}`, intervalMs: 3, count: 50, name: 'b', timeoutMs: 5000 });
     const ha = registerProbeMetrics(a, registry);
     const hb = registerProbeMetrics(b, registry);
     const [sa, sb] = await Promise.all([a.done, b.done]);
