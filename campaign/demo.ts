@@ -16,7 +16,6 @@
  * removed (errors, Ctrl-C).
  */
 import { createServer, type Server } from 'node:http';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import { NetemBackend } from '../agent/netem/netem-backend.js';
 import { CAMPAIGN_METRICS, DEMO_METRICS } from '../core/metric-names.js';
 import { registerProbeMetrics } from '../probe/exporters/prometheus.js';
 import { checkNetnsPrerequisites, childProbeMetrics, createDemoTopology, type DemoTopology } from './demo-netns.js';
+import { relayListenPort } from './relay-port.js';
 import { writeReports, type ReportPaths } from './reports/index.js';
 import type { CampaignResult } from './result.js';
 import { runCampaign, type ProgressEvent } from './runner.js';
@@ -60,14 +60,6 @@ export interface DemoOutcome {
   exitCode: 0 | 1 | 2;
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 /** Where the demo runs: the relay on loopback, or netem on a veth between two namespaces. */
 export type DemoPlacement = { kind: 'relay'; reflector: string } | { kind: 'netns'; storeNs: string; dev: string; reflector: string; peerIp: string };
 
@@ -85,13 +77,10 @@ export async function demoCampaign(placement: DemoPlacement | string, stepMs: nu
   // ~1 s under emulation (measured in the kernel tier's guest: a 2.68 s outage for a 3.88 s fault span).
   let outageMax = '3s';
   if (where.kind === 'relay') {
-    const relay = async (): Promise<{ listen: string; upstream: string }> => ({ listen: `127.0.0.1:${await freeUdpPort()}`, upstream: where.reflector });
-    const relays = [await relay(), await relay(), await relay(), await relay()];
-    let i = 0;
-    step = (profile) => {
-      const r = relays[i++] as { listen: string; upstream: string };
-      return { impairments: [{ name: 'wan', agent: 'site', relay: r, profile }], probes: [probe(r.listen)] };
-    };
+    // One listen port for the four steps' relays: each step's relay is reverted (closed) before the
+    // next one is applied.
+    const r = { listen: `127.0.0.1:${await relayListenPort('127.0.0.1')}`, upstream: where.reflector };
+    step = (profile) => ({ impairments: [{ name: 'wan', agent: 'site', relay: r, profile }], probes: [probe(r.listen)] });
     fault = { ...blackhole, peer: '127.0.0.1/32' };
     agentUrl = 'in-process';
   } else {

@@ -7,7 +7,7 @@
  *   --dev IF         this host's interface through the netem backend (root); the probe runs here
  *   --agent URL      an agent applies it (to --dev IF, or as a relay with --relay) and probes
  */
-import { createSocket } from 'node:dgram';
+import { relayListenPort } from './relay-port.js';
 import type { Profile } from '../core/profile.js';
 import type { ImpairmentBackend } from '../agent/backend.js';
 import type { CampaignResult } from './result.js';
@@ -29,14 +29,6 @@ export interface VerifyOptions {
   onProgress?(e: ProgressEvent): void;
 }
 
-async function freeUdpPort(host: string): Promise<number> {
-  const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => s.bind(0, host, resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 /**
  * The campaign step's name for a profile name or file: a file's base name without .yaml/.yml,
  * made a valid step name (1-63 of letters, digits, _ . -, starting with a letter or digit), so an
@@ -52,7 +44,7 @@ export async function runVerify(o: VerifyOptions): Promise<CampaignResult> {
   let impairment: Record<string, unknown>;
   let probeTo = o.to;
   if (o.mode.kind === 'relay') {
-    const listen = `127.0.0.1:${await freeUdpPort('127.0.0.1')}`;
+    const listen = `127.0.0.1:${await relayListenPort('127.0.0.1')}`;
     impairment = { name: 'verify', agent: agent.name, relay: { listen, upstream: o.to }, profile: o.profile };
     probeTo = listen;
   } else {
