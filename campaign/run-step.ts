@@ -121,6 +121,10 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         }
       }),
     );
+    // The step's impairments in the file's order (not in the order their applies completed), so
+    // results and reports read the same from run to run.
+    const fileOrder = new Map(s.impairments.map((spec, i) => [spec.name, i]));
+    imps.sort((a, b) => (fileOrder.get(a.spec.name) ?? 0) - (fileOrder.get(b.spec.name) ?? 0));
     const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
     if (lost) throw lost.reason;
     const notApplied = imps.filter((i) => !i.applied);
@@ -276,6 +280,11 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     }),
   );
   await Promise.allSettled(background);
+  // Faults and hooks in the file's order too (they were recorded as they finished).
+  const faultOrder = new Map(s.faults.map((f, i) => [f.name, i]));
+  faults.sort((a, b) => (faultOrder.get(a.name) ?? 0) - (faultOrder.get(b.name) ?? 0));
+  const hookOrder = new Map(s.hooks.map((h, i) => [h.name, i]));
+  hooks.sort((a, b) => (hookOrder.get(a.name) ?? 0) - (hookOrder.get(b.name) ?? 0));
   const promql: StepMeasurements['promql'] = [];
   if (!error && c.prometheus) {
     for (const a of s.assertions) {

@@ -148,6 +148,16 @@ describe('runCampaign with fake sites', () => {
     expect(s0.probes[0]!.latency!.count).toBe(200);
   });
 
+  it("results list a step's impairments in the file's order, whichever apply completed first", async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.applyDelayMs = 200; // wan-a (first in the file) completes after wan-b
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(0);
+    const s0 = r.steps[0]!;
+    expect(s0.assertions.filter((a) => a.scope === 'in-effect').map((a) => a.target)).toEqual(['wan-a', 'wan-b']);
+    expect(s0.impairments.map((i) => i.name)).toEqual(['wan-a', 'wan-b']);
+  });
+
   it('a slow apply does not eat the window: the step measures for its full duration after every apply settled', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     sites.b.applyDelayMs = 700; // more than half of the 1200 ms step
