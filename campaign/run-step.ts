@@ -121,6 +121,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
         }
       }),
     );
+    // The sites answered in any order: keep the campaign file's (result, reports, JUnit are stable).
+    const order = new Map(s.impairments.map((spec, k) => [spec.name, k]));
+    imps.sort((a, b) => (order.get(a.spec.name) ?? 0) - (order.get(b.spec.name) ?? 0));
     const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
     if (lost) throw lost.reason;
     const notApplied = imps.filter((i) => !i.applied);

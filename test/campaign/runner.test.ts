@@ -148,6 +148,15 @@ describe('runCampaign with fake sites', () => {
     expect(s0.probes[0]!.latency!.count).toBe(200);
   });
 
+  it('the step reports impairments in the campaign file\'s order, whatever order the sites answer in', async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.applyDelayMs = 200; // b answers first
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(0);
+    expect(r.steps[0]!.impairments.map((i) => i.name)).toEqual(['wan-a', 'wan-b']);
+    expect(r.steps[0]!.assertions.filter((a) => a.scope === 'in-effect').map((a) => a.target)).toEqual(['wan-a', 'wan-b']);
+  });
+
   it('a slow apply does not eat the window: the step measures for its full duration after every apply settled', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     sites.b.applyDelayMs = 700; // more than half of the 1200 ms step
