@@ -32,8 +32,9 @@ export function ephemeralRange(): [number, number] {
 /** The [first, last] ports this worker may use: a block outside the ephemeral range. */
 export function portBlock(poolId = Number(process.env['VITEST_POOL_ID'] ?? 1)): [number, number] {
   const [lo, hi] = ephemeralRange();
-  // Below the ephemeral range if there is room there, otherwise above it.
-  const [start, end] = lo - FLOOR >= 2 * BLOCK ? [FLOOR, lo - 1] : [hi + 1, 65_535];
+  // Below the ephemeral range if there is room there, otherwise above it; if it spans (nearly)
+  // everything, any port from FLOOR up (the free check still applies).
+  const [start, end] = lo - FLOOR >= 2 * BLOCK ? [FLOOR, lo - 1] : 65_535 - hi >= 2 * BLOCK ? [hi + 1, 65_535] : [FLOOR, 65_535];
   const blocks = Math.max(1, Math.floor((end - start + 1) / BLOCK));
   const size = Math.min(BLOCK, end - start + 1);
   const first = start + ((Math.max(1, poolId) - 1) % blocks) * size;
