@@ -117,7 +117,7 @@ agents:
   - { name: store, url: "netns:${store.name}" }
   - { name: dc, url: "netns:${dc.name}" }
 startDelay: 300ms
-probeDefaults: { interval: 10ms, timeout: 500ms, outageMinLost: 3 }
+probeDefaults: { interval: 10ms, timeout: 2s, outageMinLost: 3 }
 steps:
   - name: link-down
     duration: 8s
