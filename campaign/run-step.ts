@@ -90,6 +90,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   let endMs = plannedStartMs + s.durationMs;
   x.emit({ type: 'step-start', step: s.name, index, total: c.steps.length, plannedStartMs, durationMs: s.durationMs });
   const skewMs: Record<string, number> = {};
+  const appliedSkewMs = new Map<string, number>(); // impairment name -> applied - T (ms)
   const imps: StepMeasurements['impairments'] = [];
   const ids = new Map<string, string>(); // impairment name -> id
   const probes: LiveProbe[] = [];
@@ -113,7 +114,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           const r = await guard(imp.agent, site(imp.agent).apply({ impairment: imp, profile, ttlMs: c.leaseTtlMs, campaign: c.name, step: s.name, startAtMs: plannedStartMs }, signal));
           ids.set(imp.name, r.id);
           held.set(r.id, { agent: imp.agent, impairment: imp.name });
-          skewMs[imp.agent] = Math.max(skewMs[imp.agent] ?? Number.NEGATIVE_INFINITY, r.appliedAtMs - plannedStartMs);
+          appliedSkewMs.set(imp.name, r.appliedAtMs - plannedStartMs);
           imps.push({ spec: imp, applied: true, inEffect: null, phases: [] });
         } catch (e) {
           imps.push({ spec: imp, applied: false, inEffect: false, phases: [], error: (e as Error).message });
@@ -125,6 +126,14 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     // results and reports read the same from run to run.
     const fileOrder = new Map(s.impairments.map((spec, i) => [spec.name, i]));
     imps.sort((a, b) => (fileOrder.get(a.spec.name) ?? 0) - (fileOrder.get(b.spec.name) ?? 0));
+    // Skew per site (the latest of its applies), keyed in the campaign's agent order: keys written
+    // as the applies completed would list the sites in a different order from run to run.
+    for (const agent of new Set([...c.agents.map((a) => a.name), ...s.impairments.map((i) => i.agent)])) {
+      for (const spec of s.impairments) {
+        const v = spec.agent === agent ? appliedSkewMs.get(spec.name) : undefined;
+        if (v !== undefined) skewMs[agent] = Math.max(skewMs[agent] ?? Number.NEGATIVE_INFINITY, v);
+      }
+    }
     const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
     if (lost) throw lost.reason;
     const notApplied = imps.filter((i) => !i.applied);

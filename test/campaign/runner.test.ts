@@ -156,6 +156,23 @@ describe('runCampaign with fake sites', () => {
     const s0 = r.steps[0]!;
     expect(s0.assertions.filter((a) => a.scope === 'in-effect').map((a) => a.target)).toEqual(['wan-a', 'wan-b']);
     expect(s0.impairments.map((i) => i.name)).toEqual(['wan-a', 'wan-b']);
+    // The skew per site too: keyed in the campaign's agent order, not as the applies completed.
+    expect(Object.keys(s0.skewMs)).toEqual(['a', 'b']);
+  });
+
+  it("the final reverts are listed in the file's order, whichever apply completed first", async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.applyDelayMs = 200; // wan-a (first in the file) is held after wan-b
+    // Both sites lost mid-step (well after both applies): neither the step nor the runner can
+    // revert, and the runner reports both.
+    sites.a.lostAfterMs = 600;
+    sites.b.lostAfterMs = 600;
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.reverts.map((x) => [x.agent, x.impairment, x.ok])).toEqual([
+      ['a', 'wan-a', false],
+      ['b', 'wan-b', false],
+    ]);
   });
 
   it('a slow apply does not eat the window: the step measures for its full duration after every apply settled', async () => {
