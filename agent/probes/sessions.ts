@@ -143,7 +143,7 @@ export class ProbeSessions implements ProbeService {
   }
 
   private prune(): void {
-    const stopped = [...this.entries.values()].filter((e) => e.stoppedAtMs !== null).sort((a, b) => (a.stoppedAtMs ?? 0) - (b.stoppedAtMs ?? 0));
+    const stopped = [...this.entries.values()].filter((e) => e.stoppedAtMs !== null).sort((a, b) => (a.stoppedAtMs ?? 0) - (b.stoppedAtMs ?? 0) || a.seq - b.seq);
     for (const e of stopped.slice(0, Math.max(0, stopped.length - (this.opts.keepStopped ?? 100)))) {
       e.metrics.unregister();
       this.entries.delete(e.id);
