@@ -81,7 +81,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   outer?.addEventListener('abort', onOuter, { once: true });
   const signal = stepAbort.signal;
   let error: string | undefined;
+  const lostSites = new Map<string, string>(); // agent -> how it was lost (first detection)
   const fail = (e: unknown): void => {
+    if (e instanceof SiteLost && !lostSites.has(e.site)) lostSites.set(e.site, e.message);
     if (error === undefined) error = e instanceof SiteLost ? e.message : outer?.aborted ? 'interrupted' : (e as Error).message;
     stepAbort.abort(e);
   };
@@ -323,6 +325,15 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   clearInterval(renewTimer);
   outer?.removeEventListener('abort', onOuter);
 
+  // Several sites lost: name every one, in the campaign's agent order (which one was detected
+  // first depends on which of the concurrent requests failed first).
+  if (lostSites.size > 1 && error !== undefined && [...lostSites.values()].includes(error)) {
+    const rank = (a: string): number => {
+      const i = c.agents.findIndex((x) => x.name === a);
+      return i < 0 ? c.agents.length : i;
+    };
+    error = [...lostSites.entries()].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1)).map(([, m]) => m).join('; ');
+  }
   const stepEnd = Math.min(clock.wallMs(), endMs);
   const ev = evaluateStep({ step: s, startMs, endMs: stepEnd, profiles: new Map(s.impairments.map((i) => [i.name, x.profiles.get(`${s.name}/${i.name}`) as Profile])), impairments: imps, faults, probes: measured, hooks, promql });
   return {

@@ -249,6 +249,26 @@ describe('runCampaign with fake sites', () => {
     expect(r.reverts).toEqual([expect.objectContaining({ agent: 'a', impairment: 'wan-a', ok: false })]);
   });
 
+  it("several sites lost: the step's error names each, in the agents' order, whichever was detected first", async () => {
+    // a's failed requests answer 50 ms late, so b's loss is always detected first.
+    class SlowToFail extends FakeSite {
+      override async renew(): Promise<void> {
+        try {
+          await super.renew();
+        } catch (e) {
+          await new Promise((r) => setTimeout(r, 50));
+          throw e;
+        }
+      }
+    }
+    const sites = { a: new SlowToFail('a'), b: new FakeSite('b') };
+    sites.a.lostAfterMs = 600;
+    sites.b.lostAfterMs = 600;
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.steps[0]!.error).toBe('agent a was lost: cannot reach a; agent b was lost: cannot reach b');
+  });
+
   it('interrupted (Ctrl-C): reverts everything, exit 2', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     const ac = new AbortController();
