@@ -101,6 +101,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   const background: Promise<unknown>[] = [];
   let renewTimer: NodeJS.Timeout | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
+  let tickInFlight: Promise<void> | null = null;
   let startMs = plannedStartMs;
   let stepEnded = false;
 
@@ -244,13 +245,22 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
       }
       x.emit({ type: 'tick', step: s.name, timeLeftMs: Math.max(0, endMs - clock.wallMs()), probes: rows });
     };
-    tickTimer = setInterval(() => void tick(), 1000);
+    // One tick at a time: a snapshot slower than a second must not overlap the next one (answered
+    // in the other order, the older snapshot would be diffed against the newer: negative counts).
+    tickTimer = setInterval(() => {
+      tickInFlight ??= tick()
+        .catch(() => undefined)
+        .finally(() => {
+          tickInFlight = null;
+        });
+    }, 1000);
 
     await clock.sleep(Math.max(0, endMs - clock.wallMs()), signal);
   } catch (e) {
     fail(e);
   } finally {
     clearInterval(tickTimer);
+    await tickInFlight; // its last snapshot lands before the probes are stopped and read
   }
 
   // Read back whether each impairment is still in effect (the agent's reconciliation view).

@@ -269,6 +269,34 @@ describe('runCampaign with fake sites', () => {
     expect(r.steps[0]!.error).toBe('agent a was lost: cannot reach a; agent b was lost: cannot reach b');
   });
 
+  it('progress ticks do not overlap: a snapshot slower than a second never gives a tick negative counts', async () => {
+    // Each snapshot reports 100 more probes sent; the first answers after 1.5 s, past the next tick.
+    class SlowFirstSnapshot extends FakeSite {
+      override async startProbe(p: unknown, target: string, durationMs: number): Promise<SiteProbeRun> {
+        const run = await super.startProbe(p, target, durationMs);
+        let calls = 0;
+        return {
+          snapshot: async () => {
+            const n = ++calls;
+            const rep = await run.snapshot();
+            if (n === 1) await new Promise((r) => setTimeout(r, 1500));
+            return { ...rep, summary: { ...rep.summary, sent: n * 100 } };
+          },
+          stop: run.stop,
+        };
+      }
+    }
+    const sites = { a: new SlowFirstSnapshot('a'), b: new FakeSite('b') };
+    const c = campaign(1);
+    c.steps[0]!.durationMs = 4500;
+    const r = await runCampaign(c, deps(sites));
+    expect(r.exitCode).toBe(0);
+    const ticks = r.steps[0]!.probes[0]!.ticks;
+    expect(ticks.length).toBeGreaterThan(1);
+    expect(ticks.filter((t) => t.sent < 0)).toEqual([]);
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.tMs).toBeGreaterThan(ticks[i - 1]!.tMs);
+  });
+
   it('interrupted (Ctrl-C): reverts everything, exit 2', async () => {
     const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
     const ac = new AbortController();
