@@ -81,7 +81,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   outer?.addEventListener('abort', onOuter, { once: true });
   const signal = stepAbort.signal;
   let error: string | undefined;
+  const lostSites = new Map<string, string>(); // agent -> how it was lost (first detection)
   const fail = (e: unknown): void => {
+    if (e instanceof SiteLost && !lostSites.has(e.site)) lostSites.set(e.site, e.message);
     if (error === undefined) error = e instanceof SiteLost ? e.message : outer?.aborted ? 'interrupted' : (e as Error).message;
     stepAbort.abort(e);
   };
@@ -90,6 +92,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   let endMs = plannedStartMs + s.durationMs;
   x.emit({ type: 'step-start', step: s.name, index, total: c.steps.length, plannedStartMs, durationMs: s.durationMs });
   const skewMs: Record<string, number> = {};
+  const appliedSkewMs = new Map<string, number>(); // impairment name -> applied - T (ms)
   const imps: StepMeasurements['impairments'] = [];
   const ids = new Map<string, string>(); // impairment name -> id
   const probes: LiveProbe[] = [];
@@ -98,6 +101,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   const background: Promise<unknown>[] = [];
   let renewTimer: NodeJS.Timeout | undefined;
   let tickTimer: NodeJS.Timeout | undefined;
+  let tickInFlight: Promise<void> | null = null;
   let startMs = plannedStartMs;
   let stepEnded = false;
 
@@ -113,7 +117,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
           const r = await guard(imp.agent, site(imp.agent).apply({ impairment: imp, profile, ttlMs: c.leaseTtlMs, campaign: c.name, step: s.name, startAtMs: plannedStartMs }, signal));
           ids.set(imp.name, r.id);
           held.set(r.id, { agent: imp.agent, impairment: imp.name });
-          skewMs[imp.agent] = Math.max(skewMs[imp.agent] ?? Number.NEGATIVE_INFINITY, r.appliedAtMs - plannedStartMs);
+          appliedSkewMs.set(imp.name, r.appliedAtMs - plannedStartMs);
           imps.push({ spec: imp, applied: true, inEffect: null, phases: [] });
         } catch (e) {
           imps.push({ spec: imp, applied: false, inEffect: false, phases: [], error: (e as Error).message });
@@ -125,6 +129,14 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     // results and reports read the same from run to run.
     const fileOrder = new Map(s.impairments.map((spec, i) => [spec.name, i]));
     imps.sort((a, b) => (fileOrder.get(a.spec.name) ?? 0) - (fileOrder.get(b.spec.name) ?? 0));
+    // Skew per site (the latest of its applies), keyed in the campaign's agent order: keys written
+    // as the applies completed would list the sites in a different order from run to run.
+    for (const agent of new Set([...c.agents.map((a) => a.name), ...s.impairments.map((i) => i.agent)])) {
+      for (const spec of s.impairments) {
+        const v = spec.agent === agent ? appliedSkewMs.get(spec.name) : undefined;
+        if (v !== undefined) skewMs[agent] = Math.max(skewMs[agent] ?? Number.NEGATIVE_INFINITY, v);
+      }
+    }
     const lost = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof SiteLost);
     if (lost) throw lost.reason;
     const notApplied = imps.filter((i) => !i.applied);
@@ -233,13 +245,22 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
       }
       x.emit({ type: 'tick', step: s.name, timeLeftMs: Math.max(0, endMs - clock.wallMs()), probes: rows });
     };
-    tickTimer = setInterval(() => void tick(), 1000);
+    // One tick at a time: a snapshot slower than a second must not overlap the next one (answered
+    // in the other order, the older snapshot would be diffed against the newer: negative counts).
+    tickTimer = setInterval(() => {
+      tickInFlight ??= tick()
+        .catch(() => undefined)
+        .finally(() => {
+          tickInFlight = null;
+        });
+    }, 1000);
 
     await clock.sleep(Math.max(0, endMs - clock.wallMs()), signal);
   } catch (e) {
     fail(e);
   } finally {
     clearInterval(tickTimer);
+    await tickInFlight; // its last snapshot lands before the probes are stopped and read
   }
 
   // Read back whether each impairment is still in effect (the agent's reconciliation view).
@@ -314,6 +335,15 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   clearInterval(renewTimer);
   outer?.removeEventListener('abort', onOuter);
 
+  // Several sites lost: name every one, in the campaign's agent order (which one was detected
+  // first depends on which of the concurrent requests failed first).
+  if (lostSites.size > 1 && error !== undefined && [...lostSites.values()].includes(error)) {
+    const rank = (a: string): number => {
+      const i = c.agents.findIndex((x) => x.name === a);
+      return i < 0 ? c.agents.length : i;
+    };
+    error = [...lostSites.entries()].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1)).map(([, m]) => m).join('; ');
+  }
   const stepEnd = Math.min(clock.wallMs(), endMs);
   const ev = evaluateStep({ step: s, startMs, endMs: stepEnd, profiles: new Map(s.impairments.map((i) => [i.name, x.profiles.get(`${s.name}/${i.name}`) as Profile])), impairments: imps, faults, probes: measured, hooks, promql });
   return {

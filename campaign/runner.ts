@@ -146,8 +146,13 @@ export async function runCampaign(c: Campaign, deps: RunnerDeps): Promise<Campai
   } catch (e) {
     fatal = signal?.aborted ? `interrupted: ${(signal.reason as Error)?.message ?? 'aborted'}` : (e as Error).message;
   } finally {
-    // 5. Always revert what is still held, on every site still answering.
-    for (const [id, h] of [...held.entries()]) {
+    // 5. Always revert what is still held, on every site still answering: in the campaign file's
+    //    order (held fills as the applies complete, which varies from run to run), ties by id.
+    const fileRank = new Map<string, number>();
+    for (const [i, x] of c.steps.flatMap((st) => st.impairments).entries()) if (!fileRank.has(`${x.agent}\0${x.name}`)) fileRank.set(`${x.agent}\0${x.name}`, i);
+    const rank = (h: { agent: string; impairment: string }): number => fileRank.get(`${h.agent}\0${h.impairment}`) ?? Number.MAX_SAFE_INTEGER;
+    const toRevert = [...held.entries()].sort(([ia, a], [ib, b]) => rank(a) - rank(b) || (ia < ib ? -1 : ia > ib ? 1 : 0));
+    for (const [id, h] of toRevert) {
       try {
         await site(h.agent).revert(id);
         result.reverts.push({ agent: h.agent, impairment: h.impairment, ok: true });

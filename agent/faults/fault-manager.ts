@@ -93,6 +93,8 @@ export interface FaultManagerDeps {
 }
 
 interface Live {
+  /** Creation order (taken when the create was asked for, before its awaits). */
+  order: number;
   view: FaultView;
   argv: FaultArgv;
   abort: AbortController;
@@ -103,13 +105,15 @@ const KEEP_ENDED = 100;
 
 export class FaultManager {
   private readonly live = new Map<string, Live>();
-  private readonly ended: FaultView[] = [];
+  private readonly ended: { order: number; view: FaultView }[] = [];
   private seq = 0;
+  private order = 0;
 
   constructor(private readonly deps: FaultManagerDeps) {}
 
   /** Start a fault; resolves once its first start command ran (view.state 'active'). */
   async create(req: FaultCreate, peer: string | null): Promise<FaultView> {
+    const order = ++this.order;
     const f = req.fault;
     const total = faultTotalMs(f);
     if (total > this.deps.maxDurationMs) {
@@ -127,7 +131,7 @@ export class FaultManager {
     // Write-ahead: the journal and the guard know the restore before anything is touched.
     await this.deps.journal.put({ id, kind: f.kind, restore: argv.restore, createdAtMs: now, endsAtMs: now + total });
     const abort = new AbortController();
-    const live: Live = { view, argv, abort, done: Promise.resolve() };
+    const live: Live = { order, view, argv, abort, done: Promise.resolve() };
     this.live.set(id, live);
     try {
       // Nothing is touched unless the guard acknowledged the restore (as for impairments).
@@ -146,8 +150,14 @@ export class FaultManager {
     return { ...view };
   }
 
+  /**
+   * Active and recently ended faults in the order their creates were asked for (not in the order
+   * concurrent creates got through their checks, nor as they ended).
+   */
   list(): FaultView[] {
-    return [...this.ended, ...[...this.live.values()].map((l) => ({ ...l.view }))];
+    return [...this.ended, ...[...this.live.values()].map((l) => ({ order: l.order, view: { ...l.view } }))]
+      .sort((a, b) => a.order - b.order)
+      .map((e) => ({ ...e.view }));
   }
 
   active(): FaultView[] {
@@ -155,7 +165,7 @@ export class FaultManager {
   }
 
   get(id: string): FaultView {
-    const v = this.live.get(id)?.view ?? this.ended.find((e) => e.id === id);
+    const v = this.live.get(id)?.view ?? this.ended.find((e) => e.view.id === id)?.view;
     if (!v) throw new BackhaulError('ERR_NOT_FOUND', `no fault ${id}`);
     return { ...v };
   }
@@ -226,7 +236,7 @@ export class FaultManager {
     await this.syncGuard();
     await this.deps.journal.remove(l.view.id).catch((e: Error) => this.deps.onGuardError?.(e));
     this.live.delete(l.view.id);
-    this.ended.push({ ...l.view });
+    this.ended.push({ order: l.order, view: { ...l.view } });
     if (this.ended.length > KEEP_ENDED) this.ended.shift();
     this.deps.events.emit({ type: 'fault.ended', id: l.view.id, kind: l.view.kind, reason: l.abort.signal.aborted ? 'stopped' : 'elapsed', ...(l.view.error ? { error: l.view.error } : {}) });
   }

@@ -118,13 +118,23 @@ export class ImpairmentManager {
     this.newId = deps.newId ?? (() => `imp-${randomBytes(5).toString('hex')}`);
   }
 
-  /** All records, oldest first (read-only use: metrics, reconciler, scheduler). */
+  /**
+   * All records in the order they became active (read-only use: metrics, reconciler, scheduler).
+   * Concurrent creates become active in whichever order their applies complete.
+   */
   all(): ImpairmentRecord[] {
     return [...this.records.values()];
   }
 
+  /**
+   * What GET /v1/impairments (and so `status --agent`, `clear --all`) lists: sorted by target
+   * (`netem:NETNS:DEV`, then `relay:PROTO:LISTEN`; one impairment per target, so a total order),
+   * the same from one call to the next whatever order concurrent creates completed in.
+   */
   list(): ImpairmentView[] {
-    return this.all().map(toView);
+    return this.all()
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(toView);
   }
 
   get(id: string): ImpairmentView {

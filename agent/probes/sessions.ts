@@ -17,6 +17,8 @@ import type { ProbeService, ReflectorService } from './service.js';
 
 interface Entry {
   id: string;
+  /** Start order (taken when the start was asked for, before the session's async start). */
+  seq: number;
   name: string;
   target: string;
   origin: 'api' | 'standing';
@@ -40,6 +42,7 @@ export class ProbeSessions implements ProbeService {
   private readonly entries = new Map<string, Entry>();
   private readonly start_: (cfg: ProbeSessionConfig) => Promise<ProbeSession>;
   private stopping = false;
+  private seq = 0;
 
   constructor(private readonly opts: ProbeSessionsOptions) {
     this.start_ = opts.start ?? ((cfg) => startProbeSession(cfg));
@@ -67,8 +70,13 @@ export class ProbeSessions implements ProbeService {
     for (const p of list) void this.keepStanding(p);
   }
 
+  /**
+   * Every session in the order its start was asked for (API requests as received, standing targets
+   * in the config file's order, a restarted one as of its restart); not in the order the sessions'
+   * async starts completed, which varies with concurrent starts (a campaign's probes on one agent).
+   */
   list(): ProbeView[] {
-    return [...this.entries.values()].map((e) => this.view(e));
+    return [...this.entries.values()].sort((a, b) => a.seq - b.seq).map((e) => this.view(e));
   }
 
   get(id: string): ProbeView {
@@ -107,9 +115,10 @@ export class ProbeSessions implements ProbeService {
   }
 
   private async launch(origin: 'api' | 'standing', cfg: ProbeSessionConfig): Promise<Entry> {
+    const seq = ++this.seq;
     const session = await this.start_(cfg);
     const e: Entry = {
-      id: `prb-${randomBytes(5).toString('hex')}`, name: session.name, target: session.target.label, origin, session,
+      id: `prb-${randomBytes(5).toString('hex')}`, seq, name: session.name, target: session.target.label, origin, session,
       metrics: registerProbeMetrics(session, this.opts.registry), startedAtMs: Date.now(), stoppedAtMs: null, final: null,
     };
     this.entries.set(e.id, e);
@@ -134,7 +143,7 @@ export class ProbeSessions implements ProbeService {
   }
 
   private prune(): void {
-    const stopped = [...this.entries.values()].filter((e) => e.stoppedAtMs !== null).sort((a, b) => (a.stoppedAtMs ?? 0) - (b.stoppedAtMs ?? 0));
+    const stopped = [...this.entries.values()].filter((e) => e.stoppedAtMs !== null).sort((a, b) => (a.stoppedAtMs ?? 0) - (b.stoppedAtMs ?? 0) || a.seq - b.seq);
     for (const e of stopped.slice(0, Math.max(0, stopped.length - (this.opts.keepStopped ?? 100)))) {
       e.metrics.unregister();
       this.entries.delete(e.id);

@@ -156,6 +156,23 @@ describe('runCampaign with fake sites', () => {
     const s0 = r.steps[0]!;
     expect(s0.assertions.filter((a) => a.scope === 'in-effect').map((a) => a.target)).toEqual(['wan-a', 'wan-b']);
     expect(s0.impairments.map((i) => i.name)).toEqual(['wan-a', 'wan-b']);
+    // The skew per site too: keyed in the campaign's agent order, not as the applies completed.
+    expect(Object.keys(s0.skewMs)).toEqual(['a', 'b']);
+  });
+
+  it("the final reverts are listed in the file's order, whichever apply completed first", async () => {
+    const sites = { a: new FakeSite('a'), b: new FakeSite('b') };
+    sites.a.applyDelayMs = 200; // wan-a (first in the file) is held after wan-b
+    // Both sites lost mid-step (well after both applies): neither the step nor the runner can
+    // revert, and the runner reports both.
+    sites.a.lostAfterMs = 600;
+    sites.b.lostAfterMs = 600;
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.reverts.map((x) => [x.agent, x.impairment, x.ok])).toEqual([
+      ['a', 'wan-a', false],
+      ['b', 'wan-b', false],
+    ]);
   });
 
   it('a slow apply does not eat the window: the step measures for its full duration after every apply settled', async () => {
@@ -230,6 +247,54 @@ describe('runCampaign with fake sites', () => {
     expect(sites.b.log).toEqual(['apply s0 clean', 'revert b-1']);
     // the lost site's impairment could not be reverted by us: reported, left to its lease
     expect(r.reverts).toEqual([expect.objectContaining({ agent: 'a', impairment: 'wan-a', ok: false })]);
+  });
+
+  it("several sites lost: the step's error names each, in the agents' order, whichever was detected first", async () => {
+    // a's failed requests answer 50 ms late, so b's loss is always detected first.
+    class SlowToFail extends FakeSite {
+      override async renew(): Promise<void> {
+        try {
+          await super.renew();
+        } catch (e) {
+          await new Promise((r) => setTimeout(r, 50));
+          throw e;
+        }
+      }
+    }
+    const sites = { a: new SlowToFail('a'), b: new FakeSite('b') };
+    sites.a.lostAfterMs = 600;
+    sites.b.lostAfterMs = 600;
+    const r = await runCampaign(campaign(1), deps(sites));
+    expect(r.exitCode).toBe(2);
+    expect(r.steps[0]!.error).toBe('agent a was lost: cannot reach a; agent b was lost: cannot reach b');
+  });
+
+  it('progress ticks do not overlap: a snapshot slower than a second never gives a tick negative counts', async () => {
+    // Each snapshot reports 100 more probes sent; the first answers after 1.5 s, past the next tick.
+    class SlowFirstSnapshot extends FakeSite {
+      override async startProbe(p: unknown, target: string, durationMs: number): Promise<SiteProbeRun> {
+        const run = await super.startProbe(p, target, durationMs);
+        let calls = 0;
+        return {
+          snapshot: async () => {
+            const n = ++calls;
+            const rep = await run.snapshot();
+            if (n === 1) await new Promise((r) => setTimeout(r, 1500));
+            return { ...rep, summary: { ...rep.summary, sent: n * 100 } };
+          },
+          stop: run.stop,
+        };
+      }
+    }
+    const sites = { a: new SlowFirstSnapshot('a'), b: new FakeSite('b') };
+    const c = campaign(1);
+    c.steps[0]!.durationMs = 4500;
+    const r = await runCampaign(c, deps(sites));
+    expect(r.exitCode).toBe(0);
+    const ticks = r.steps[0]!.probes[0]!.ticks;
+    expect(ticks.length).toBeGreaterThan(1);
+    expect(ticks.filter((t) => t.sent < 0)).toEqual([]);
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.tMs).toBeGreaterThan(ticks[i - 1]!.tMs);
   });
 
   it('interrupted (Ctrl-C): reverts everything, exit 2', async () => {
