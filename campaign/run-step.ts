@@ -260,7 +260,9 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     fail(e);
   } finally {
     clearInterval(tickTimer);
-    await tickInFlight; // its last snapshot lands before the probes are stopped and read
+    // Its last snapshot lands before the probes are stopped and read; an interrupted or failed
+    // step goes straight on to the reverts instead (a hung site would hold them up to a timeout).
+    if (!signal.aborted) await tickInFlight;
   }
 
   // Read back whether each impairment is still in effect (the agent's reconciliation view).
