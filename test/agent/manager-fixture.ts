@@ -4,6 +4,7 @@
  * for the journal's last write before removing the directory (a write may still be landing).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../core/clock.js';
@@ -39,4 +40,25 @@ export function managerFixture(profile: Profile, opts: { defaultTtlMs?: number }
     rmSync(dir, { recursive: true, force: true });
   };
   return { clock, events, seen, backend, manager, hooks, cleanup };
+}
+
+/** A profile with one rate field: the simplest thing to apply. */
+export const PLAIN_PROFILE: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
+/** The caller of the manager's calls in these tests. */
+export const TEST_CALLER = { token: 't', peer: null };
+
+/**
+ * For a test file: `const fixture = managerFixtures();` at the top, then `fixture(profile)` in a
+ * test; every fixture made is cleaned up after its test.
+ */
+export function managerFixtures(): typeof managerFixture {
+  const open: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of open.splice(0)) await cleanup();
+  });
+  return (profile, opts) => {
+    const fx = managerFixture(profile, opts);
+    open.push(fx.cleanup);
+    return fx;
+  };
 }

@@ -2,29 +2,24 @@
  * The schedule runner and the reconciler with a fake clock and the fake backend (unit tier):
  * exact planned switch times and phase order; vanished impairments reported and re-applied.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../core/random.js';
 import type { Profile } from '../../core/profile.js';
 import { validateCreate } from '../../agent/api/validate.js';
 import { EventBus } from '../../agent/events.js';
 import { Reconciler } from '../../agent/reconciler.js';
 import { ScheduleRunner } from '../../agent/schedule-runner.js';
-import { managerFixture } from './manager-fixture.js';
+import { managerFixtures, PLAIN_PROFILE } from './manager-fixture.js';
 
 const SCHEDULED: Profile = {
   name: 'steps', description: 'x', egress: { rateKbit: 4000 },
   schedule: { loop: true, phases: [{ name: 'slow', durationMs: 1000, egress: { rateKbit: 1000 } }, { name: 'fast', durationMs: 2000, egress: { rateKbit: 8000 } }] },
 };
 
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+const fixture = managerFixtures();
 
 function setup(profile: Profile) {
-  const fx = managerFixture(profile);
-  cleanup = fx.cleanup;
+  const fx = fixture(profile);
   return fx;
 }
 
@@ -82,7 +77,7 @@ describe('schedule runner', () => {
 });
 
 describe('reconciler', () => {
-  const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
+  const PLAIN = PLAIN_PROFILE;
 
   it('reports a vanished impairment and re-applies it', async () => {
     const { clock, seen, backend, manager, events } = setup(PLAIN);

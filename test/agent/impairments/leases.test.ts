@@ -3,23 +3,17 @@
  * lock is not undone by an expiry decided before it; a renew without ttl extends by the lease's
  * own TTL, never shortening it to the agent's default.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Profile } from '../../../core/profile.js';
+import { describe, expect, it } from 'vitest';
 import { validateCreate, validateRenew } from '../../../agent/api/validate.js';
-import { managerFixture } from '../manager-fixture.js';
+import { managerFixtures, PLAIN_PROFILE, TEST_CALLER } from '../manager-fixture.js';
 
-const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
-const CALLER = { token: 't', peer: null };
+const PLAIN = PLAIN_PROFILE;
+const CALLER = TEST_CALLER;
 
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+const fixture = managerFixtures();
 
 function setup(defaultTtlMs = 60_000) {
-  const fx = managerFixture(PLAIN, { defaultTtlMs });
-  cleanup = fx.cleanup;
+  const fx = fixture(PLAIN, { defaultTtlMs });
   return fx;
 }
 

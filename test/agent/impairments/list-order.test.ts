@@ -2,25 +2,20 @@
  * The impairment list's order (unit tier, fake clock and backend): by target, whatever order
  * concurrent creates completed in (records become active as their applies complete).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Profile } from '../../../core/profile.js';
 import type { Target } from '../../../agent/backend.js';
 import { validateCreate } from '../../../agent/api/validate.js';
-import { managerFixture } from '../manager-fixture.js';
+import { managerFixtures, PLAIN_PROFILE, TEST_CALLER } from '../manager-fixture.js';
 
-const PLAIN: Profile = { name: 'plain', description: 'x', egress: { rateKbit: 1000 } };
-const CALLER = { token: 't', peer: null };
+const PLAIN = PLAIN_PROFILE;
+const CALLER = TEST_CALLER;
 
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+const fixture = managerFixtures();
 
 describe('ImpairmentManager.list order', () => {
   it('lists by target, not in the order concurrent applies completed', async () => {
-    const fx = managerFixture(PLAIN);
-    cleanup = fx.cleanup;
+    const fx = fixture(PLAIN);
     const { backend, manager } = fx;
     // eth0's apply is held until eth1's has completed (eth0 becomes active second).
     let release!: () => void;
@@ -40,8 +35,7 @@ describe('ImpairmentManager.list order', () => {
   });
 
   it('netem targets: by namespace (none first), then device', async () => {
-    const fx = managerFixture(PLAIN);
-    cleanup = fx.cleanup;
+    const fx = fixture(PLAIN);
     const { manager } = fx;
     for (const target of [{ dev: 'eth1' }, { dev: 'eth0', netns: 'b' }, { dev: 'eth2', netns: 'a' }, { dev: 'eth0' }]) {
       await manager.create(validateCreate({ target, profile: 'plain' }), CALLER);
