@@ -73,6 +73,12 @@ export const APPLY_LEAD_MS = 30_000;
 
 const pct = (h: hdr.Histogram | null, q: number): number | null => (h && h.totalCount > 0 ? h.getValueAtPercentile(q) / 1e6 : null);
 
+/** Sorts `items` (in place) into the order their specs have in the campaign file, by name. */
+function sortInFileOrder<T>(items: T[], specs: readonly { name: string }[], nameOf: (x: T) => string): void {
+  const rank = new Map(specs.map((spec, i) => [spec.name, i]));
+  items.sort((a, b) => (rank.get(nameOf(a)) ?? 0) - (rank.get(nameOf(b)) ?? 0));
+}
+
 export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepContext): Promise<StepResult> {
   const { clock, site, held } = x;
   const outer = x.deps.signal;
@@ -127,8 +133,7 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
     );
     // The step's impairments in the file's order (not in the order their applies completed), so
     // results and reports read the same from run to run.
-    const fileOrder = new Map(s.impairments.map((spec, i) => [spec.name, i]));
-    imps.sort((a, b) => (fileOrder.get(a.spec.name) ?? 0) - (fileOrder.get(b.spec.name) ?? 0));
+    sortInFileOrder(imps, s.impairments, (i) => i.spec.name);
     // Skew per site (the latest of its applies), keyed in the campaign's agent order: keys written
     // as the applies completed would list the sites in a different order from run to run.
     for (const agent of new Set([...c.agents.map((a) => a.name), ...s.impairments.map((i) => i.agent)])) {
@@ -304,10 +309,8 @@ export async function runStep(c: Campaign, s: StepSpec, index: number, x: StepCo
   );
   await Promise.allSettled(background);
   // Faults and hooks in the file's order too (they were recorded as they finished).
-  const faultOrder = new Map(s.faults.map((f, i) => [f.name, i]));
-  faults.sort((a, b) => (faultOrder.get(a.name) ?? 0) - (faultOrder.get(b.name) ?? 0));
-  const hookOrder = new Map(s.hooks.map((h, i) => [h.name, i]));
-  hooks.sort((a, b) => (hookOrder.get(a.name) ?? 0) - (hookOrder.get(b.name) ?? 0));
+  sortInFileOrder(faults, s.faults, (f) => f.name);
+  sortInFileOrder(hooks, s.hooks, (h) => h.name);
   const promql: StepMeasurements['promql'] = [];
   if (!error && c.prometheus) {
     for (const a of s.assertions) {
